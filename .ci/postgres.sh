@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Makes sure a PostgreSQL is there for `make run` and `make test` and prints
+# the DATABASE_URL to use on stdout (everything else goes to stderr).
+#
+# - DATABASE_URL set: used as it is.
+# - Otherwise a private cluster under .data/pg in the project, on port
+#   ${RAPPORT_PG_PORT:-55432}, started from the system's PostgreSQL binaries;
+#   if there are none and we are root, Debian's postgresql package is
+#   installed first. PostgreSQL refuses to run as root, so as root the
+#   cluster belongs to the `postgres` user.
+set -euo pipefail
+
+if [ -n "${DATABASE_URL:-}" ]; then
+  echo "$DATABASE_URL"
+  exit 0
+fi
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+data="$root/.data/pg"
+port="${RAPPORT_PG_PORT:-55432}"
+log() { echo "postgres.sh: $*" >&2; }
+
+find_bindir() {
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return 0
+  fi
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    if [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
+  done
+  return 1
+}
+
+bindir=$(find_bindir || true)
+if [ -z "$bindir" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    log "no PostgreSQL binaries found; install Debian's postgresql package or set DATABASE_URL"
+    exit 1
+  fi
+  log "installing Debian's postgresql package"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq postgresql >&2
+  bindir=$(find_bindir)
+fi
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
+  useradd --system --home-dir "$root/.data" --shell /usr/sbin/nologin postgres
+fi
+
+mkdir -p "$root/.data"
+if [ ! -f "$data/PG_VERSION" ]; then
+  log "creating a private cluster in $data"
+  mkdir -p "$data"
+  [ "$(id -u)" = 0 ] && chown postgres: "$data"
+  chmod 700 "$data"
+  as_owner "$bindir/initdb" -D "$data" -U rapport --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null 2>&1 ||
+    as_owner "$bindir/initdb" -D "$data" -U rapport --auth=trust -E UTF8 >&2
+  cat >>"$data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$data'
+max_connections = 400
+shared_buffers = 256MB
+CONF
+fi
+
+if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+  log "starting the private cluster on 127.0.0.1:$port"
+  as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >&2
+fi
+
+for _ in $(seq 1 60); do
+  if "$bindir/pg_isready" -q -h 127.0.0.1 -p "$port"; then break; fi
+  sleep 0.5
+done
+if ! "$bindir/psql" -h 127.0.0.1 -p "$port" -U rapport -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='rapport'" | grep -q 1; then
+  "$bindir/psql" -h 127.0.0.1 -p "$port" -U rapport -d postgres -qc "CREATE DATABASE rapport" >&2
+fi
+echo "postgres://rapport@127.0.0.1:$port/rapport?sslmode=disable"

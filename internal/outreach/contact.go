@@ -1,0 +1,60 @@
+package outreach
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Normalize checks a contact's fields and puts them in stored form (email
+// lower-cased, topics de-duplicated), returning every problem found.
+// Whether tiers and topics exist is the store's to check.
+func (c *Contact) Normalize() []FieldError {
+	var errs []FieldError
+	if e, ok := NormalizeEmail(c.Email); ok {
+		c.Email = e
+	} else {
+		errs = append(errs, FieldError{Field: "email", Message: "must be a valid email address such as ada@example.com"})
+	}
+	c.Name = strings.TrimSpace(c.Name)
+	if len(c.Name) > 200 {
+		errs = append(errs, FieldError{Field: "name", Message: "must be at most 200 characters"})
+	}
+	if len(c.ExternalID) > 200 {
+		errs = append(errs, FieldError{Field: "external_id", Message: "must be at most 200 characters"})
+	}
+	if c.Timezone != "" {
+		if _, ok := LoadZone(c.Timezone); !ok {
+			errs = append(errs, FieldError{Field: "timezone", Message: fmt.Sprintf("unknown time zone %q: use an IANA name such as Europe/Berlin", c.Timezone)})
+		}
+	}
+	if c.Locale == "" {
+		c.Locale = "en"
+	} else if len(c.Locale) > 35 || strings.ContainsAny(c.Locale, " /\\") {
+		errs = append(errs, FieldError{Field: "locale", Message: "must be a language tag such as en or de-CH"})
+	}
+	if c.Tier == "" {
+		errs = append(errs, FieldError{Field: "tier", Message: "is required"})
+	}
+	if c.Status == "" {
+		c.Status = StatusActive
+	} else if !c.Status.Valid() {
+		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced or complained"})
+	}
+	seen := map[string]bool{}
+	topics := c.TopicsOptedOut[:0:0]
+	for _, t := range c.TopicsOptedOut {
+		if !ValidKey(t) {
+			errs = append(errs, FieldError{Field: "topics_opted_out", Message: fmt.Sprintf("%q is not a topic key", t)})
+			continue
+		}
+		if !seen[t] {
+			seen[t] = true
+			topics = append(topics, t)
+		}
+	}
+	c.TopicsOptedOut = topics
+	if c.Attributes == nil {
+		c.Attributes = map[string]any{}
+	}
+	return errs
+}

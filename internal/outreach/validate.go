@@ -1,0 +1,59 @@
+package outreach
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// NormalizeEmail checks that s is one bare address (no display name, a domain
+// with a dot) and returns it lower-cased, the form rapport stores and
+// compares.
+func NormalizeEmail(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 254 {
+		return "", false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return "", false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	if at < 1 || !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") ||
+		strings.ContainsAny(s, " \t\r\n<>\"") {
+		return "", false
+	}
+	return strings.ToLower(s), true
+}
+
+// EmailDomain returns the part after the last @.
+func EmailDomain(email string) string {
+	return email[strings.LastIndexByte(email, '@')+1:]
+}
+
+var keyPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+
+// ValidKey reports whether s is a valid slug for tiers and topics.
+func ValidKey(s string) bool { return keyPattern.MatchString(s) }
+
+var zoneCache sync.Map // name → *time.Location
+
+// LoadZone resolves an IANA time zone name, caching the result because the
+// planner asks for the same few zones a million times.
+func LoadZone(name string) (*time.Location, bool) {
+	if v, ok := zoneCache.Load(name); ok {
+		return v.(*time.Location), true
+	}
+	if name == "" || name == "Local" || strings.EqualFold(name, "local") {
+		return nil, false
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, false
+	}
+	zoneCache.Store(name, loc)
+	return loc, true
+}
