@@ -41,7 +41,7 @@ func (c *Contact) Normalize() []FieldError {
 		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced or complained"})
 	}
 	seen := map[string]bool{}
-	topics := c.TopicsOptedOut[:0:0]
+	topics := make([]string, 0, len(c.TopicsOptedOut))
 	for _, t := range c.TopicsOptedOut {
 		if !ValidKey(t) {
 			errs = append(errs, FieldError{Field: "topics_opted_out", Message: fmt.Sprintf("%q is not a topic key", t)})

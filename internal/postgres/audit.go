@@ -37,3 +37,8 @@ func jsonOrNil(v any) ([]byte, error) {
 	}
 	return json.Marshal(v)
 }
+
+// Audit records an entry in the caller's transaction.
+func Audit(ctx context.Context, tx pgx.Tx, now time.Time, actor, action, entity string, id int64, before, after any) error {
+	return audit(ctx, tx, now, actor, action, entity, itoa(id), before, after)
+}

@@ -36,7 +36,7 @@ func (s *Store) UpsertContact(ctx context.Context, actor string, c outreach.Cont
 		if err != nil {
 			return err
 		}
-		out, inserted = contactFromRow(row.Contact), row.Inserted
+		out, inserted = ContactFromRow(row.Contact), row.Inserted
 		action := "update"
 		if inserted {
 			action = "create"
@@ -81,7 +81,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (outreach.Contact, error)
 	if err != nil {
 		return outreach.Contact{}, mapError("contact", err)
 	}
-	return contactFromRow(row), nil
+	return ContactFromRow(row), nil
 }
 
 // ContactFilter narrows a contact listing.
@@ -102,12 +102,13 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Conta
 	}
 	out := make([]outreach.Contact, len(rows))
 	for i, r := range rows {
-		out[i] = contactFromRow(r)
+		out[i] = ContactFromRow(r)
 	}
 	return out, nil
 }
 
-func contactFromRow(r dbsqlc.Contact) outreach.Contact {
+// ContactFromRow converts a stored contact.
+func ContactFromRow(r dbsqlc.Contact) outreach.Contact {
 	c := outreach.Contact{ID: r.ID, Email: r.Email, ExternalID: deref(r.ExternalID), Name: r.Name, Locale: r.Locale,
 		Timezone: r.Timezone, Tier: r.Tier, PreferredTier: deref(r.PreferredTier), TopicsOptedOut: r.TopicsOptedOut,
 		PausedUntil: r.PausedUntil, Status: outreach.ContactStatus(r.Status), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"log/slog"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
@@ -114,19 +113,25 @@ func migrateRiver(ctx context.Context, pool *pgxpool.Pool, dir rivermigrate.Dire
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", riverMigrationLock); err != nil {
-			return err
-		}
-		opts := &rivermigrate.MigrateOpts{}
-		if dir == rivermigrate.DirectionDown {
-			opts.TargetVersion = -1
-		}
-		if _, err := m.MigrateTx(ctx, tx, dir, opts); err != nil {
-			return fmt.Errorf("river migrations: %w", err)
-		}
-		return nil
-	})
+	// River's migrations must each commit on their own (one adds an enum
+	// value), so the lock is a session lock held on a connection of its own.
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", riverMigrationLock); err != nil {
+		return err
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", riverMigrationLock) //nolint:errcheck // released with the session anyway
+	opts := &rivermigrate.MigrateOpts{}
+	if dir == rivermigrate.DirectionDown {
+		opts.TargetVersion = -1
+	}
+	if _, err := m.Migrate(ctx, dir, opts); err != nil {
+		return fmt.Errorf("river migrations: %w", err)
+	}
+	return nil
 }
 
 // MigrationsCurrent reports whether every app and River migration is applied;

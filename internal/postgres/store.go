@@ -74,3 +74,6 @@ func mapError(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// MapError is mapError for the packages that run their own transactions.
+func MapError(op string, err error) error { return mapError(op, err) }

@@ -131,6 +131,21 @@ func (q *Queries) CampaignInsert(ctx context.Context, arg CampaignInsertParams) 
 	return i, err
 }
 
+const campaignSetNextFire = `-- name: CampaignSetNextFire :exec
+UPDATE campaigns SET next_fire_at = $1, updated_at = $2 WHERE id = $3
+`
+
+type CampaignSetNextFireParams struct {
+	NextFireAt *time.Time
+	Now        time.Time
+	ID         int64
+}
+
+func (q *Queries) CampaignSetNextFire(ctx context.Context, arg CampaignSetNextFireParams) error {
+	_, err := q.db.Exec(ctx, campaignSetNextFire, arg.NextFireAt, arg.Now, arg.ID)
+	return err
+}
+
 const campaignSetStatus = `-- name: CampaignSetStatus :one
 UPDATE campaigns SET status = $1, updated_at = $2 WHERE id = $3 RETURNING id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at
 `

@@ -29,6 +29,7 @@ func (r *iteratorForDeliveriesCopy) Next() bool {
 
 func (r iteratorForDeliveriesCopy) Values() ([]interface{}, error) {
 	return []interface{}{
+		r.rows[0].ID,
 		r.rows[0].RunID,
 		r.rows[0].CampaignID,
 		r.rows[0].ContactID,
@@ -50,5 +51,5 @@ func (r iteratorForDeliveriesCopy) Err() error {
 }
 
 func (q *Queries) DeliveriesCopy(ctx context.Context, arg []DeliveriesCopyParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"deliveries"}, []string{"run_id", "campaign_id", "contact_id", "marketing", "priority", "tier", "state", "reason", "rule", "planned_for", "expires_at", "created_at", "updated_at"}, &iteratorForDeliveriesCopy{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"deliveries"}, []string{"id", "run_id", "campaign_id", "contact_id", "marketing", "priority", "tier", "state", "reason", "rule", "planned_for", "expires_at", "created_at", "updated_at"}, &iteratorForDeliveriesCopy{rows: arg})
 }

@@ -10,6 +10,7 @@ import (
 )
 
 type DeliveriesCopyParams struct {
+	ID         int64
 	RunID      int64
 	CampaignID int64
 	ContactID  int64

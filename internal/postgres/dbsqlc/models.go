@@ -102,6 +102,7 @@ type Delivery struct {
 	ExpiresAt  *time.Time
 	Attempts   int32
 	MessageID  *string
+	SendJobID  *int64
 	SentAt     *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

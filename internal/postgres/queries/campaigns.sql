@@ -25,3 +25,6 @@ SELECT * FROM campaign_runs WHERE id = $1;
 
 -- name: RunSetStatus :exec
 UPDATE campaign_runs SET status = @status, updated_at = @now WHERE id = @id;
+
+-- name: CampaignSetNextFire :exec
+UPDATE campaigns SET next_fire_at = @next_fire_at, updated_at = @now WHERE id = @id;

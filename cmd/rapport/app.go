@@ -1,0 +1,272 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/rapport-dev/rapport/internal/api"
+	"github.com/rapport-dev/rapport/internal/config"
+	"github.com/rapport-dev/rapport/internal/mailer"
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/jobs"
+)
+
+func newLogger(cfgLevel string, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfgLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// loadConfig reads the configuration for commands that need only the
+// database, so `migrate` does not demand SECRET_KEY.
+func openDB(ctx context.Context, getenv func(string) string, maxConns int32) (*pgxpool.Pool, error) {
+	url := getenv("DATABASE_URL")
+	if url == "" {
+		return nil, errors.New("DATABASE_URL: is required, e.g. postgres://user@localhost:5432/rapport")
+	}
+	return postgres.Open(ctx, url, maxConns)
+}
+
+func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	log := newLogger("info", stderr)
+	pool, err := openDB(ctx, getenv, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	dir := "up"
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	switch dir {
+	case "up":
+		return postgres.Migrate(ctx, pool, log)
+	case "down":
+		return postgres.MigrateDown(ctx, pool, false, log)
+	case "down-all":
+		return postgres.MigrateDown(ctx, pool, true, log)
+	}
+	return fmt.Errorf("migrate: unknown direction %q (up, down or down-all)", dir)
+}
+
+func keys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: rapport keys create --role admin|marketer|viewer --name NAME")
+	}
+	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "", "admin, marketer or viewer")
+	name := fs.String("name", "", "what the key is for")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pool, err := openDB(ctx, getenv, 4)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	store := postgres.NewStore(pool, outreach.SystemClock{})
+	plain, _, err := store.CreateKey(ctx, "cli", *name, outreach.Role(*role))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, plain)
+	return nil
+}
+
+// app is a running rapport: what serve builds and tears down.
+type app struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	store    *postgres.Store
+	river    *jobs.Client
+	deps     *jobs.Deps
+	launcher *jobs.Launcher
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	role := fs.String("role", "all", "all, api or worker")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	switch *role {
+	case "all", "api", "worker":
+	default:
+		return fmt.Errorf("serve: unknown role %q (all, api or worker)", *role)
+	}
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	log := newLogger(cfg.LogLevel, stderr)
+	a, err := build(ctx, cfg, log, *role != "api")
+	if err != nil {
+		return err
+	}
+	defer a.pool.Close()
+	if err := a.bootstrapKey(ctx, stdout); err != nil {
+		return err
+	}
+	if *role != "api" {
+		if err := a.river.Start(ctx); err != nil {
+			return fmt.Errorf("start workers: %w", err)
+		}
+		log.Info("workers started", "send_workers", cfg.SendWorkers)
+	}
+	var srvErr error
+	if *role != "worker" {
+		srvErr = a.serveHTTP(ctx)
+	} else {
+		<-ctx.Done()
+	}
+	// Graceful shutdown: let in-flight sends finish and record, then stop.
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if *role != "api" {
+		if err := a.river.Stop(stopCtx); err != nil {
+			log.Error("stopping workers", "error", err.Error())
+		}
+	}
+	log.Info("stopped")
+	return srvErr
+}
+
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool) (*app, error) {
+	pool, err := postgres.Open(ctx, cfg.DatabaseURL, int32(2*cfg.SendWorkers+20))
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*app, error) { pool.Close(); return nil, err }
+	if err := postgres.Migrate(ctx, pool, log); err != nil {
+		return fail(err)
+	}
+	clock := outreach.SystemClock{}
+	store := postgres.NewStore(pool, clock)
+	if err := store.Seed(ctx); err != nil {
+		return fail(err)
+	}
+	signer, err := token.New(cfg.SecretKeys)
+	if err != nil {
+		return fail(fmt.Errorf("SECRET_KEY: %w", err))
+	}
+	renderer, err := render.New(render.Company{Name: cfg.CompanyName, Address: cfg.CompanyAddress})
+	if err != nil {
+		return fail(err)
+	}
+	transport, err := newTransport(cfg)
+	if err != nil {
+		return fail(err)
+	}
+	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
+		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
+		BatchSize: 2000, SendBatch: 100}
+	rc, err := newRiver(pool, cfg, log, deps, work)
+	if err != nil {
+		return fail(err)
+	}
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps,
+		launcher: &jobs.Launcher{Store: store, Client: rc, Clock: clock}}, nil
+}
+
+func newTransport(cfg *config.Config) (mailer.Transport, error) {
+	var dkim *mailer.DKIMSigner
+	if cfg.DKIM != nil {
+		var err error
+		if dkim, err = mailer.NewDKIM(cfg.DKIM.Domain, cfg.DKIM.Selector, cfg.DKIM.KeyPEM); err != nil {
+			return nil, fmt.Errorf("DKIM_KEY_FILE: %w", err)
+		}
+	}
+	if cfg.SMTP == nil {
+		return mailer.NewOutbox(cfg.OutboxDir, dkim)
+	}
+	s := cfg.SMTP
+	return mailer.NewPool(mailer.SMTPConfig{Host: s.Host, Port: s.Port, Username: s.Username, Password: s.Password,
+		TLS: s.TLS, Timeout: s.Timeout, PoolSize: cfg.SMTPPoolSize}, dkim), nil
+}
+
+// newRiver builds the River client. Its fetch settings matter: with the
+// default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
+// a second; sends are batched, but a short cooldown keeps latency low.
+func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, work bool) (*jobs.Client, error) {
+	rc := &river.Config{Logger: log}
+	if work {
+		workers := river.NewWorkers()
+		jobs.Register(workers, deps)
+		rc.Workers = workers
+		rc.Queues = map[string]river.QueueConfig{
+			jobs.QueuePlan: {MaxWorkers: 2},
+			jobs.QueueSend: {MaxWorkers: cfg.SendWorkers},
+		}
+		rc.FetchCooldown = 10 * time.Millisecond
+		rc.FetchPollInterval = 250 * time.Millisecond
+		rc.JobTimeout = 10 * time.Minute
+		rc.RescueStuckJobsAfter = cfg.RescueAfter
+	}
+	return river.NewClient[pgx.Tx](riverpgxv5.New(pool), rc)
+}
+
+// bootstrapKey prints a first admin key when there is none, so a newcomer
+// can call the API; it is shown once and only its hash is kept.
+func (a *app) bootstrapKey(ctx context.Context, stdout io.Writer) error {
+	n, err := a.store.KeyCount(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	plain, _, err := a.store.CreateKey(ctx, "bootstrap", "first admin key", outreach.RoleAdmin)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nFirst admin API key (shown once, keep it):\n\n    %s\n\n", plain)
+	return nil
+}
+
+func (a *app) serveHTTP(ctx context.Context) error {
+	srv := api.New(api.Deps{
+		Store: a.store, Launcher: a.launcher, Renderer: a.deps.Renderer, Log: a.log, Clock: outreach.SystemClock{},
+		Ready: func(ctx context.Context) error {
+			if err := a.pool.Ping(ctx); err != nil {
+				return fmt.Errorf("database unreachable: %w", err)
+			}
+			return postgres.MigrationsCurrent(ctx, a.pool)
+		},
+		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
+	})
+	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: a.cfg.ReadHeaderTimeout, ReadTimeout: time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	a.log.Info("listening", "addr", ln.Addr().String(), "public_url", a.cfg.PublicURL.String())
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(shutCtx); err != nil {
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,47 @@
+package api
+
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+)
+
+const keyContext = "rapport.key"
+
+// require authenticates the bearer key and checks it has at least role.
+// 401 for a missing or wrong key, 403 for a key without the role.
+func (s *Server) require(role outreach.Role) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			h := c.Request().Header.Get(echo.HeaderAuthorization)
+			tok, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok || strings.TrimSpace(tok) == "" {
+				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rapport"`)
+				return outreach.Errorf(outreach.EUNAUTHORIZED, "send an API key as Authorization: Bearer <key>")
+			}
+			key, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(tok))
+			if err != nil {
+				if outreach.ErrorCode(err) == outreach.EUNAUTHORIZED {
+					c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rapport", error="invalid_token"`)
+				}
+				return err
+			}
+			if !key.Role.Includes(role) {
+				return outreach.Errorf(outreach.EFORBIDDEN, "this key's role (%s) may not do this; it needs %s", key.Role, role)
+			}
+			c.Set(keyContext, key)
+			return next(c)
+		}
+	}
+}
+
+// actor names the key behind a request in audit entries and timelines.
+func actor(c echo.Context) string {
+	if k, ok := c.Get(keyContext).(postgres.APIKey); ok {
+		return "key:" + k.Name + "#" + k.Prefix[:8]
+	}
+	return "anonymous"
+}

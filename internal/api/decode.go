@@ -1,0 +1,96 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
+
+var errEmptyBody = errors.New("empty body")
+
+// decode reads exactly one JSON object into v, rejecting unknown fields and
+// trailing data.
+func decode(c echo.Context, v any) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return decodeError(errEmptyBody)
+		}
+		return decodeError(err)
+	}
+	if dec.More() {
+		return newBadRequest("", "the body must hold one JSON object")
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return newBadRequest("", "the body must hold one JSON object")
+	}
+	return nil
+}
+
+// page is a list answer.
+type page[T any] struct {
+	Items      []T    `json:"items"`
+	NextCursor string `json:"next_cursor"`
+}
+
+const (
+	defaultLimit = 50
+	maxLimit     = 500
+)
+
+// paging reads ?cursor=&limit=. Cursors are opaque: base64 of the last id.
+func paging(c echo.Context) (afterID int64, limit int, err error) {
+	limit = defaultLimit
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxLimit {
+			return 0, 0, newBadRequest("limit", "must be a whole number from 1 to 500")
+		}
+		limit = n
+	}
+	if s := c.QueryParam("cursor"); s != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(s)
+		if err != nil {
+			return 0, 0, newBadRequest("cursor", "is not a cursor this API returned")
+		}
+		id, err := strconv.ParseInt(string(raw), 10, 64)
+		if err != nil || id < 0 {
+			return 0, 0, newBadRequest("cursor", "is not a cursor this API returned")
+		}
+		afterID = id
+	}
+	return afterID, limit, nil
+}
+
+func cursorAfter(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
+}
+
+// pathID reads a positive integer path parameter.
+func pathID(c echo.Context, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id < 1 {
+		return 0, outreach.Errorf(outreach.ENOTFOUND, "no such %s", name)
+	}
+	return id, nil
+}
+
+// jsonSerializer writes JSON without escaping <, > and &, so templates read
+// back exactly as they were written.
+type jsonSerializer struct{ echo.DefaultJSONSerializer }
+
+func (jsonSerializer) Serialize(c echo.Context, i any, indent string) error {
+	enc := json.NewEncoder(c.Response())
+	enc.SetEscapeHTML(false)
+	if indent != "" {
+		enc.SetIndent("", indent)
+	}
+	return enc.Encode(i)
+}

@@ -1,0 +1,28 @@
+package api
+
+import "github.com/rapport-dev/rapport/internal/outreach"
+
+// routes is the whole API surface in one place.
+func (s *Server) routes() {
+	e := s.e
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	admin := s.require(outreach.RoleAdmin)
+	marketer := s.require(outreach.RoleMarketer)
+	viewer := s.require(outreach.RoleViewer)
+
+	v1 := e.Group("/api/v1")
+	v1.GET("/tiers", s.listTiers, viewer)
+	v1.GET("/topics", s.listTopics, viewer)
+
+	v1.POST("/contacts", s.upsertContact, marketer)
+	v1.GET("/contacts", s.listContacts, viewer)
+	v1.GET("/contacts/:id", s.getContact, viewer)
+
+	v1.POST("/campaigns", s.createCampaign, marketer)
+	v1.GET("/campaigns/:id", s.getCampaign, viewer)
+	v1.POST("/campaigns/:id/send", s.sendCampaign, marketer)
+
+	v1.POST("/keys", s.createKey, admin)
+}

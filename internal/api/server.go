@@ -1,0 +1,115 @@
+// Package api is rapport's admin HTTP API, served by Echo: routes, auth by
+// API key and role, strict JSON decoding, and the one place domain errors
+// become RFC 9457 problem documents. Nothing below this package imports Echo.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/render"
+)
+
+// CampaignLauncher starts campaign runs (jobs.Launcher).
+type CampaignLauncher interface {
+	SendNow(ctx context.Context, actor string, id int64) (outreach.Campaign, int64, error)
+}
+
+// Deps is what the API needs.
+type Deps struct {
+	Store          *postgres.Store
+	Launcher       CampaignLauncher
+	Renderer       *render.Renderer
+	Log            *slog.Logger
+	Clock          outreach.Clock
+	Ready          func(context.Context) error
+	BodyLimit      string
+	TrustedProxies []*net.IPNet
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	log *slog.Logger
+	e   *echo.Echo
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	if d.BodyLimit == "" {
+		d.BodyLimit = "1M"
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.JSONSerializer = jsonSerializer{}
+	// The client address is the direct peer unless a trusted proxy
+	// forwards it, so X-Forwarded-For cannot be forged to dodge limits.
+	if len(d.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false)}
+		for _, n := range d.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	} else {
+		e.IPExtractor = echo.ExtractIPDirect()
+	}
+	s := &Server{Deps: d, log: d.Log, e: e}
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(middleware.RequestID())
+	e.Use(s.requestLog())
+	e.Use(middleware.Recover())
+	e.Use(middleware.BodyLimit(d.BodyLimit))
+	s.routes()
+	return s
+}
+
+// ServeHTTP makes the server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
+
+// Echo exposes the router for mounting further handlers (preference center,
+// metrics) before serving.
+func (s *Server) Echo() *echo.Echo { return s.e }
+
+// requestLog logs one JSON line per request: never bodies, query strings or
+// headers, which may carry tokens or personal data.
+func (s *Server) requestLog() echo.MiddlewareFunc {
+	return middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogStatus: true, LogMethod: true, LogRoutePath: true, LogLatency: true, LogRequestID: true, LogError: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			level := slog.LevelInfo
+			if v.Status >= 500 {
+				level = slog.LevelError
+			}
+			s.log.LogAttrs(c.Request().Context(), level, "request",
+				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
+				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
+				slog.Duration("latency", v.Latency))
+			return nil
+		},
+	})
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			s.log.Warn("not ready", "error", err.Error())
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

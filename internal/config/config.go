@@ -1,0 +1,257 @@
+// Package config reads rapport's settings from environment variables and
+// validates them at start, naming the variable and what is wrong with it.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
+
+// Config is everything rapport reads from its environment.
+type Config struct {
+	DatabaseURL       string
+	HTTPAddr          string
+	PublicURL         *url.URL
+	SecretKeys        []string // first signs; all verify (rotation)
+	SMTP              *SMTP    // nil: write .eml files to OutboxDir
+	From              *mail.Address
+	OutboxDir         string
+	DefaultTimezone   *time.Location
+	CompanyName       string
+	CompanyAddress    string
+	EventsSecret      string
+	TrustedProxies    []*net.IPNet
+	BodyLimit         string
+	LogLevel          string
+	SendWorkers       int
+	SMTPPoolSize      int
+	DKIM              *DKIM
+	TierJitter        time.Duration
+	ShutdownTimeout   time.Duration
+	RescueAfter       time.Duration // River rescues a job stuck 'running' after this
+	ReadHeaderTimeout time.Duration
+}
+
+// SMTP is the parsed SMTP_URL.
+type SMTP struct {
+	Host     string
+	Port     int
+	Username string
+	Password string
+	TLS      string // "starttls" (default on 587), "tls" (implicit; default on 465), "none"
+	Timeout  time.Duration
+}
+
+// DKIM holds the signing settings (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_KEY_FILE).
+type DKIM struct {
+	Domain   string
+	Selector string
+	KeyPEM   []byte
+}
+
+// String never shows the password, so a Config can be logged safely.
+func (s SMTP) String() string {
+	return fmt.Sprintf("smtp://%s:%d?tls=%s", s.Host, s.Port, s.TLS)
+}
+
+// Load reads the configuration through getenv and returns every problem at
+// once. Secrets never appear in the messages.
+func Load(getenv func(string) string) (*Config, error) {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...)))
+	}
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		DatabaseURL:       get("DATABASE_URL", ""),
+		HTTPAddr:          get("HTTP_ADDR", "localhost:8080"),
+		OutboxDir:         get("OUTBOX_DIR", "outbox"),
+		CompanyName:       get("COMPANY_NAME", "Rapport Demo Inc."),
+		CompanyAddress:    get("COMPANY_ADDRESS", "1 Example Street, 10115 Berlin, Germany"),
+		EventsSecret:      getenv("EVENTS_SECRET"),
+		BodyLimit:         get("BODY_LIMIT", "1M"),
+		LogLevel:          get("LOG_LEVEL", "info"),
+		ShutdownTimeout:   30 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if c.DatabaseURL == "" {
+		bad("DATABASE_URL", "is required, e.g. postgres://user@localhost:5432/rapport")
+	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		bad("DATABASE_URL", "must be a postgres:// URL")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		bad("HTTP_ADDR", "must be host:port such as localhost:8080 (%v)", err)
+	}
+	pub := get("PUBLIC_URL", "http://localhost:8080")
+	if u, err := url.Parse(pub); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("PUBLIC_URL", "must be an absolute http(s) URL such as https://mail.example.com")
+	} else {
+		u.Path = strings.TrimRight(u.Path, "/")
+		c.PublicURL = u
+	}
+	for _, k := range strings.Split(getenv("SECRET_KEY"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			c.SecretKeys = append(c.SecretKeys, k)
+		}
+	}
+	switch {
+	case len(c.SecretKeys) == 0:
+		bad("SECRET_KEY", "is required: at least 32 random characters (several, comma-separated, to rotate; the first signs)")
+	default:
+		for i, k := range c.SecretKeys {
+			if len(k) < 32 {
+				bad("SECRET_KEY", "key %d is %d characters long; at least 32 are required", i+1, len(k))
+			}
+		}
+	}
+	if s := get("SMTP_URL", ""); s != "" {
+		smtp, err := parseSMTP(s)
+		if err != nil {
+			bad("SMTP_URL", "%v", err)
+		}
+		c.SMTP = smtp
+	}
+	from := get("FROM", "Rapport <hello@example.com>")
+	if a, err := mail.ParseAddress(from); err != nil {
+		bad("FROM", "must be an address such as \"Rapport <hello@example.com>\" (%v)", err)
+	} else {
+		c.From = a
+	}
+	tz := get("DEFAULT_TIMEZONE", "UTC")
+	if loc, ok := outreach.LoadZone(tz); ok {
+		c.DefaultTimezone = loc
+	} else if tz == "UTC" {
+		c.DefaultTimezone = time.UTC
+	} else {
+		bad("DEFAULT_TIMEZONE", "unknown time zone %q: use an IANA name such as Europe/Berlin", tz)
+	}
+	c.SendWorkers = intVar(get, bad, "SEND_WORKERS", 16, 1, 512)
+	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", 8, 1, 256)
+	if j := get("DEFER_JITTER", "30m"); j != "" {
+		d, err := outreach.ParseDuration(j)
+		if err != nil || d < 0 {
+			bad("DEFER_JITTER", "must be a duration such as 30m")
+		}
+		c.TierJitter = d
+	}
+	for _, cidr := range strings.Split(getenv("TRUSTED_PROXIES"), ",") {
+		if cidr = strings.TrimSpace(cidr); cidr == "" {
+			continue
+		}
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			bad("TRUSTED_PROXIES", "%q is not a CIDR such as 10.0.0.0/8", cidr)
+			continue
+		}
+		c.TrustedProxies = append(c.TrustedProxies, n)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("LOG_LEVEL", "must be debug, info, warn or error")
+	}
+	c.RescueAfter = 15 * time.Minute
+	if s := get("RESCUE_AFTER", ""); s != "" {
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d <= 11*time.Minute {
+			bad("RESCUE_AFTER", "must be a duration longer than the 10m job timeout, such as 15m")
+		} else {
+			c.RescueAfter = d
+		}
+	}
+	if dk := loadDKIM(get, bad); dk != nil {
+		c.DKIM = dk
+	}
+	return c, errors.Join(errs...)
+}
+
+func intVar(get func(string, string) string, bad func(string, string, ...any), name string, def, lo, hi int) int {
+	s := get(name, strconv.Itoa(def))
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		bad(name, "must be a whole number from %d to %d", lo, hi)
+		return def
+	}
+	return n
+}
+
+func loadDKIM(get func(string, string) string, bad func(string, string, ...any)) *DKIM {
+	file := get("DKIM_KEY_FILE", "")
+	if file == "" {
+		return nil
+	}
+	d := &DKIM{Domain: get("DKIM_DOMAIN", ""), Selector: get("DKIM_SELECTOR", "")}
+	if d.Domain == "" || d.Selector == "" {
+		bad("DKIM_DOMAIN/DKIM_SELECTOR", "are required when DKIM_KEY_FILE is set")
+	}
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		bad("DKIM_KEY_FILE", "cannot be read: %v", err)
+		return nil
+	}
+	d.KeyPEM = pem
+	return d
+}
+
+// parseSMTP reads smtp://user:pass@host:port?tls=starttls|tls|none&timeout=30s.
+func parseSMTP(s string) (*SMTP, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, errors.New("is not a URL such as smtp://user:pass@host:587?tls=starttls")
+	}
+	if u.Scheme != "smtp" && u.Scheme != "smtps" {
+		return nil, fmt.Errorf("scheme must be smtp or smtps, not %q", u.Scheme)
+	}
+	out := &SMTP{Host: u.Hostname(), TLS: "starttls", Timeout: 30 * time.Second}
+	if out.Host == "" {
+		return nil, errors.New("has no host")
+	}
+	if u.Scheme == "smtps" {
+		out.TLS = "tls"
+	}
+	if t := u.Query().Get("tls"); t != "" {
+		switch t {
+		case "starttls", "tls", "none":
+			out.TLS = t
+		default:
+			return nil, fmt.Errorf("tls must be starttls, tls or none, not %q", t)
+		}
+	}
+	out.Port = 587
+	if out.TLS == "tls" {
+		out.Port = 465
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("port %q is not a port number", p)
+		}
+		out.Port = n
+	}
+	if t := u.Query().Get("timeout"); t != "" {
+		d, err := time.ParseDuration(t)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("timeout %q is not a duration such as 30s", t)
+		}
+		out.Timeout = d
+	}
+	if u.User != nil {
+		out.Username = u.User.Username()
+		out.Password, _ = u.User.Password()
+	}
+	return out, nil
+}

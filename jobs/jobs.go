@@ -1,0 +1,76 @@
+// Package jobs holds rapport's River jobs: planning a campaign run
+// (fan-out into one reserved delivery per contact, decided by the planner)
+// and sending batches of due deliveries with the send-time check, the
+// at-most-once state machine and the completion recorded in one transaction
+// with the job.
+package jobs
+
+import (
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/rapport-dev/rapport/internal/mailer"
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/token"
+)
+
+// Queue names. Planning and sending have their own queues so a big plan
+// never starves sends and vice versa.
+const (
+	QueuePlan = "plan"
+	QueueSend = "send"
+)
+
+// Deps is what the workers need. One value is shared by every worker.
+type Deps struct {
+	Store       *postgres.Store
+	Clock       outreach.Clock
+	Log         *slog.Logger
+	Renderer    *render.Renderer
+	Transport   mailer.Transport
+	Signer      *token.Signer
+	PublicURL   *url.URL
+	From        *mail.Address
+	DefaultZone *time.Location
+	Jitter      time.Duration
+	BatchSize   int // contacts per planning transaction
+	SendBatch   int // deliveries per send job
+}
+
+// Register adds every worker to workers.
+func Register(workers *river.Workers, d *Deps) {
+	river.AddWorker(workers, &PlanWorker{d: d})
+	river.AddWorker(workers, &SendWorker{d: d, cache: newContentCache()})
+}
+
+// Client is the River client type rapport uses everywhere.
+type Client = river.Client[pgx.Tx]
+
+func (d *Deps) link(kind string, tok string) string {
+	return d.PublicURL.String() + "/" + kind + "/" + tok
+}
+
+// PreferencesURL is the contact's preference-center link for a campaign.
+func (d *Deps) PreferencesURL(contactID, campaignID int64) string {
+	return d.link("p", d.Signer.Sign(token.Claims{Purpose: token.Preferences, ContactID: contactID, CampaignID: campaignID}))
+}
+
+// UnsubscribeURL is the contact's one-click unsubscribe link for a campaign.
+func (d *Deps) UnsubscribeURL(contactID, campaignID int64) string {
+	return d.link("u", d.Signer.Sign(token.Claims{Purpose: token.Unsubscribe, ContactID: contactID, CampaignID: campaignID}))
+}
+
+// MessageID is a delivery's Message-ID (without brackets). It is derived
+// from the delivery, so a message sent twice would carry the same id: the
+// crash tests count on that to prove nothing is.
+func MessageID(deliveryID, campaignID int64, domain string) string {
+	return "rapport." + strconv.FormatInt(deliveryID, 10) + "." + strconv.FormatInt(campaignID, 10) + "@" + domain
+}

@@ -1,0 +1,318 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+
+	"github.com/rapport-dev/rapport/internal/cadence"
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/planner"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+)
+
+// PlanArgs plans one campaign run.
+type PlanArgs struct {
+	RunID int64 `json:"run_id"`
+}
+
+// Kind names the job.
+func (PlanArgs) Kind() string { return "plan_run" }
+
+// InsertOpts puts planning on its own queue; one plan job per run.
+func (PlanArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePlan, MaxAttempts: 25, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// PlanWorker fans a run out over its audience, batch by batch. Each batch is
+// one transaction: lock the contacts, read their history, decide, COPY the
+// deliveries and insert their send jobs. An interrupted job resumes after the
+// last contact planned, so retries never plan anyone twice (and (run,
+// contact) is unique besides).
+type PlanWorker struct {
+	river.WorkerDefaults[PlanArgs]
+	d *Deps
+}
+
+// Timeout allows for very large audiences.
+func (w *PlanWorker) Timeout(*river.Job[PlanArgs]) time.Duration { return time.Hour }
+
+// Work plans the run.
+func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
+	s := w.d.Store
+	q := dbsqlc.New(s.Pool())
+	run, err := q.RunGet(ctx, job.Args.RunID)
+	if err != nil {
+		return fmt.Errorf("plan run %d: %w", job.Args.RunID, err)
+	}
+	if run.Status != "planning" {
+		return nil
+	}
+	crow, err := q.CampaignGet(ctx, run.CampaignID)
+	if err != nil {
+		return fmt.Errorf("plan run %d: %w", run.ID, err)
+	}
+	camp := postgres.CampaignFromRow(crow)
+	if camp.Status == outreach.CampaignPaused || camp.Status == outreach.CampaignCanceled {
+		return nil // resume enqueues planning again
+	}
+	tiers, err := s.Tiers(ctx)
+	if err != nil {
+		return err
+	}
+	p := &planner.Planner{Tiers: map[string]outreach.Tier{}, DefaultZone: w.d.DefaultZone, Spread: w.d.Jitter}
+	for _, t := range tiers {
+		p.Tiers[t.Key] = t
+	}
+	r := planner.Run{Campaign: camp, ID: run.ID, FireAt: run.FireAt}
+	if run.ExpiresAt != nil {
+		r.ExpiresAt = *run.ExpiresAt
+	}
+	after, err := q.RunLastContact(ctx, run.ID)
+	if err != nil {
+		return err
+	}
+	rng := rand.New(rand.NewPCG(uint64(run.ID), uint64(job.Attempt)))
+	since := longest(tiers)
+	for {
+		var done bool
+		err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+			n, last, err := w.planBatch(ctx, tx, p, r, after, since, rng)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				done = true
+				now := w.d.Clock.Now()
+				if err := dbsqlc.New(tx).RunSetStatus(ctx, dbsqlc.RunSetStatusParams{ID: run.ID, Status: "planned", Now: now}); err != nil {
+					return err
+				}
+				_, err := river.JobCompleteTx[*riverDriver](ctx, tx, job)
+				return err
+			}
+			after = last
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("plan run %d after contact %d: %w", run.ID, after, err)
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func longest(tiers []outreach.Tier) time.Duration {
+	var l time.Duration
+	for _, t := range tiers {
+		if w := t.Rule.LongestWindow(); w > l {
+			l = w
+		}
+	}
+	return l
+}
+
+// EmailHash is how suppressions are keyed: SHA-256 of the lower-cased address.
+func EmailHash(email string) []byte {
+	h := sha256.Sum256([]byte(email))
+	return h[:]
+}
+
+// Targets loads what the planner needs for a batch of contacts: their cap
+// history and suppressions. Shared by planning and the forecast.
+func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, since time.Time) ([]planner.Target, error) {
+	ids := make([]int64, len(rows))
+	hashes := make([][]byte, len(rows))
+	for i, c := range rows {
+		ids[i] = c.ID
+		hashes[i] = EmailHash(c.Email)
+	}
+	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{ContactIds: ids, Since: since})
+	if err != nil {
+		return nil, err
+	}
+	sups, err := q.SuppressedHashes(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	supBy := make(map[string]string, len(sups))
+	for _, s := range sups {
+		supBy[string(s.EmailHash)] = s.Reason
+	}
+	byContact := make(map[int64][]dbsqlc.CapHistoryRow, len(rows))
+	for _, h := range hist {
+		byContact[h.ContactID] = append(byContact[h.ContactID], h)
+	}
+	out := make([]planner.Target, len(rows))
+	for i, row := range rows {
+		t := planner.Target{Contact: postgres.ContactFromRow(row), Suppression: outreach.SuppressionReason(supBy[string(hashes[i])])}
+		for _, h := range byContact[row.ID] {
+			reserved := h.State == string(outreach.DeliveryScheduled)
+			t.History = append(t.History, cadence.Event{ID: h.ID, At: h.At, Priority: int(h.Priority), Reserved: reserved})
+			if reserved {
+				if t.LowerExpiry == nil {
+					t.LowerExpiry = map[int64]time.Time{}
+				}
+				if h.ExpiresAt != nil {
+					t.LowerExpiry[h.ID] = *h.ExpiresAt
+				} else {
+					t.LowerExpiry[h.ID] = time.Time{}
+				}
+			}
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// due is a delivery that needs a send job at a time.
+type due struct {
+	id int64
+	at time.Time
+}
+
+func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planner, r planner.Run, after int64, window time.Duration, rng *rand.Rand) (int, int64, error) {
+	q := dbsqlc.New(tx)
+	a := r.Campaign.Audience
+	attrs, _ := json.Marshal(orEmptyMap(a.Attributes))
+	batch := w.d.BatchSize
+	if batch <= 0 {
+		batch = 2000
+	}
+	rows, err := q.AudienceBatch(ctx, dbsqlc.AudienceBatchParams{
+		AfterID: after, Tiers: orEmptySlice(a.Tiers), Topics: orEmptySlice(a.Topics), Attrs: attrs,
+		Ids: orEmptyIDs(a.ContactIDs), Lim: int32(batch),
+	})
+	if err != nil || len(rows) == 0 {
+		return 0, after, err
+	}
+	now := w.d.Clock.Now()
+	targets, err := Targets(ctx, q, rows, now.Add(-window))
+	if err != nil {
+		return 0, 0, err
+	}
+	ids, err := q.DeliveryIDs(ctx, int32(len(rows)))
+	if err != nil {
+		return 0, 0, err
+	}
+	var expires *time.Time
+	if !r.ExpiresAt.IsZero() {
+		expires = &r.ExpiresAt
+	}
+	marketing := r.Campaign.Category == outreach.Marketing
+	params := make([]dbsqlc.DeliveriesCopyParams, len(rows))
+	var sends []due
+	for i, t := range targets {
+		o := p.Plan(r, t, now, rng)
+		planned := o.PlannedFor
+		if planned.IsZero() {
+			planned = now
+		}
+		params[i] = dbsqlc.DeliveriesCopyParams{
+			ID: ids[i], RunID: r.ID, CampaignID: r.Campaign.ID, ContactID: t.Contact.ID, Marketing: marketing,
+			Priority: int32(r.Campaign.Priority), Tier: o.Tier, State: string(o.State), Reason: string(o.Reason),
+			Rule: o.Rule, PlannedFor: planned, ExpiresAt: expires, CreatedAt: now, UpdatedAt: now,
+		}
+		if o.State == outreach.DeliveryScheduled {
+			sends = append(sends, due{id: ids[i], at: planned})
+		}
+		for _, dp := range o.Displaced {
+			if dp.Expired {
+				err = q.DeliverySkip(ctx, dbsqlc.DeliverySkipParams{ID: dp.ID, Reason: string(outreach.ReasonPreempted), Rule: dp.Rule, Now: now})
+			} else {
+				err = q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: dp.ID, PlannedFor: dp.At, Reason: string(dp.Reason), Rule: dp.Rule, Now: now})
+				sends = append(sends, due{id: dp.ID, at: dp.At})
+			}
+			if err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	if _, err := q.DeliveriesCopy(ctx, params); err != nil {
+		return 0, 0, err
+	}
+	if err := EnqueueSends(ctx, tx, sends, now, w.d.SendBatch); err != nil {
+		return 0, 0, err
+	}
+	return len(rows), rows[len(rows)-1].ID, nil
+}
+
+// sendBucket groups deferred deliveries whose moments are close into one
+// job, run at the latest moment of the group, so a job never sends anything
+// early and deferred mail still goes out in batches.
+const sendBucket = 10 * time.Second
+
+// EnqueueSends inserts send jobs for deliveries, in the caller's transaction.
+func EnqueueSends(ctx context.Context, tx pgx.Tx, sends []due, now time.Time, size int) error {
+	if len(sends) == 0 {
+		return nil
+	}
+	if size <= 0 {
+		size = 100
+	}
+	client, err := river.ClientFromContextSafely[pgx.Tx](ctx)
+	if err != nil {
+		return err
+	}
+	sort.Slice(sends, func(i, j int) bool { return sends[i].at.Before(sends[j].at) })
+	var params []river.InsertManyParams
+	flush := func(group []due) {
+		args := SendArgs{DeliveryIDs: make([]int64, len(group))}
+		latest := group[0].at
+		for i, g := range group {
+			args.DeliveryIDs[i] = g.id
+			if g.at.After(latest) {
+				latest = g.at
+			}
+		}
+		opts := &river.InsertOpts{}
+		if latest.After(now) {
+			opts.ScheduledAt = latest
+		}
+		params = append(params, river.InsertManyParams{Args: args, InsertOpts: opts})
+	}
+	start := 0
+	bucket := func(t time.Time) time.Time {
+		if !t.After(now) {
+			return time.Time{}
+		}
+		return t.Truncate(sendBucket)
+	}
+	for i := 1; i <= len(sends); i++ {
+		if i == len(sends) || i-start == size || !bucket(sends[i].at).Equal(bucket(sends[start].at)) {
+			flush(sends[start:i])
+			start = i
+		}
+	}
+	_, err = client.InsertManyFastTx(ctx, tx, params)
+	return err
+}
+
+func orEmptySlice(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func orEmptyIDs(s []int64) []int64 {
+	if s == nil {
+		return []int64{}
+	}
+	return s
+}
+
+func orEmptyMap(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
