@@ -10,13 +10,22 @@
 #   cluster belongs to the `postgres` user.
 set -euo pipefail
 
+root=$(cd "$(dirname "$0")/.." && pwd)
+data="$root/.data/pg"
+if [ "${1:-}" = stop ]; then
+  if [ -f "$data/PG_VERSION" ]; then
+    bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -n1)
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m fast stop || true
+    else "$bindir/pg_ctl" -D "$data" -m fast stop || true; fi
+  fi
+  exit 0
+fi
+
 if [ -n "${DATABASE_URL:-}" ]; then
   echo "$DATABASE_URL"
   exit 0
 fi
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-data="$root/.data/pg"
 port="${RAPPORT_PG_PORT:-55432}"
 log() { echo "postgres.sh: $*" >&2; }
 

@@ -1,0 +1,59 @@
+# rapport — the two commands a newcomer needs:
+#   make run    start the service on http://localhost:8080
+#   make test   run every test against real PostgreSQL and SMTP
+#
+# Both start a private PostgreSQL under .data/ when DATABASE_URL is not set
+# (see .ci/postgres.sh).
+
+SHELL := /bin/bash
+GO ?= go
+STATICCHECK_VERSION := v0.7.0
+SQLC_VERSION := v1.30.0
+GOBIN := $(shell $(GO) env GOPATH)/bin
+
+DB = $$(./.ci/postgres.sh)
+
+.PHONY: run test check bench build sqlc sqlc-diff tools crashtest clean-data
+
+build:
+	$(GO) build -o bin/rapport ./cmd/rapport
+
+# A SECRET_KEY is generated once into .data/ so links in sent mail keep
+# working across restarts of `make run`.
+run: build
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	mkdir -p .data; [ -s .data/secret_key ] || head -c 48 /dev/urandom | base64 | tr -d '\n/+=' > .data/secret_key; \
+	export SECRET_KEY="$${SECRET_KEY:-$$(cat .data/secret_key)}"; \
+	export OUTBOX_DIR="$${OUTBOX_DIR:-outbox}"; \
+	echo "rapport: database $$DATABASE_URL; outbox $$OUTBOX_DIR"; \
+	exec ./bin/rapport serve
+
+test:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	./.ci/browser.sh >&2; \
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+tools:
+	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+check: tools
+	@test -z "$$(gofmt -l cmd internal jobs migrations templates)" || { gofmt -l cmd internal jobs migrations templates; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	PATH="$(GOBIN):$$PATH" staticcheck ./...
+	$(MAKE) test
+
+# sqlc generates internal/postgres/dbsqlc from internal/postgres/queries.
+sqlc:
+	@command -v sqlc >/dev/null || $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
+	cd internal/postgres && PATH="$(GOBIN):$$PATH" sqlc generate
+
+sqlc-diff:
+	cd internal/postgres && PATH="$(GOBIN):$$PATH" sqlc diff
+
+bench:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/bench/...
+
+clean-data:
+	-./.ci/postgres.sh stop
+	rm -rf .data outbox
