@@ -14,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -46,9 +47,11 @@ type Deps struct {
 }
 
 // Register adds every worker to workers.
-func Register(workers *river.Workers, d *Deps) {
+func Register(workers *river.Workers, d *Deps, l *Launcher) {
 	river.AddWorker(workers, &PlanWorker{d: d})
 	river.AddWorker(workers, &SendWorker{d: d, cache: newContentCache()})
+	river.AddWorker(workers, &ReplanWorker{d: d})
+	river.AddWorker(workers, &FireDueWorker{d: d, l: l})
 }
 
 // Client is the River client type rapport uses everywhere.
@@ -74,3 +77,10 @@ func (d *Deps) UnsubscribeURL(contactID, campaignID int64) string {
 func MessageID(deliveryID, campaignID int64, domain string) string {
 	return "rapport." + strconv.FormatInt(deliveryID, 10) + "." + strconv.FormatInt(campaignID, 10) + "@" + domain
 }
+
+type riverJobState = rivertype.JobState
+
+const (
+	riverStateAvailable = rivertype.JobStateAvailable
+	riverStateScheduled = rivertype.JobStateScheduled
+)

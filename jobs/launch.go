@@ -18,6 +18,7 @@ type Launcher struct {
 	Store  *postgres.Store
 	Client *Client
 	Clock  outreach.Clock
+	Deps   *Deps // planner settings for forecasts
 }
 
 // SendNow starts a run of the campaign at this moment.

@@ -178,12 +178,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool)
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
 		BatchSize: 2000, SendBatch: 100}
-	rc, err := newRiver(pool, cfg, log, deps, work)
+	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
+	rc, err := newRiver(pool, cfg, log, deps, launcher, work)
 	if err != nil {
 		return fail(err)
 	}
-	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps,
-		launcher: &jobs.Launcher{Store: store, Client: rc, Clock: clock}}, nil
+	launcher.Client = rc
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps, launcher: launcher}, nil
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -205,12 +206,13 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // newRiver builds the River client. Its fetch settings matter: with the
 // default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
 // a second; sends are batched, but a short cooldown keeps latency low.
-func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, work bool) (*jobs.Client, error) {
+func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, l *jobs.Launcher, work bool) (*jobs.Client, error) {
 	rc := &river.Config{Logger: log}
 	if work {
 		workers := river.NewWorkers()
-		jobs.Register(workers, deps)
+		jobs.Register(workers, deps, l)
 		rc.Workers = workers
+		rc.PeriodicJobs = jobs.PeriodicJobs()
 		rc.Queues = map[string]river.QueueConfig{
 			jobs.QueuePlan: {MaxWorkers: 2},
 			jobs.QueueSend: {MaxWorkers: cfg.SendWorkers},

@@ -94,7 +94,18 @@ func (s *Server) listContacts(c echo.Context) error {
 	if f.Status != "" && !outreach.ContactStatus(f.Status).Valid() {
 		return newBadRequest("status", "must be active, unsubscribed, bounced or complained")
 	}
-	contacts, err := s.Store.Contacts(c.Request().Context(), f)
+	var contacts []outreach.Contact
+	switch c.QueryParam("overdue") {
+	case "true":
+		if f.Tier != "" || f.Status != "" {
+			return newBadRequest("overdue", "cannot be combined with tier or status (overdue lists active contacts)")
+		}
+		contacts, err = s.Store.Overdue(c.Request().Context(), after, limit+1)
+	case "", "false":
+		contacts, err = s.Store.Contacts(c.Request().Context(), f)
+	default:
+		return newBadRequest("overdue", "must be true or false")
+	}
 	if err != nil {
 		return err
 	}

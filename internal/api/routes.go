@@ -14,15 +14,25 @@ func (s *Server) routes() {
 
 	v1 := e.Group("/api/v1")
 	v1.GET("/tiers", s.listTiers, viewer)
+	v1.POST("/tiers", s.createTier, admin)
+	v1.GET("/tiers/:key", s.getTier, viewer)
+	v1.PUT("/tiers/:key", s.putTier, admin)
+	v1.GET("/tiers/:key/history", s.tierHistory, viewer)
 	v1.GET("/topics", s.listTopics, viewer)
 
 	v1.POST("/contacts", s.upsertContact, marketer)
 	v1.GET("/contacts", s.listContacts, viewer)
 	v1.GET("/contacts/:id", s.getContact, viewer)
+	v1.GET("/contacts/:id/timeline", s.contactTimeline, viewer)
 
 	v1.POST("/campaigns", s.createCampaign, marketer)
 	v1.GET("/campaigns/:id", s.getCampaign, viewer)
 	v1.POST("/campaigns/:id/send", s.sendCampaign, marketer)
+	v1.POST("/campaigns/:id/schedule", s.scheduleCampaign, marketer)
+	v1.POST("/campaigns/:id/pause", s.pauseCampaign, marketer)
+	v1.POST("/campaigns/:id/resume", s.resumeCampaign, marketer)
+	v1.POST("/campaigns/:id/cancel", s.cancelCampaign, marketer)
+	v1.GET("/campaigns/:id/forecast", s.forecastCampaign, viewer)
 
 	v1.POST("/keys", s.createKey, admin)
 }

@@ -16,11 +16,17 @@ import (
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/jobs"
 )
 
 // CampaignLauncher starts campaign runs (jobs.Launcher).
 type CampaignLauncher interface {
 	SendNow(ctx context.Context, actor string, id int64) (outreach.Campaign, int64, error)
+	Schedule(ctx context.Context, actor string, id int64, sendAt *time.Time) (outreach.Campaign, error)
+	Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
+	Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
+	Cancel(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
+	Forecast(ctx context.Context, id int64) (jobs.Forecast, error)
 }
 
 // Deps is what the API needs.

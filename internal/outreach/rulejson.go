@@ -7,15 +7,16 @@ import (
 	"time"
 )
 
-// ruleJSON is the API's (and the database's) form of a Rule.
-type ruleJSON struct {
+// RuleSpec is the API's (and the database's) form of a Rule.
+type RuleSpec struct {
 	Caps           []Cap           `json:"caps"`
 	MinGap         Duration        `json:"min_gap"`
 	TargetInterval *Duration       `json:"target_interval"`
-	SendWindow     *sendWindowJSON `json:"send_window"`
+	SendWindow     *SendWindowSpec `json:"send_window"`
 }
 
-type sendWindowJSON struct {
+// SendWindowSpec is the API's form of a SendWindow.
+type SendWindowSpec struct {
 	Days  []string `json:"days"`
 	Start string   `json:"start"`
 	End   string   `json:"end"`
@@ -23,7 +24,7 @@ type sendWindowJSON struct {
 
 // MarshalJSON writes the rule in the API's shape.
 func (r Rule) MarshalJSON() ([]byte, error) {
-	out := ruleJSON{Caps: r.Caps, MinGap: Duration(r.MinGap)}
+	out := RuleSpec{Caps: r.Caps, MinGap: Duration(r.MinGap)}
 	if out.Caps == nil {
 		out.Caps = []Cap{}
 	}
@@ -36,20 +37,20 @@ func (r Rule) MarshalJSON() ([]byte, error) {
 	for _, d := range dedupDays(w.Days) {
 		days = append(days, DayName(d))
 	}
-	out.SendWindow = &sendWindowJSON{Days: days, Start: FormatClock(w.Start), End: FormatClock(w.End)}
+	out.SendWindow = &SendWindowSpec{Days: days, Start: FormatClock(w.Start), End: FormatClock(w.End)}
 	return json.Marshal(out)
 }
 
 // UnmarshalJSON reads a rule strictly: unknown fields are errors. A missing
 // send window means always open; further validation is Validate's job.
 func (r *Rule) UnmarshalJSON(b []byte) error {
-	var in ruleJSON
+	var in RuleSpec
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
 		return err
 	}
-	rule, errs := in.toRule()
+	rule, errs := in.Rule()
 	if len(errs) > 0 {
 		return Invalid(errs...)
 	}
@@ -57,7 +58,9 @@ func (r *Rule) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-func (in ruleJSON) toRule() (Rule, []FieldError) {
+// Rule converts the spec, reporting unreadable days and times as field
+// errors; Rule.Validate checks the rest.
+func (in RuleSpec) Rule() (Rule, []FieldError) {
 	r := Rule{Caps: in.Caps, MinGap: time.Duration(in.MinGap), SendWindow: AlwaysOpen}
 	if in.TargetInterval != nil {
 		r.TargetInterval = time.Duration(*in.TargetInterval)

@@ -10,6 +10,24 @@ import (
 	"time"
 )
 
+const campaignCancelDeliveries = `-- name: CampaignCancelDeliveries :execrows
+UPDATE deliveries SET state = 'skipped', reason = 'canceled', rule = '', updated_at = $1
+WHERE campaign_id = $2 AND state = 'scheduled'
+`
+
+type CampaignCancelDeliveriesParams struct {
+	Now        time.Time
+	CampaignID int64
+}
+
+func (q *Queries) CampaignCancelDeliveries(ctx context.Context, arg CampaignCancelDeliveriesParams) (int64, error) {
+	result, err := q.db.Exec(ctx, campaignCancelDeliveries, arg.Now, arg.CampaignID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
 const campaignGet = `-- name: CampaignGet :one
 SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns WHERE id = $1
 `
@@ -131,6 +149,56 @@ func (q *Queries) CampaignInsert(ctx context.Context, arg CampaignInsertParams) 
 	return i, err
 }
 
+const campaignList = `-- name: CampaignList :many
+SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns
+WHERE id > $1 AND ($2::text IS NULL OR status = $2)
+ORDER BY id LIMIT $3
+`
+
+type CampaignListParams struct {
+	AfterID int64
+	Status  *string
+	Lim     int32
+}
+
+func (q *Queries) CampaignList(ctx context.Context, arg CampaignListParams) ([]Campaign, error) {
+	rows, err := q.db.Query(ctx, campaignList, arg.AfterID, arg.Status, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Campaign
+	for rows.Next() {
+		var i Campaign
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Topic,
+			&i.Category,
+			&i.Priority,
+			&i.Content,
+			&i.Variants,
+			&i.Audience,
+			&i.SendAt,
+			&i.Cron,
+			&i.Timezone,
+			&i.ExpiresAfterSeconds,
+			&i.Status,
+			&i.NextFireAt,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignSetNextFire = `-- name: CampaignSetNextFire :exec
 UPDATE campaigns SET next_fire_at = $1, updated_at = $2 WHERE id = $3
 `
@@ -179,6 +247,139 @@ func (q *Queries) CampaignSetStatus(ctx context.Context, arg CampaignSetStatusPa
 		&i.UpdatedAt,
 	)
 	return i, err
+}
+
+const campaignUpdateSchedule = `-- name: CampaignUpdateSchedule :one
+UPDATE campaigns SET status = $1, send_at = $2, next_fire_at = $3, updated_at = $4
+WHERE id = $5 RETURNING id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at
+`
+
+type CampaignUpdateScheduleParams struct {
+	Status     string
+	SendAt     *time.Time
+	NextFireAt *time.Time
+	Now        time.Time
+	ID         int64
+}
+
+func (q *Queries) CampaignUpdateSchedule(ctx context.Context, arg CampaignUpdateScheduleParams) (Campaign, error) {
+	row := q.db.QueryRow(ctx, campaignUpdateSchedule,
+		arg.Status,
+		arg.SendAt,
+		arg.NextFireAt,
+		arg.Now,
+		arg.ID,
+	)
+	var i Campaign
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Topic,
+		&i.Category,
+		&i.Priority,
+		&i.Content,
+		&i.Variants,
+		&i.Audience,
+		&i.SendAt,
+		&i.Cron,
+		&i.Timezone,
+		&i.ExpiresAfterSeconds,
+		&i.Status,
+		&i.NextFireAt,
+		&i.CreatedBy,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const campaignsDue = `-- name: CampaignsDue :many
+SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns
+WHERE status = 'scheduled' AND cron <> '' AND next_fire_at <= $1::timestamptz
+ORDER BY next_fire_at
+LIMIT 100
+FOR UPDATE SKIP LOCKED
+`
+
+// Recurring campaigns whose next firing has come. SKIP LOCKED lets several
+// schedulers run without waiting on each other; the unique (campaign,
+// fire_at) run makes each firing happen once regardless.
+func (q *Queries) CampaignsDue(ctx context.Context, now time.Time) ([]Campaign, error) {
+	rows, err := q.db.Query(ctx, campaignsDue, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Campaign
+	for rows.Next() {
+		var i Campaign
+		if err := rows.Scan(
+			&i.ID,
+			&i.Name,
+			&i.Topic,
+			&i.Category,
+			&i.Priority,
+			&i.Content,
+			&i.Variants,
+			&i.Audience,
+			&i.SendAt,
+			&i.Cron,
+			&i.Timezone,
+			&i.ExpiresAfterSeconds,
+			&i.Status,
+			&i.NextFireAt,
+			&i.CreatedBy,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const heldDeliveries = `-- name: HeldDeliveries :many
+SELECT id, contact_id, expires_at FROM deliveries
+WHERE campaign_id = $1 AND state = 'scheduled' AND id > $2
+ORDER BY id
+LIMIT $3
+`
+
+type HeldDeliveriesParams struct {
+	CampaignID int64
+	AfterID    int64
+	Lim        int32
+}
+
+type HeldDeliveriesRow struct {
+	ID        int64
+	ContactID int64
+	ExpiresAt *time.Time
+}
+
+// A paused campaign's held deliveries, for re-planning on resume.
+func (q *Queries) HeldDeliveries(ctx context.Context, arg HeldDeliveriesParams) ([]HeldDeliveriesRow, error) {
+	rows, err := q.db.Query(ctx, heldDeliveries, arg.CampaignID, arg.AfterID, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []HeldDeliveriesRow
+	for rows.Next() {
+		var i HeldDeliveriesRow
+		if err := rows.Scan(&i.ID, &i.ContactID, &i.ExpiresAt); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const runGet = `-- name: RunGet :one
@@ -247,4 +448,43 @@ type RunSetStatusParams struct {
 func (q *Queries) RunSetStatus(ctx context.Context, arg RunSetStatusParams) error {
 	_, err := q.db.Exec(ctx, runSetStatus, arg.Status, arg.Now, arg.ID)
 	return err
+}
+
+const runsCancel = `-- name: RunsCancel :exec
+UPDATE campaign_runs SET status = 'canceled', updated_at = $1
+WHERE campaign_id = $2 AND status IN ('planning', 'planned')
+`
+
+type RunsCancelParams struct {
+	Now        time.Time
+	CampaignID int64
+}
+
+func (q *Queries) RunsCancel(ctx context.Context, arg RunsCancelParams) error {
+	_, err := q.db.Exec(ctx, runsCancel, arg.Now, arg.CampaignID)
+	return err
+}
+
+const runsPlanning = `-- name: RunsPlanning :many
+SELECT id FROM campaign_runs WHERE campaign_id = $1 AND status = 'planning'
+`
+
+func (q *Queries) RunsPlanning(ctx context.Context, campaignID int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, runsPlanning, campaignID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

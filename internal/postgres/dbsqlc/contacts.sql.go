@@ -232,3 +232,151 @@ func (q *Queries) ContactsByIDs(ctx context.Context, ids []int64) ([]Contact, er
 	}
 	return items, nil
 }
+
+const overdueContacts = `-- name: OverdueContacts :many
+WITH rules AS (
+    SELECT unnest($3::text[]) AS tier_key, unnest($4::int[]) AS tier_rank,
+           unnest($5::timestamptz[]) AS cutoff
+)
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at FROM contacts c
+JOIN rules a ON a.tier_key = c.tier
+LEFT JOIN rules p ON p.tier_key = c.preferred_tier
+WHERE c.id > $1 AND c.status = 'active'
+  AND coalesce(c.last_sent_at, c.created_at) <
+      (CASE WHEN p.tier_key IS NOT NULL AND p.tier_rank < a.tier_rank THEN p.cutoff ELSE a.cutoff END)
+ORDER BY c.id
+LIMIT $2
+`
+
+type OverdueContactsParams struct {
+	AfterID int64
+	Lim     int32
+	Keys    []string
+	Ranks   []int32
+	Cutoffs []time.Time
+}
+
+// Contacts past their effective tier's target_interval since the last
+// marketing message (or since they were added, if never written to). The
+// caller passes, per tier, its rank and the cutoff moment (now - target);
+// tiers without a target are left out.
+func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams) ([]Contact, error) {
+	rows, err := q.db.Query(ctx, overdueContacts,
+		arg.AfterID,
+		arg.Lim,
+		arg.Keys,
+		arg.Ranks,
+		arg.Cutoffs,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Contact
+	for rows.Next() {
+		var i Contact
+		if err := rows.Scan(
+			&i.ID,
+			&i.Email,
+			&i.ExternalID,
+			&i.Name,
+			&i.Locale,
+			&i.Timezone,
+			&i.Tier,
+			&i.PreferredTier,
+			&i.TopicsOptedOut,
+			&i.PausedUntil,
+			&i.Attributes,
+			&i.Status,
+			&i.LastSentAt,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const timeline = `-- name: Timeline :many
+SELECT kind, id, campaign_id, state, reason, rule, planned_for, sent_at, at, event, detail, actor FROM (
+    SELECT 'delivery'::text AS kind, d.id, d.campaign_id, d.state, d.reason, d.rule, d.planned_for,
+           d.sent_at, d.created_at AS at, ''::text AS event, '{}'::jsonb AS detail, ''::text AS actor
+    FROM deliveries d WHERE d.contact_id = $1
+    UNION ALL
+    SELECT 'event'::text, e.id, 0::bigint, ''::text, ''::text, ''::text, e.created_at,
+           NULL::timestamptz, e.created_at, e.kind, e.detail, e.actor
+    FROM contact_events e WHERE e.contact_id = $1
+) t
+WHERE (t.at, t.kind, t.id) < ($2::timestamptz, $3::text, $4::bigint)
+ORDER BY t.at DESC, t.kind DESC, t.id DESC
+LIMIT $5
+`
+
+type TimelineParams struct {
+	ContactID  int64
+	BeforeAt   time.Time
+	BeforeKind string
+	BeforeID   int64
+	Lim        int32
+}
+
+type TimelineRow struct {
+	Kind       string
+	ID         int64
+	CampaignID int64
+	State      string
+	Reason     string
+	Rule       string
+	PlannedFor time.Time
+	SentAt     *time.Time
+	At         time.Time
+	Event      string
+	Detail     []byte
+	Actor      string
+}
+
+// A contact's deliveries and preference events, newest first, with keyset
+// paging on (at, kind, id).
+func (q *Queries) Timeline(ctx context.Context, arg TimelineParams) ([]TimelineRow, error) {
+	rows, err := q.db.Query(ctx, timeline,
+		arg.ContactID,
+		arg.BeforeAt,
+		arg.BeforeKind,
+		arg.BeforeID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []TimelineRow
+	for rows.Next() {
+		var i TimelineRow
+		if err := rows.Scan(
+			&i.Kind,
+			&i.ID,
+			&i.CampaignID,
+			&i.State,
+			&i.Reason,
+			&i.Rule,
+			&i.PlannedFor,
+			&i.SentAt,
+			&i.At,
+			&i.Event,
+			&i.Detail,
+			&i.Actor,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -115,6 +115,23 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
+type ThrottleBucket struct {
+	Key             string
+	Base            int64
+	Used            []byte
+	SlowedPerSecond *float64
+	SlowedAt        *time.Time
+	SlowedUntil     *time.Time
+	SlowCeiling     *float64
+	SlowPeriodMs    *int64
+}
+
+type ThrottleRate struct {
+	Key       string
+	PerSecond float64
+	UpdatedAt time.Time
+}
+
 type Tier struct {
 	Key         string
 	Name        string

@@ -10,12 +10,122 @@ import (
 	"time"
 )
 
+const auditForEntity = `-- name: AuditForEntity :many
+SELECT id, actor, action, entity, entity_id, before, after, created_at FROM audit_log
+WHERE entity = $1 AND entity_id = $2 AND id < $3
+ORDER BY id DESC
+LIMIT $4
+`
+
+type AuditForEntityParams struct {
+	Entity   string
+	EntityID string
+	BeforeID int64
+	Lim      int32
+}
+
+func (q *Queries) AuditForEntity(ctx context.Context, arg AuditForEntityParams) ([]AuditLog, error) {
+	rows, err := q.db.Query(ctx, auditForEntity,
+		arg.Entity,
+		arg.EntityID,
+		arg.BeforeID,
+		arg.Lim,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AuditLog
+	for rows.Next() {
+		var i AuditLog
+		if err := rows.Scan(
+			&i.ID,
+			&i.Actor,
+			&i.Action,
+			&i.Entity,
+			&i.EntityID,
+			&i.Before,
+			&i.After,
+			&i.CreatedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const tierCreate = `-- name: TierCreate :one
+INSERT INTO tiers (key, name, description, rank, selectable, rule, version, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7)
+RETURNING key, name, description, rank, selectable, rule, version, created_at, updated_at
+`
+
+type TierCreateParams struct {
+	Key         string
+	Name        string
+	Description string
+	Rank        int32
+	Selectable  bool
+	Rule        []byte
+	Now         time.Time
+}
+
+func (q *Queries) TierCreate(ctx context.Context, arg TierCreateParams) (Tier, error) {
+	row := q.db.QueryRow(ctx, tierCreate,
+		arg.Key,
+		arg.Name,
+		arg.Description,
+		arg.Rank,
+		arg.Selectable,
+		arg.Rule,
+		arg.Now,
+	)
+	var i Tier
+	err := row.Scan(
+		&i.Key,
+		&i.Name,
+		&i.Description,
+		&i.Rank,
+		&i.Selectable,
+		&i.Rule,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
 const tierGet = `-- name: TierGet :one
 SELECT key, name, description, rank, selectable, rule, version, created_at, updated_at FROM tiers WHERE key = $1
 `
 
 func (q *Queries) TierGet(ctx context.Context, key string) (Tier, error) {
 	row := q.db.QueryRow(ctx, tierGet, key)
+	var i Tier
+	err := row.Scan(
+		&i.Key,
+		&i.Name,
+		&i.Description,
+		&i.Rank,
+		&i.Selectable,
+		&i.Rule,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
+}
+
+const tierGetForUpdate = `-- name: TierGetForUpdate :one
+SELECT key, name, description, rank, selectable, rule, version, created_at, updated_at FROM tiers WHERE key = $1 FOR UPDATE
+`
+
+func (q *Queries) TierGetForUpdate(ctx context.Context, key string) (Tier, error) {
+	row := q.db.QueryRow(ctx, tierGetForUpdate, key)
 	var i Tier
 	err := row.Scan(
 		&i.Key,
@@ -105,4 +215,46 @@ func (q *Queries) TierList(ctx context.Context) ([]Tier, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const tierUpdate = `-- name: TierUpdate :one
+UPDATE tiers SET name = $1, description = $2, rank = $3, selectable = $4,
+                 rule = $5, version = version + 1, updated_at = $6
+WHERE key = $7
+RETURNING key, name, description, rank, selectable, rule, version, created_at, updated_at
+`
+
+type TierUpdateParams struct {
+	Name        string
+	Description string
+	Rank        int32
+	Selectable  bool
+	Rule        []byte
+	Now         time.Time
+	Key         string
+}
+
+func (q *Queries) TierUpdate(ctx context.Context, arg TierUpdateParams) (Tier, error) {
+	row := q.db.QueryRow(ctx, tierUpdate,
+		arg.Name,
+		arg.Description,
+		arg.Rank,
+		arg.Selectable,
+		arg.Rule,
+		arg.Now,
+		arg.Key,
+	)
+	var i Tier
+	err := row.Scan(
+		&i.Key,
+		&i.Name,
+		&i.Description,
+		&i.Rank,
+		&i.Selectable,
+		&i.Rule,
+		&i.Version,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+	)
+	return i, err
 }

@@ -28,3 +28,40 @@ UPDATE campaign_runs SET status = @status, updated_at = @now WHERE id = @id;
 
 -- name: CampaignSetNextFire :exec
 UPDATE campaigns SET next_fire_at = @next_fire_at, updated_at = @now WHERE id = @id;
+
+-- name: CampaignUpdateSchedule :one
+UPDATE campaigns SET status = @status, send_at = @send_at, next_fire_at = @next_fire_at, updated_at = @now
+WHERE id = @id RETURNING *;
+
+-- name: CampaignsDue :many
+-- Recurring campaigns whose next firing has come. SKIP LOCKED lets several
+-- schedulers run without waiting on each other; the unique (campaign,
+-- fire_at) run makes each firing happen once regardless.
+SELECT * FROM campaigns
+WHERE status = 'scheduled' AND cron <> '' AND next_fire_at <= @now::timestamptz
+ORDER BY next_fire_at
+LIMIT 100
+FOR UPDATE SKIP LOCKED;
+
+-- name: CampaignCancelDeliveries :execrows
+UPDATE deliveries SET state = 'skipped', reason = 'canceled', rule = '', updated_at = @now
+WHERE campaign_id = @campaign_id AND state = 'scheduled';
+
+-- name: RunsCancel :exec
+UPDATE campaign_runs SET status = 'canceled', updated_at = @now
+WHERE campaign_id = @campaign_id AND status IN ('planning', 'planned');
+
+-- name: RunsPlanning :many
+SELECT id FROM campaign_runs WHERE campaign_id = @campaign_id AND status = 'planning';
+
+-- name: HeldDeliveries :many
+-- A paused campaign's held deliveries, for re-planning on resume.
+SELECT id, contact_id, expires_at FROM deliveries
+WHERE campaign_id = @campaign_id AND state = 'scheduled' AND id > @after_id
+ORDER BY id
+LIMIT @lim;
+
+-- name: CampaignList :many
+SELECT * FROM campaigns
+WHERE id > @after_id AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
+ORDER BY id LIMIT @lim;
