@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"context"
+	"net/textproto"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/internal/mailer"
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
+
+// recorder is a transport that records what it is handed and answers what
+// the test says.
+type recorder struct {
+	mu     sync.Mutex
+	sent   []*mailer.Envelope
+	answer func(e *mailer.Envelope) mailer.Result
+}
+
+func (r *recorder) Session(context.Context) (mailer.Session, error) { return recSession{r}, nil }
+func (r *recorder) Close() error                                    { return nil }
+
+type recSession struct{ r *recorder }
+
+func (s recSession) Send(ctx context.Context, e *mailer.Envelope) mailer.Result {
+	return s.r.send(ctx, e)
+}
+func (recSession) Close() {}
+
+func (r *recorder) send(_ context.Context, e *mailer.Envelope) mailer.Result {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	res := mailer.Result{Outcome: mailer.Accepted}
+	if r.answer != nil {
+		res = r.answer(e)
+	}
+	if res.Outcome == mailer.Accepted || res.Outcome == mailer.Uncertain {
+		r.sent = append(r.sent, e)
+	}
+	return res
+}
+
+func (r *recorder) count() int { r.mu.Lock(); defer r.mu.Unlock(); return len(r.sent) }
+
+func deliveryStates(t *testing.T, b *bundle) map[string]int {
+	t.Helper()
+	rows, err := b.pool.Query(context.Background(), "SELECT state || '/' || reason, count(*) FROM deliveries GROUP BY 1")
+	require.NoError(t, err)
+	out := map[string]int{}
+	for rows.Next() {
+		var k string
+		var n int
+		require.NoError(t, rows.Scan(&k, &n))
+		out[k] = n
+	}
+	return out
+}
+
+func sendSetup(t *testing.T, n int) (*bundle, *recorder) {
+	b := setup(t, realClock{})
+	rec := &recorder{}
+	b.deps.Transport = rec
+	busyTier(t, b)
+	b.contacts(t, n, "busy", "UTC")
+	return b, rec
+}
+
+func (b *bundle) sendNow(t *testing.T, c outreach.Campaign) {
+	t.Helper()
+	_, _, err := b.launcher.SendNow(context.Background(), "test", c.ID)
+	require.NoError(t, err)
+}
+
+func TestSendDeliversOncePerContact(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 250)
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 4})
+	b.sendNow(t, b.campaign(t, "one", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	require.Equal(t, 250, rec.count())
+	require.Equal(t, map[string]int{"sent/sent": 250}, deliveryStates(t, b))
+	ids := map[string]bool{}
+	for _, e := range rec.sent {
+		require.False(t, ids[e.MessageID], "Message-ID reused: %s", e.MessageID)
+		ids[e.MessageID] = true
+		require.Contains(t, e.Headers["List-Unsubscribe"], "https://mail.example.test/u/")
+	}
+}
+
+func TestSendTimeCheckHonoursChanges(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 6)
+	ctx := context.Background()
+	// Plan without send workers, then change contacts while messages wait.
+	b.workers(t, map[string]int{QueuePlan: 1})
+	b.sendNow(t, b.campaign(t, "held", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run")
+	_, err := b.pool.Exec(ctx, `UPDATE contacts SET status = 'unsubscribed' WHERE email = 'c0000000@example.com';
+		UPDATE contacts SET topics_opted_out = '{offers}' WHERE email = 'c0000001@example.com';
+		UPDATE contacts SET paused_until = now() + interval '30 days' WHERE email = 'c0000002@example.com';
+		UPDATE contacts SET status = 'complained' WHERE email = 'c0000003@example.com';`)
+	require.NoError(t, err)
+	_, err = b.pool.Exec(ctx, `INSERT INTO suppressions (email_hash, email, reason, created_at) VALUES ($1, 'c0000004@example.com', 'hard_bounce', now())`, EmailHash("c0000004@example.com"))
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueueSend: 2})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Equal(t, 1, rec.count(), "only the untouched contact is mailed")
+	require.Equal(t, "c0000005@example.com", rec.sent[0].To)
+	require.Equal(t, map[string]int{"sent/sent": 1, "skipped/unsubscribed": 1, "skipped/topic_opt_out": 1,
+		"skipped/paused": 1, "skipped/suppressed_complaint": 1, "skipped/suppressed_bounce": 1}, deliveryStates(t, b))
+}
+
+func TestSendOutcomes(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 3)
+	rec.answer = func(e *mailer.Envelope) mailer.Result {
+		switch e.To {
+		case "c0000000@example.com":
+			return mailer.Result{Outcome: mailer.PermFail, Code: 550, Detail: "550 5.1.1 no such user"}
+		case "c0000001@example.com":
+			return mailer.Result{Outcome: mailer.TempFail, Code: 451, Detail: "451 4.3.0 try later"}
+		}
+		return mailer.Result{Outcome: mailer.Uncertain, Detail: "connection reset after DATA"}
+	}
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 2})
+	b.sendNow(t, b.campaign(t, "outcomes", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run")
+	require.Eventually(t, func() bool {
+		s := deliveryStates(t, b)
+		return s["failed/failed_permanent"] == 1 && s["scheduled/scheduled"] == 1 && s["unknown/unknown"] == 1
+	}, 30*time.Second, 50*time.Millisecond, "%v", deliveryStates(t, b))
+	var status string
+	var planned time.Time
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT status FROM contacts WHERE email = 'c0000000@example.com'").Scan(&status))
+	require.Equal(t, "bounced", status)
+	var sup int
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT count(*) FROM suppressions WHERE reason = 'hard_bounce'").Scan(&sup))
+	require.Equal(t, 1, sup)
+	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT planned_for FROM deliveries WHERE state = 'scheduled'").Scan(&planned))
+	require.Greater(t, time.Until(planned), 50*time.Second, "a 4xx is retried with backoff")
+}
+
+// TestRetryAfterCrashMarksUnknown simulates a worker killed between the
+// claim commit and the completion: the retried job finds its deliveries
+// 'sending' and must mark them unknown, never resend.
+func TestRetryAfterCrashMarksUnknown(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 5)
+	ctx := context.Background()
+	b.workers(t, map[string]int{QueuePlan: 1})
+	b.sendNow(t, b.campaign(t, "crash", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run")
+	// Pretend attempt 1 of the send job claimed everything and died.
+	var jobID int64
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT id FROM river_job WHERE kind = 'send_batch'").Scan(&jobID))
+	_, err := b.pool.Exec(ctx, "UPDATE deliveries SET state = 'sending', send_job_id = $1, attempts = 1", jobID)
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueueSend: 1})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Zero(t, rec.count(), "nothing is sent twice")
+	require.Equal(t, map[string]int{"unknown/unknown": 5}, deliveryStates(t, b))
+}
+
+func TestPauseResumeCancel(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 20)
+	ctx := context.Background()
+	b.workers(t, map[string]int{QueuePlan: 1})
+	c := b.campaign(t, "lifecycle", 50, 0)
+	b.sendNow(t, c)
+	b.waitJobs(t, time.Minute, "plan_run")
+	_, err := b.launcher.Pause(ctx, "test", c.ID)
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueueSend: 2})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Zero(t, rec.count(), "a paused campaign sends nothing")
+	require.Equal(t, map[string]int{"scheduled/scheduled": 20}, deliveryStates(t, b), "held, not lost")
+
+	_, err = b.launcher.Pause(ctx, "test", c.ID)
+	require.Error(t, err, "pausing twice is a conflict")
+	_, err = b.launcher.Resume(ctx, "test", c.ID)
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueuePlan: 1})
+	b.waitJobs(t, time.Minute, "replan_campaign", "send_batch")
+	require.Equal(t, 20, rec.count())
+
+	c2 := b.campaign(t, "canceled", 50, 0)
+	err = b.store.InTx(ctx, func(tx pgx.Tx) error {
+		_, err := b.launcher.startRun(ctx, tx, c2, time.Now().Add(time.Hour))
+		return err
+	})
+	require.NoError(t, err)
+	b.waitJobs(t, time.Minute, "plan_run")
+	_, err = b.launcher.Cancel(ctx, "test", c2.ID)
+	require.NoError(t, err)
+	var canceled int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE campaign_id = $1 AND state = 'skipped' AND reason = 'canceled'", c2.ID).Scan(&canceled))
+	require.Equal(t, 20, canceled)
+	_, err = b.launcher.Resume(ctx, "test", c2.ID)
+	require.Error(t, err)
+	require.Equal(t, outreach.ECONFLICT, outreach.ErrorCode(err))
+}
+
+var _ = textproto.CanonicalMIMEHeaderKey
