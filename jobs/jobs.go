@@ -6,6 +6,7 @@
 package jobs
 
 import (
+	"context"
 	"log/slog"
 	"net/mail"
 	"net/url"
@@ -44,6 +45,23 @@ type Deps struct {
 	Jitter      time.Duration
 	BatchSize   int // contacts per planning transaction
 	SendBatch   int // deliveries per send job
+	Throttle    Throttle
+	Metrics     Metrics
+}
+
+// Throttle paces sends across all worker processes (throttle.Limiter).
+type Throttle interface {
+	ReserveWithin(ctx context.Context, now time.Time, domains []string, maxWait time.Duration) ([]time.Time, time.Duration, error)
+	SlowDown(ctx context.Context, now time.Time, domain string) (float64, error)
+}
+
+// Metrics records what the workers do (metrics.Registry); nil records
+// nothing.
+type Metrics interface {
+	Delivery(state, reason string, n int)
+	SendLatency(d time.Duration)
+	ThrottleWait(d time.Duration)
+	SMTPError(class string)
 }
 
 // Register adds every worker to workers.

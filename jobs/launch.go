@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,6 +53,13 @@ func (l *Launcher) SendNow(ctx context.Context, actor string, id int64) (outreac
 	return out, runID, postgresError("send campaign", err)
 }
 
+// PlanShards is how many contact-id ranges a run's planning is split into
+// (one plan job each, worked in parallel); small audiences use one.
+var PlanShards = 2
+
+// minShard is the least id span worth a planning job of its own.
+const minShard = 20000
+
 // startRun creates a run firing at fireAt and enqueues its planning, in tx.
 func (l *Launcher) startRun(ctx context.Context, tx pgx.Tx, c outreach.Campaign, fireAt time.Time) (int64, error) {
 	var expires *time.Time
@@ -59,14 +67,43 @@ func (l *Launcher) startRun(ctx context.Context, tx pgx.Tx, c outreach.Campaign,
 		e := fireAt.Add(c.ExpiresAfter)
 		expires = &e
 	}
-	run, err := dbsqlc.New(tx).RunInsert(ctx, dbsqlc.RunInsertParams{CampaignID: c.ID, FireAt: fireAt, ExpiresAt: expires, Now: l.Clock.Now()})
+	q := dbsqlc.New(tx)
+	span, err := q.ContactIDRange(ctx)
 	if err != nil {
 		return 0, err
 	}
-	if _, err := l.Client.InsertTx(ctx, tx, PlanArgs{RunID: run.ID}, nil); err != nil {
+	bounds := Shards(span.Lo-1, span.Hi, PlanShards, minShard)
+	run, err := q.RunInsert(ctx, dbsqlc.RunInsertParams{CampaignID: c.ID, FireAt: fireAt, ExpiresAt: expires,
+		Shards: int32(len(bounds) - 1), Now: l.Clock.Now()})
+	if err != nil {
 		return 0, err
 	}
+	for i := 1; i < len(bounds); i++ {
+		hi := bounds[i]
+		if i == len(bounds)-1 {
+			hi = math.MaxInt64 // contacts added while planning join the last range
+		}
+		if _, err := l.Client.InsertTx(ctx, tx, PlanArgs{RunID: run.ID, Lo: bounds[i-1], Hi: hi}, nil); err != nil {
+			return 0, err
+		}
+	}
 	return run.ID, nil
+}
+
+// Shards splits the id span (lo, hi] into at most n ranges of at least min
+// ids, returning the n+1 bounds.
+func Shards(lo, hi int64, n int, min int64) []int64 {
+	if n < 1 {
+		n = 1
+	}
+	for n > 1 && (hi-lo)/int64(n) < min {
+		n--
+	}
+	out := []int64{lo}
+	for i := 1; i < n; i++ {
+		out = append(out, lo+(hi-lo)*int64(i)/int64(n))
+	}
+	return append(out, hi)
 }
 
 func postgresError(op string, err error) error { return postgres.MapError(op, err) }

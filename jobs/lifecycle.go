@@ -87,7 +87,8 @@ func (l *Launcher) Pause(ctx context.Context, actor string, id int64) (outreach.
 }
 
 // Resume continues a paused campaign: held deliveries are re-planned under
-// the rules as they are now, and interrupted planning carries on.
+// the rules as they are now; planning jobs waiting on the pause (they
+// snooze) carry on by themselves.
 func (l *Launcher) Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error) {
 	return l.transition(ctx, actor, "resume", id, func(tx pgx.Tx, c outreach.Campaign, now time.Time) (outreach.Campaign, error) {
 		if c.Status != outreach.CampaignPaused {
@@ -101,15 +102,6 @@ func (l *Launcher) Resume(ctx context.Context, actor string, id int64) (outreach
 		row, err := q.CampaignSetStatus(ctx, dbsqlc.CampaignSetStatusParams{ID: c.ID, Status: string(status), Now: now})
 		if err != nil {
 			return c, err
-		}
-		runs, err := q.RunsPlanning(ctx, c.ID)
-		if err != nil {
-			return c, err
-		}
-		for _, r := range runs {
-			if _, err := l.Client.InsertTx(ctx, tx, PlanArgs{RunID: r}, nil); err != nil {
-				return c, err
-			}
 		}
 		if _, err := l.Client.InsertTx(ctx, tx, ReplanArgs{CampaignID: c.ID}, nil); err != nil {
 			return c, err

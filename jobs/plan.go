@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -19,9 +20,12 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
 
-// PlanArgs plans one campaign run.
+// PlanArgs plans one contact-id range (Lo, Hi] of a campaign run. A run is
+// split into ranges planned in parallel, by separate jobs.
 type PlanArgs struct {
 	RunID int64 `json:"run_id"`
+	Lo    int64 `json:"lo"`
+	Hi    int64 `json:"hi"`
 }
 
 // Kind names the job.
@@ -61,8 +65,8 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		return fmt.Errorf("plan run %d: %w", run.ID, err)
 	}
 	camp := postgres.CampaignFromRow(crow)
-	if camp.Status == outreach.CampaignPaused || camp.Status == outreach.CampaignCanceled {
-		return nil // resume enqueues planning again
+	if camp.Status == outreach.CampaignCanceled {
+		return nil
 	}
 	tiers, err := s.Tiers(ctx)
 	if err != nil {
@@ -76,23 +80,36 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 	if run.ExpiresAt != nil {
 		r.ExpiresAt = *run.ExpiresAt
 	}
-	after, err := q.RunLastContact(ctx, run.ID)
+	after, err := q.RunLastContact(ctx, dbsqlc.RunLastContactParams{RunID: run.ID, Lo: job.Args.Lo, Hi: job.Args.Hi})
 	if err != nil {
 		return err
 	}
 	rng := rand.New(rand.NewPCG(uint64(run.ID), uint64(job.Attempt)))
 	since := longest(tiers)
 	for {
-		var done bool
+		var done, paused bool
 		err := pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
-			n, last, err := w.planBatch(ctx, tx, p, r, after, since, rng)
+			status, err := dbsqlc.New(tx).CampaignStatusShare(ctx, camp.ID)
+			if err != nil {
+				return err
+			}
+			switch outreach.CampaignStatus(status) {
+			case outreach.CampaignPaused:
+				paused = true
+				return nil
+			case outreach.CampaignCanceled:
+				done = true
+				_, err := river.JobCompleteTx[*riverDriver](ctx, tx, job)
+				return err
+			}
+			n, last, err := w.planBatch(ctx, tx, p, r, after, job.Args.Hi, since, rng)
 			if err != nil {
 				return err
 			}
 			if n == 0 {
 				done = true
 				now := w.d.Clock.Now()
-				if err := dbsqlc.New(tx).RunSetStatus(ctx, dbsqlc.RunSetStatusParams{ID: run.ID, Status: "planned", Now: now}); err != nil {
+				if _, err := dbsqlc.New(tx).RunShardDone(ctx, dbsqlc.RunShardDoneParams{ID: run.ID, Now: now}); err != nil && !errors.Is(err, pgx.ErrNoRows) {
 					return err
 				}
 				_, err := river.JobCompleteTx[*riverDriver](ctx, tx, job)
@@ -103,6 +120,11 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		})
 		if err != nil {
 			return fmt.Errorf("plan run %d after contact %d: %w", run.ID, after, err)
+		}
+		if paused {
+			// Planning waits while the campaign is paused, and carries on
+			// where it stopped once resumed.
+			return river.JobSnooze(15 * time.Second)
 		}
 		if done {
 			return nil
@@ -179,7 +201,7 @@ type due struct {
 	at time.Time
 }
 
-func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planner, r planner.Run, after int64, window time.Duration, rng *rand.Rand) (int, int64, error) {
+func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planner, r planner.Run, after, maxID int64, window time.Duration, rng *rand.Rand) (int, int64, error) {
 	q := dbsqlc.New(tx)
 	a := r.Campaign.Audience
 	attrs, _ := json.Marshal(orEmptyMap(a.Attributes))
@@ -188,7 +210,7 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planne
 		batch = 2000
 	}
 	rows, err := q.AudienceBatch(ctx, dbsqlc.AudienceBatchParams{
-		AfterID: after, Tiers: orEmptySlice(a.Tiers), Topics: orEmptySlice(a.Topics), Attrs: attrs,
+		AfterID: after, MaxID: maxID, Tiers: orEmptySlice(a.Tiers), Topics: orEmptySlice(a.Topics), Attrs: attrs,
 		Ids: orEmptyIDs(a.ContactIDs), Lim: int32(batch),
 	})
 	if err != nil || len(rows) == 0 {
@@ -210,6 +232,10 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planne
 	marketing := r.Campaign.Category == outreach.Marketing
 	params := make([]dbsqlc.DeliveriesCopyParams, len(rows))
 	var sends []due
+	// Displaced lower-priority deliveries are moved or skipped in one
+	// statement each per batch, not one round trip per delivery.
+	moved := dbsqlc.DeliveriesReplanManyParams{Now: now}
+	skip := dbsqlc.DeliveriesSkipManyParams{Now: now, Reason: string(outreach.ReasonPreempted)}
 	for i, t := range targets {
 		o := p.Plan(r, t, now, rng)
 		planned := o.PlannedFor
@@ -226,14 +252,22 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planne
 		}
 		for _, dp := range o.Displaced {
 			if dp.Expired {
-				err = q.DeliverySkip(ctx, dbsqlc.DeliverySkipParams{ID: dp.ID, Reason: string(outreach.ReasonPreempted), Rule: dp.Rule, Now: now})
-			} else {
-				err = q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: dp.ID, PlannedFor: dp.At, Reason: string(dp.Reason), Rule: dp.Rule, Now: now})
-				sends = append(sends, due{id: dp.ID, at: dp.At})
+				skip.Ids, skip.Rules = append(skip.Ids, dp.ID), append(skip.Rules, dp.Rule)
+				continue
 			}
-			if err != nil {
-				return 0, 0, err
-			}
+			moved.Ids, moved.Planned = append(moved.Ids, dp.ID), append(moved.Planned, dp.At)
+			moved.Reasons, moved.Rules = append(moved.Reasons, string(dp.Reason)), append(moved.Rules, dp.Rule)
+			sends = append(sends, due{id: dp.ID, at: dp.At})
+		}
+	}
+	if len(moved.Ids) > 0 {
+		if err := q.DeliveriesReplanMany(ctx, moved); err != nil {
+			return 0, 0, err
+		}
+	}
+	if len(skip.Ids) > 0 {
+		if err := q.DeliveriesSkipMany(ctx, skip); err != nil {
+			return 0, 0, err
 		}
 	}
 	if _, err := q.DeliveriesCopy(ctx, params); err != nil {
@@ -245,10 +279,16 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planne
 	return len(rows), rows[len(rows)-1].ID, nil
 }
 
-// sendBucket groups deferred deliveries whose moments are close into one
-// job, run at the latest moment of the group, so a job never sends anything
-// early and deferred mail still goes out in batches.
-const sendBucket = 10 * time.Second
+// Deferred deliveries whose moments are close share one send job, run at the
+// latest moment of the group, so a job never sends anything early and
+// deferred mail still goes out in batches of up to 100 rather than one job
+// per message. A message may leave up to a bucket after its jittered moment,
+// which only ever loosens the cadence; moments more than an hour away use
+// the wider bucket.
+const (
+	sendBucket    = time.Minute
+	farSendBucket = 5 * time.Minute
+)
 
 // EnqueueSends inserts send jobs for deliveries, in the caller's transaction.
 func EnqueueSends(ctx context.Context, tx pgx.Tx, sends []due, now time.Time, size int) error {
@@ -281,8 +321,11 @@ func EnqueueSends(ctx context.Context, tx pgx.Tx, sends []due, now time.Time, si
 	}
 	start := 0
 	bucket := func(t time.Time) time.Time {
-		if !t.After(now) {
+		switch {
+		case !t.After(now):
 			return time.Time{}
+		case t.Sub(now) > time.Hour:
+			return t.Truncate(farSendBucket)
 		}
 		return t.Truncate(sendBucket)
 	}

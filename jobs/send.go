@@ -86,9 +86,20 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if len(stale) > 0 {
 		// An earlier attempt of this job claimed these and died before
 		// recording the outcome: the server may have them. Never resend.
-		if _, err := q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: stale, JobID: &job.ID, Now: now}); err != nil {
+		marked, err := q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: stale, JobID: &job.ID, Now: now})
+		if err != nil {
 			return err
 		}
+		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked)) })
+	}
+	slots, wait, err := w.reserve(ctx, rows, now)
+	if err != nil {
+		return err
+	}
+	if slots == nil && wait > 0 {
+		// Throttled: the job waits its turn in the queue, holding no
+		// worker and no lock; the messages are delayed, never dropped.
+		return river.JobSnooze(wait)
 	}
 	return pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
 		if len(contactIDs) > 0 {
@@ -96,11 +107,11 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 			if err != nil {
 				return err
 			}
-			claimed, err := w.claim(ctx, job, contacts)
+			claimed, err := w.claim(ctx, job, contacts, slots)
 			if err != nil {
 				return err
 			}
-			results := w.deliver(ctx, claimed)
+			results := w.deliver(ctx, claimed, slots)
 			if err := w.record(ctx, lock, claimed, results); err != nil {
 				return err
 			}
@@ -119,7 +130,7 @@ type outgoing struct {
 
 // claim re-checks the job's due deliveries for the locked contacts and marks
 // the ones that may go 'sending', in its own committed transaction.
-func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact) ([]outgoing, error) {
+func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, slots map[int64]time.Time) ([]outgoing, error) {
 	var out []outgoing
 	err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
 		out = nil
@@ -138,6 +149,12 @@ func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked
 		for _, r := range rows {
 			if r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
 				continue // handled elsewhere, or re-planned to a later job
+			}
+			if slot, ok := slots[r.ID]; ok && slot.Sub(now) > maxPace {
+				// Its domain's turn is far off: let a later job send it
+				// then rather than hold this batch's locks until it comes.
+				replans = append(replans, due{id: r.ID, at: slot})
+				continue
 			}
 			contact, known := c.contacts[r.ContactID]
 			if !known {
@@ -316,9 +333,71 @@ func (w *SendWorker) replan(ctx context.Context, q *dbsqlc.Queries, c *check, r 
 	return nil, &due{id: r.ID, at: d.At}, nil
 }
 
-// deliver sends the claimed messages over one pooled connection. It does not
-// stop for a cancelled context: a message handed over must be recorded.
-func (w *SendWorker) deliver(ctx context.Context, claimed []outgoing) []mailer.Result {
+// maxThrottleWait is the longest a send job sleeps for its first throttle
+// slot; beyond it the job is snoozed instead. maxPace is the furthest slot a
+// batch keeps; messages whose slot is later go to a later job.
+const (
+	maxThrottleWait = 5 * time.Second
+	maxPace         = 30 * time.Second
+)
+
+// reserve takes throttle slots for the batch's due deliveries, one per
+// message, and waits until the first. With no slot within maxThrottleWait it
+// reserves nothing and returns the wait.
+func (w *SendWorker) reserve(ctx context.Context, rows []dbsqlc.SendLoadRow, now time.Time) (map[int64]time.Time, time.Duration, error) {
+	if w.d.Throttle == nil {
+		return nil, 0, nil
+	}
+	var ids []int64
+	var domains []string
+	for _, r := range rows {
+		if r.State == string(outreach.DeliveryScheduled) && !r.PlannedFor.After(now.Add(dueSlack)) {
+			ids = append(ids, r.ID)
+			domains = append(domains, outreach.EmailDomain(r.Email))
+		}
+	}
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	got, wait, err := w.d.Throttle.ReserveWithin(ctx, now, domains, maxThrottleWait)
+	if err != nil || got == nil {
+		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
+		return nil, wait, err
+	}
+	slots := make(map[int64]time.Time, len(ids))
+	for i, id := range ids {
+		slots[id] = got[i]
+	}
+	if wait > 0 {
+		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
+		if err := sleep(ctx, wait); err != nil {
+			return nil, 0, err
+		}
+	}
+	return slots, 0, nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (w *SendWorker) metric(f func(Metrics)) {
+	if w.d.Metrics != nil {
+		f(w.d.Metrics)
+	}
+}
+
+// deliver sends the claimed messages over one pooled connection, each at
+// its throttle slot. It does not stop for a cancelled context: a message
+// handed over must be recorded.
+func (w *SendWorker) deliver(ctx context.Context, claimed []outgoing, slots map[int64]time.Time) []mailer.Result {
 	results := make([]mailer.Result, len(claimed))
 	if len(claimed) == 0 {
 		return results
@@ -332,7 +411,19 @@ func (w *SendWorker) deliver(ctx context.Context, claimed []outgoing) []mailer.R
 	}
 	defer sess.Close()
 	for i, o := range claimed {
+		if slot, ok := slots[o.row.ID]; ok {
+			if d := time.Until(slot); d > 0 {
+				time.Sleep(d)
+			}
+		}
+		start := time.Now()
 		results[i] = sess.Send(context.WithoutCancel(ctx), o.envelope)
+		w.metric(func(m Metrics) {
+			m.SendLatency(time.Since(start))
+			if results[i].Outcome != mailer.Accepted {
+				m.SMTPError(results[i].Outcome.String())
+			}
+		})
 	}
 	return results
 }
@@ -377,13 +468,34 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, claimed []outgoing, 
 		if err := q.MarkSent(ctx, dbsqlc.MarkSentParams{Ids: sent, Now: now}); err != nil {
 			return err
 		}
+		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliverySent), string(outreach.ReasonSent), len(sent)) })
 	}
+	w.slowDown(ctx, claimed, results, now)
 	if len(touched) > 0 {
 		if err := q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: touched, Now: now}); err != nil {
 			return err
 		}
 	}
 	return EnqueueSends(ctx, tx, retries, now, w.d.SendBatch)
+}
+
+// slowDown backs off each domain that answered "slow down", once per batch.
+func (w *SendWorker) slowDown(ctx context.Context, claimed []outgoing, results []mailer.Result, now time.Time) {
+	if w.d.Throttle == nil {
+		return
+	}
+	done := map[string]bool{}
+	for i, o := range claimed {
+		d := outreach.EmailDomain(o.contact.Email)
+		if results[i].SlowDown() && !done[d] {
+			done[d] = true
+			if rate, err := w.d.Throttle.SlowDown(ctx, now, d); err != nil {
+				w.d.Log.Warn("throttle back-off failed", "domain", d, "error", err.Error())
+			} else {
+				w.d.Log.Info("domain asked us to slow down", "domain", d, "rate_per_second", rate)
+			}
+		}
+	}
 }
 
 // bounce ends a delivery the server refused for good and suppresses the

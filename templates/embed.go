@@ -7,5 +7,5 @@ import "embed"
 // FS holds email/*.tmpl (message layouts) and pages/*.tmpl (the preference
 // center).
 //
-//go:embed email
+//go:embed email pages
 var FS embed.FS

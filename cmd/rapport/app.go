@@ -19,9 +19,12 @@ import (
 	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/config"
 	"github.com/rapport-dev/rapport/internal/mailer"
+	"github.com/rapport-dev/rapport/internal/metrics"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/prefcenter"
 	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/throttle"
 	"github.com/rapport-dev/rapport/internal/token"
 	"github.com/rapport-dev/rapport/jobs"
 )
@@ -98,6 +101,8 @@ type app struct {
 	river    *jobs.Client
 	deps     *jobs.Deps
 	launcher *jobs.Launcher
+	limiter  *throttle.Limiter
+	metrics  *metrics.Registry
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -175,16 +180,19 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool)
 	if err != nil {
 		return fail(err)
 	}
+	reg := metrics.New(pool)
+	limiter := throttle.New(pool, clock, throttle.Config{})
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
-		BatchSize: 2000, SendBatch: 100}
+		BatchSize: 2000, SendBatch: 100, Throttle: limiter, Metrics: reg}
 	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
 	rc, err := newRiver(pool, cfg, log, deps, launcher, work)
 	if err != nil {
 		return fail(err)
 	}
 	launcher.Client = rc
-	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps, launcher: launcher}, nil
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps, launcher: launcher,
+		limiter: limiter, metrics: reg}, nil
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -250,7 +258,12 @@ func (a *app) serveHTTP(ctx context.Context) error {
 			return postgres.MigrationsCurrent(ctx, a.pool)
 		},
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
+		Throttles: throttleSettings{a.limiter}, Metrics: a.metrics.Handler(),
 	})
+	// The customer pages share the API's router, so they get its client-IP
+	// rules and its request log (route patterns only: tokens never logged).
+	prefcenter.Register(srv.Echo(), prefcenter.Deps{Store: a.store, Signer: a.deps.Signer, SecretKeys: a.cfg.SecretKeys,
+		Company: a.deps.Renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)
@@ -271,4 +284,17 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// throttleSettings adapts the limiter to the API: a change answers with
+// the settings as stored.
+type throttleSettings struct{ l *throttle.Limiter }
+
+func (t throttleSettings) Get(ctx context.Context) (throttle.Settings, error) { return t.l.Get(ctx) }
+
+func (t throttleSettings) Put(ctx context.Context, actor string, s throttle.Settings) (throttle.Settings, error) {
+	if _, err := t.l.Put(ctx, actor, s); err != nil {
+		return throttle.Settings{}, err
+	}
+	return t.l.Get(ctx)
 }

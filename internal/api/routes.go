@@ -1,12 +1,19 @@
 package api
 
-import "github.com/rapport-dev/rapport/internal/outreach"
+import (
+	"github.com/labstack/echo/v4"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
 
 // routes is the whole API surface in one place.
 func (s *Server) routes() {
 	e := s.e
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.Metrics))
+	}
 
 	admin := s.require(outreach.RoleAdmin)
 	marketer := s.require(outreach.RoleMarketer)
@@ -35,4 +42,7 @@ func (s *Server) routes() {
 	v1.GET("/campaigns/:id/forecast", s.forecastCampaign, viewer)
 
 	v1.POST("/keys", s.createKey, admin)
+
+	v1.GET("/throttles", s.getThrottles, admin)
+	v1.PUT("/throttles", s.putThrottles, admin)
 }

@@ -39,6 +39,8 @@ type Deps struct {
 	Ready          func(context.Context) error
 	BodyLimit      string
 	TrustedProxies []*net.IPNet
+	Throttles      Throttles
+	Metrics        http.Handler
 }
 
 // Server is the HTTP API.

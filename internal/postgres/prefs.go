@@ -66,11 +66,12 @@ const (
 // SetPreferences sets the contact's preferred frequency and the topics they
 // opted out of. tier "" leaves the preferred tier as it is, and choosing
 // the assigned tier while no preference is set records nothing, since it
-// changes nothing. A tier that does not exist or is not selectable, or an
-// unknown topic, is an EINVALID error and nothing is written.
+// changes nothing. A tier that does not exist or is not selectable (even the
+// assigned one), or an unknown topic, is an EINVALID error and nothing is
+// written.
 func (s *Store) SetPreferences(ctx context.Context, contactID int64, o PrefOrigin, tier string, topicsOptedOut []string) (PrefChange, error) {
 	return s.changePrefs(ctx, contactID, o, EventPreferencesChanged, func(q *dbsqlc.Queries, c outreach.Contact, p *Prefs, _ time.Time) error {
-		if tier != "" && (p.PreferredTier != "" || tier != c.Tier) {
+		if tier != "" {
 			row, err := q.TierGet(ctx, tier)
 			if err != nil || !row.Selectable {
 				if err != nil && outreach.ErrorCode(mapError("tier", err)) != outreach.ENOTFOUND {
@@ -78,7 +79,9 @@ func (s *Store) SetPreferences(ctx context.Context, contactID int64, o PrefOrigi
 				}
 				return outreach.Invalid(outreach.FieldError{Field: "frequency", Message: "is not a frequency you can choose"})
 			}
-			p.PreferredTier = tier
+			if p.PreferredTier != "" || tier != c.Tier {
+				p.PreferredTier = tier
+			}
 		}
 		topics := normalizeTopics(topicsOptedOut)
 		if err := checkTopics(ctx, q, "topics", topics); err != nil {

@@ -383,7 +383,7 @@ func (q *Queries) HeldDeliveries(ctx context.Context, arg HeldDeliveriesParams) 
 }
 
 const runGet = `-- name: RunGet :one
-SELECT id, campaign_id, fire_at, expires_at, status, created_at, updated_at FROM campaign_runs WHERE id = $1
+SELECT id, campaign_id, fire_at, expires_at, status, shards_pending, created_at, updated_at FROM campaign_runs WHERE id = $1
 `
 
 func (q *Queries) RunGet(ctx context.Context, id int64) (CampaignRun, error) {
@@ -395,6 +395,7 @@ func (q *Queries) RunGet(ctx context.Context, id int64) (CampaignRun, error) {
 		&i.FireAt,
 		&i.ExpiresAt,
 		&i.Status,
+		&i.ShardsPending,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)
@@ -402,16 +403,17 @@ func (q *Queries) RunGet(ctx context.Context, id int64) (CampaignRun, error) {
 }
 
 const runInsert = `-- name: RunInsert :one
-INSERT INTO campaign_runs (campaign_id, fire_at, expires_at, status, created_at, updated_at)
-VALUES ($1, $2, $3, 'planning', $4, $4)
+INSERT INTO campaign_runs (campaign_id, fire_at, expires_at, status, shards_pending, created_at, updated_at)
+VALUES ($1, $2, $3, 'planning', $4, $5, $5)
 ON CONFLICT (campaign_id, fire_at) DO NOTHING
-RETURNING id, campaign_id, fire_at, expires_at, status, created_at, updated_at
+RETURNING id, campaign_id, fire_at, expires_at, status, shards_pending, created_at, updated_at
 `
 
 type RunInsertParams struct {
 	CampaignID int64
 	FireAt     time.Time
 	ExpiresAt  *time.Time
+	Shards     int32
 	Now        time.Time
 }
 
@@ -420,6 +422,7 @@ func (q *Queries) RunInsert(ctx context.Context, arg RunInsertParams) (CampaignR
 		arg.CampaignID,
 		arg.FireAt,
 		arg.ExpiresAt,
+		arg.Shards,
 		arg.Now,
 	)
 	var i CampaignRun
@@ -429,6 +432,7 @@ func (q *Queries) RunInsert(ctx context.Context, arg RunInsertParams) (CampaignR
 		&i.FireAt,
 		&i.ExpiresAt,
 		&i.Status,
+		&i.ShardsPending,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 	)

@@ -5,8 +5,58 @@
 package dbsqlc
 
 import (
+	"database/sql/driver"
+	"fmt"
 	"time"
 )
+
+type RiverJobState string
+
+const (
+	RiverJobStateAvailable RiverJobState = "available"
+	RiverJobStateCancelled RiverJobState = "cancelled"
+	RiverJobStateCompleted RiverJobState = "completed"
+	RiverJobStateDiscarded RiverJobState = "discarded"
+	RiverJobStatePending   RiverJobState = "pending"
+	RiverJobStateRetryable RiverJobState = "retryable"
+	RiverJobStateRunning   RiverJobState = "running"
+	RiverJobStateScheduled RiverJobState = "scheduled"
+)
+
+func (e *RiverJobState) Scan(src interface{}) error {
+	switch s := src.(type) {
+	case []byte:
+		*e = RiverJobState(s)
+	case string:
+		*e = RiverJobState(s)
+	default:
+		return fmt.Errorf("unsupported scan type for RiverJobState: %T", src)
+	}
+	return nil
+}
+
+type NullRiverJobState struct {
+	RiverJobState RiverJobState
+	Valid         bool // Valid is true if RiverJobState is not NULL
+}
+
+// Scan implements the Scanner interface.
+func (ns *NullRiverJobState) Scan(value interface{}) error {
+	if value == nil {
+		ns.RiverJobState, ns.Valid = "", false
+		return nil
+	}
+	ns.Valid = true
+	return ns.RiverJobState.Scan(value)
+}
+
+// Value implements the driver Valuer interface.
+func (ns NullRiverJobState) Value() (driver.Value, error) {
+	if !ns.Valid {
+		return nil, nil
+	}
+	return string(ns.RiverJobState), nil
+}
 
 type ApiKey struct {
 	ID         int64
@@ -51,13 +101,14 @@ type Campaign struct {
 }
 
 type CampaignRun struct {
-	ID         int64
-	CampaignID int64
-	FireAt     time.Time
-	ExpiresAt  *time.Time
-	Status     string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	ID            int64
+	CampaignID    int64
+	FireAt        time.Time
+	ExpiresAt     *time.Time
+	Status        string
+	ShardsPending int32
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 type Contact struct {
@@ -108,6 +159,13 @@ type Delivery struct {
 	UpdatedAt  time.Time
 }
 
+type RiverJob struct {
+	ID    int64
+	Kind  string
+	Queue string
+	State RiverJobState
+}
+
 type Suppression struct {
 	EmailHash []byte
 	Email     *string
@@ -117,7 +175,8 @@ type Suppression struct {
 
 type ThrottleBucket struct {
 	Key             string
-	Base            int64
+	FullUntil       int64
+	FullPerQ        float64
 	Used            []byte
 	SlowedPerSecond *float64
 	SlowedAt        *time.Time

@@ -12,18 +12,19 @@ import (
 
 const audienceBatch = `-- name: AudienceBatch :many
 SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts
-WHERE id > $1
-  AND (cardinality($2::text[]) = 0 OR tier = ANY($2::text[]))
-  AND (cardinality($3::text[]) = 0 OR NOT (topics_opted_out && $3::text[]))
-  AND attributes @> $4::jsonb
-  AND (cardinality($5::bigint[]) = 0 OR id = ANY($5::bigint[]))
+WHERE id > $1 AND id <= $2
+  AND (cardinality($3::text[]) = 0 OR tier = ANY($3::text[]))
+  AND (cardinality($4::text[]) = 0 OR NOT (topics_opted_out && $4::text[]))
+  AND attributes @> $5::jsonb
+  AND (cardinality($6::bigint[]) = 0 OR id = ANY($6::bigint[]))
 ORDER BY id
-LIMIT $6
+LIMIT $7
 FOR UPDATE
 `
 
 type AudienceBatchParams struct {
 	AfterID int64
+	MaxID   int64
 	Tiers   []string
 	Topics  []string
 	Attrs   []byte
@@ -37,6 +38,7 @@ type AudienceBatchParams struct {
 func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, audienceBatch,
 		arg.AfterID,
+		arg.MaxID,
 		arg.Tiers,
 		arg.Topics,
 		arg.Attrs,
@@ -141,6 +143,19 @@ func (q *Queries) AudienceBatchNoLock(ctx context.Context, arg AudienceBatchNoLo
 	return items, nil
 }
 
+const campaignStatusShare = `-- name: CampaignStatusShare :one
+SELECT status FROM campaigns WHERE id = $1 FOR SHARE
+`
+
+// Read under a share lock so a cancel or pause waits for the batch being
+// planned, then applies to it too.
+func (q *Queries) CampaignStatusShare(ctx context.Context, id int64) (string, error) {
+	row := q.db.QueryRow(ctx, campaignStatusShare, id)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
 const capHistory = `-- name: CapHistory :many
 SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id
 FROM deliveries
@@ -194,6 +209,74 @@ func (q *Queries) CapHistory(ctx context.Context, arg CapHistoryParams) ([]CapHi
 		return nil, err
 	}
 	return items, nil
+}
+
+const contactIDRange = `-- name: ContactIDRange :one
+SELECT coalesce(min(id), 0)::bigint AS lo, coalesce(max(id), 0)::bigint AS hi FROM contacts
+`
+
+type ContactIDRangeRow struct {
+	Lo int64
+	Hi int64
+}
+
+func (q *Queries) ContactIDRange(ctx context.Context) (ContactIDRangeRow, error) {
+	row := q.db.QueryRow(ctx, contactIDRange)
+	var i ContactIDRangeRow
+	err := row.Scan(&i.Lo, &i.Hi)
+	return i, err
+}
+
+const deliveriesReplanMany = `-- name: DeliveriesReplanMany :exec
+UPDATE deliveries AS d
+SET planned_for = u.planned_for, reason = u.reason, rule = u.rule, updated_at = $1::timestamptz
+FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::timestamptz[]) AS planned_for,
+             unnest($4::text[]) AS reason, unnest($5::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled'
+`
+
+type DeliveriesReplanManyParams struct {
+	Now     time.Time
+	Ids     []int64
+	Planned []time.Time
+	Reasons []string
+	Rules   []string
+}
+
+// Moves many displaced deliveries in one statement.
+func (q *Queries) DeliveriesReplanMany(ctx context.Context, arg DeliveriesReplanManyParams) error {
+	_, err := q.db.Exec(ctx, deliveriesReplanMany,
+		arg.Now,
+		arg.Ids,
+		arg.Planned,
+		arg.Reasons,
+		arg.Rules,
+	)
+	return err
+}
+
+const deliveriesSkipMany = `-- name: DeliveriesSkipMany :exec
+UPDATE deliveries AS d
+SET state = 'skipped', reason = $1::text, rule = u.rule, updated_at = $2::timestamptz
+FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled'
+`
+
+type DeliveriesSkipManyParams struct {
+	Reason string
+	Now    time.Time
+	Ids    []int64
+	Rules  []string
+}
+
+func (q *Queries) DeliveriesSkipMany(ctx context.Context, arg DeliveriesSkipManyParams) error {
+	_, err := q.db.Exec(ctx, deliveriesSkipMany,
+		arg.Reason,
+		arg.Now,
+		arg.Ids,
+		arg.Rules,
+	)
+	return err
 }
 
 const deliveryIDs = `-- name: DeliveryIDs :many
@@ -268,15 +351,44 @@ func (q *Queries) DeliverySkip(ctx context.Context, arg DeliverySkipParams) erro
 }
 
 const runLastContact = `-- name: RunLastContact :one
-SELECT coalesce(max(contact_id), 0)::bigint FROM deliveries WHERE run_id = $1
+SELECT coalesce(max(contact_id), $1::bigint)::bigint FROM deliveries
+WHERE run_id = $2 AND contact_id > $1::bigint AND contact_id <= $3::bigint
 `
 
-// Where an interrupted planning job resumes.
-func (q *Queries) RunLastContact(ctx context.Context, runID int64) (int64, error) {
-	row := q.db.QueryRow(ctx, runLastContact, runID)
+type RunLastContactParams struct {
+	Lo    int64
+	RunID int64
+	Hi    int64
+}
+
+// Where an interrupted planning job resumes within its id range.
+func (q *Queries) RunLastContact(ctx context.Context, arg RunLastContactParams) (int64, error) {
+	row := q.db.QueryRow(ctx, runLastContact, arg.Lo, arg.RunID, arg.Hi)
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
+}
+
+const runShardDone = `-- name: RunShardDone :one
+UPDATE campaign_runs
+SET shards_pending = shards_pending - 1,
+    status = CASE WHEN shards_pending <= 1 THEN 'planned' ELSE status END,
+    updated_at = $1
+WHERE id = $2 AND status = 'planning'
+RETURNING status
+`
+
+type RunShardDoneParams struct {
+	Now time.Time
+	ID  int64
+}
+
+// One planning range is done; the last one marks the run planned.
+func (q *Queries) RunShardDone(ctx context.Context, arg RunShardDoneParams) (string, error) {
+	row := q.db.QueryRow(ctx, runShardDone, arg.Now, arg.ID)
+	var status string
+	err := row.Scan(&status)
+	return status, err
 }
 
 const suppressedHashes = `-- name: SuppressedHashes :many

@@ -290,10 +290,44 @@ func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int
 	return items, nil
 }
 
+const queueDepth = `-- name: QueueDepth :many
+SELECT queue, state::text AS state, count(*)::bigint AS n
+FROM river_job
+WHERE state IN ('available', 'scheduled', 'running', 'retryable')
+GROUP BY queue, state
+`
+
+type QueueDepthRow struct {
+	Queue string
+	State string
+	N     int64
+}
+
+// Jobs waiting or running per queue, for the queue-depth gauge.
+func (q *Queries) QueueDepth(ctx context.Context) ([]QueueDepthRow, error) {
+	rows, err := q.db.Query(ctx, queueDepth)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []QueueDepthRow
+	for rows.Next() {
+		var i QueueDepthRow
+		if err := rows.Scan(&i.Queue, &i.State, &i.N); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sendLoad = `-- name: SendLoad :many
 SELECT d.id, d.run_id, d.campaign_id, d.contact_id, d.marketing, d.priority, d.tier, d.state,
-       d.planned_for, d.expires_at, d.attempts, d.send_job_id
-FROM deliveries d
+       d.planned_for, d.expires_at, d.attempts, d.send_job_id, c.email
+FROM deliveries d JOIN contacts c ON c.id = d.contact_id
 WHERE d.id = ANY($1::bigint[]) AND d.state IN ('scheduled', 'sending')
 ORDER BY d.contact_id, d.planned_for, d.id
 `
@@ -311,6 +345,7 @@ type SendLoadRow struct {
 	ExpiresAt  *time.Time
 	Attempts   int32
 	SendJobID  *int64
+	Email      string
 }
 
 // The deliveries of a send job that may still need work, with what is needed
@@ -337,6 +372,7 @@ func (q *Queries) SendLoad(ctx context.Context, ids []int64) ([]SendLoadRow, err
 			&i.ExpiresAt,
 			&i.Attempts,
 			&i.SendJobID,
+			&i.Email,
 		); err != nil {
 			return nil, err
 		}

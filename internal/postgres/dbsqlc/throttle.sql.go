@@ -133,7 +133,7 @@ func (q *Queries) ThrottleBucketsEnsure(ctx context.Context, keys []string) erro
 }
 
 const throttleLoad = `-- name: ThrottleLoad :many
-SELECT b.key, b.base, b.used, coalesce(r.per_second, 0)::float8 AS per_second,
+SELECT b.key, b.full_until, b.full_per_q, b.used, coalesce(r.per_second, 0)::float8 AS per_second,
        b.slowed_per_second, b.slowed_at, b.slowed_until, b.slow_ceiling, b.slow_period_ms
 FROM throttle_buckets b
 LEFT JOIN throttle_rates r ON r.key = b.key
@@ -144,7 +144,8 @@ FOR UPDATE OF b
 
 type ThrottleLoadRow struct {
 	Key             string
-	Base            int64
+	FullUntil       int64
+	FullPerQ        float64
 	Used            []byte
 	PerSecond       float64
 	SlowedPerSecond *float64
@@ -169,7 +170,8 @@ func (q *Queries) ThrottleLoad(ctx context.Context, keys []string) ([]ThrottleLo
 		var i ThrottleLoadRow
 		if err := rows.Scan(
 			&i.Key,
-			&i.Base,
+			&i.FullUntil,
+			&i.FullPerQ,
 			&i.Used,
 			&i.PerSecond,
 			&i.SlowedPerSecond,
@@ -254,18 +256,25 @@ func (q *Queries) ThrottleRatesUpsert(ctx context.Context, arg ThrottleRatesUpse
 }
 
 const throttleSave = `-- name: ThrottleSave :exec
-UPDATE throttle_buckets b SET base = u.base, used = u.used
-FROM (SELECT unnest($1::text[]) AS key, unnest($2::bigint[]) AS base, unnest($3::bytea[]) AS used) u
+UPDATE throttle_buckets b SET full_until = u.full_until, full_per_q = u.full_per_q, used = u.used
+FROM (SELECT unnest($1::text[]) AS key, unnest($2::bigint[]) AS full_until,
+             unnest($3::float8[]) AS full_per_q, unnest($4::bytea[]) AS used) u
 WHERE b.key = u.key
 `
 
 type ThrottleSaveParams struct {
-	Keys  []string
-	Bases []int64
-	Used  [][]byte
+	Keys      []string
+	FullUntil []int64
+	FullPerQ  []float64
+	Used      [][]byte
 }
 
 func (q *Queries) ThrottleSave(ctx context.Context, arg ThrottleSaveParams) error {
-	_, err := q.db.Exec(ctx, throttleSave, arg.Keys, arg.Bases, arg.Used)
+	_, err := q.db.Exec(ctx, throttleSave,
+		arg.Keys,
+		arg.FullUntil,
+		arg.FullPerQ,
+		arg.Used,
+	)
 	return err
 }

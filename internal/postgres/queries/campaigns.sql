@@ -15,8 +15,8 @@ SELECT * FROM campaigns WHERE id = $1 FOR UPDATE;
 UPDATE campaigns SET status = @status, updated_at = @now WHERE id = @id RETURNING *;
 
 -- name: RunInsert :one
-INSERT INTO campaign_runs (campaign_id, fire_at, expires_at, status, created_at, updated_at)
-VALUES (@campaign_id, @fire_at, @expires_at, 'planning', @now, @now)
+INSERT INTO campaign_runs (campaign_id, fire_at, expires_at, status, shards_pending, created_at, updated_at)
+VALUES (@campaign_id, @fire_at, @expires_at, 'planning', @shards, @now, @now)
 ON CONFLICT (campaign_id, fire_at) DO NOTHING
 RETURNING *;
 

@@ -3,7 +3,7 @@
 -- concurrent planners and senders never deadlock and never decide on stale
 -- history.
 SELECT * FROM contacts
-WHERE id > @after_id
+WHERE id > @after_id AND id <= @max_id
   AND (cardinality(@tiers::text[]) = 0 OR tier = ANY(@tiers::text[]))
   AND (cardinality(@topics::text[]) = 0 OR NOT (topics_opted_out && @topics::text[]))
   AND attributes @> @attrs::jsonb
@@ -42,8 +42,21 @@ SELECT email_hash, reason FROM suppressions WHERE email_hash = ANY(@hashes::byte
 SELECT nextval(pg_get_serial_sequence('deliveries', 'id'))::bigint AS id FROM generate_series(1, @n::int);
 
 -- name: RunLastContact :one
--- Where an interrupted planning job resumes.
-SELECT coalesce(max(contact_id), 0)::bigint FROM deliveries WHERE run_id = $1;
+-- Where an interrupted planning job resumes within its id range.
+SELECT coalesce(max(contact_id), @lo::bigint)::bigint FROM deliveries
+WHERE run_id = @run_id AND contact_id > @lo::bigint AND contact_id <= @hi::bigint;
+
+-- name: ContactIDRange :one
+SELECT coalesce(min(id), 0)::bigint AS lo, coalesce(max(id), 0)::bigint AS hi FROM contacts;
+
+-- name: RunShardDone :one
+-- One planning range is done; the last one marks the run planned.
+UPDATE campaign_runs
+SET shards_pending = shards_pending - 1,
+    status = CASE WHEN shards_pending <= 1 THEN 'planned' ELSE status END,
+    updated_at = @now
+WHERE id = @id AND status = 'planning'
+RETURNING status;
 
 -- name: DeliveryReplan :exec
 UPDATE deliveries SET planned_for = @planned_for, reason = @reason, rule = @rule, updated_at = @now
@@ -52,3 +65,22 @@ WHERE id = @id AND state = 'scheduled';
 -- name: DeliverySkip :exec
 UPDATE deliveries SET state = 'skipped', reason = @reason, rule = @rule, updated_at = @now
 WHERE id = @id AND state = 'scheduled';
+
+-- name: DeliveriesReplanMany :exec
+-- Moves many displaced deliveries in one statement.
+UPDATE deliveries AS d
+SET planned_for = u.planned_for, reason = u.reason, rule = u.rule, updated_at = @now::timestamptz
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@planned::timestamptz[]) AS planned_for,
+             unnest(@reasons::text[]) AS reason, unnest(@rules::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled';
+
+-- name: DeliveriesSkipMany :exec
+UPDATE deliveries AS d
+SET state = 'skipped', reason = @reason::text, rule = u.rule, updated_at = @now::timestamptz
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@rules::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled';
+
+-- name: CampaignStatusShare :one
+-- Read under a share lock so a cancel or pause waits for the batch being
+-- planned, then applies to it too.
+SELECT status FROM campaigns WHERE id = $1 FOR SHARE;

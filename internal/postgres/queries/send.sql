@@ -2,8 +2,8 @@
 -- The deliveries of a send job that may still need work, with what is needed
 -- to check and render them.
 SELECT d.id, d.run_id, d.campaign_id, d.contact_id, d.marketing, d.priority, d.tier, d.state,
-       d.planned_for, d.expires_at, d.attempts, d.send_job_id
-FROM deliveries d
+       d.planned_for, d.expires_at, d.attempts, d.send_job_id, c.email
+FROM deliveries d JOIN contacts c ON c.id = d.contact_id
 WHERE d.id = ANY(@ids::bigint[]) AND d.state IN ('scheduled', 'sending')
 ORDER BY d.contact_id, d.planned_for, d.id;
 
@@ -72,3 +72,10 @@ FROM deliveries
 WHERE contact_id = @contact_id AND marketing AND id <> @except_id
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz;
+
+-- name: QueueDepth :many
+-- Jobs waiting or running per queue, for the queue-depth gauge.
+SELECT queue, state::text AS state, count(*)::bigint AS n
+FROM river_job
+WHERE state IN ('available', 'scheduled', 'running', 'retryable')
+GROUP BY queue, state;

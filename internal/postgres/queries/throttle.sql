@@ -27,7 +27,7 @@ ON CONFLICT (key) DO NOTHING;
 -- back-offs. FOR UPDATE returns each bucket's latest committed version even
 -- when it waited for another reservation.
 -- name: ThrottleLoad :many
-SELECT b.key, b.base, b.used, coalesce(r.per_second, 0)::float8 AS per_second,
+SELECT b.key, b.full_until, b.full_per_q, b.used, coalesce(r.per_second, 0)::float8 AS per_second,
        b.slowed_per_second, b.slowed_at, b.slowed_until, b.slow_ceiling, b.slow_period_ms
 FROM throttle_buckets b
 LEFT JOIN throttle_rates r ON r.key = b.key
@@ -36,8 +36,9 @@ ORDER BY b.key
 FOR UPDATE OF b;
 
 -- name: ThrottleSave :exec
-UPDATE throttle_buckets b SET base = u.base, used = u.used
-FROM (SELECT unnest(@keys::text[]) AS key, unnest(@bases::bigint[]) AS base, unnest(@used::bytea[]) AS used) u
+UPDATE throttle_buckets b SET full_until = u.full_until, full_per_q = u.full_per_q, used = u.used
+FROM (SELECT unnest(@keys::text[]) AS key, unnest(@full_until::bigint[]) AS full_until,
+             unnest(@full_per_q::float8[]) AS full_per_q, unnest(@used::bytea[]) AS used) u
 WHERE b.key = u.key;
 
 -- ThrottleBackoffLoad locks one domain's bucket for SlowDown and reads what

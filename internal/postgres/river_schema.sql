@@ -1,0 +1,9 @@
+-- The part of River's schema that rapport's own queries read, for sqlc only:
+-- River creates and migrates the real tables (rivermigrate).
+CREATE TYPE river_job_state AS ENUM ('available', 'cancelled', 'completed', 'discarded', 'pending', 'retryable', 'running', 'scheduled');
+CREATE TABLE river_job (
+    id bigint PRIMARY KEY,
+    kind text NOT NULL,
+    queue text NOT NULL,
+    state river_job_state NOT NULL
+);
