@@ -157,7 +157,7 @@ func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, sinc
 		ids[i] = c.ID
 		hashes[i] = EmailHash(c.Email)
 	}
-	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{ContactIds: ids, Since: since})
+	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{LoID: ids[0], HiID: ids[len(ids)-1], Since: since})
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +207,7 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx pgx.Tx, p *planner.Planne
 	attrs, _ := json.Marshal(orEmptyMap(a.Attributes))
 	batch := w.d.BatchSize
 	if batch <= 0 {
-		batch = 2000
+		batch = 5000
 	}
 	rows, err := q.AudienceBatch(ctx, dbsqlc.AudienceBatchParams{
 		AfterID: after, MaxID: maxID, Tiers: orEmptySlice(a.Tiers), Topics: orEmptySlice(a.Topics), Attrs: attrs,

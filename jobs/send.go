@@ -90,7 +90,9 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		if err != nil {
 			return err
 		}
-		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked)) })
+		w.metric(func(m Metrics) {
+			m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked))
+		})
 	}
 	slots, wait, err := w.reserve(ctx, rows, now)
 	if err != nil {

@@ -184,7 +184,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool)
 	limiter := throttle.New(pool, clock, throttle.Config{})
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
-		BatchSize: 2000, SendBatch: 100, Throttle: limiter, Metrics: reg}
+		BatchSize: 5000, SendBatch: 100, Throttle: limiter, Metrics: reg}
 	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
 	rc, err := newRiver(pool, cfg, log, deps, launcher, work)
 	if err != nil {

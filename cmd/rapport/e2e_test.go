@@ -41,9 +41,9 @@ func TestSendEndToEnd(t *testing.T) {
 	}
 	code, raw = a.call("POST", "/api/v1/campaigns", a.Key, map[string]any{
 		"name": "Autumn news", "topic": "product-news",
-		"subject": "News for {{.Contact.Name}}",
-		"text":    "Hello {{.Contact.Name}}, your plan is {{.Contact.Attributes.plan}}.",
-		"html":    "<p>Hello <b>{{.Contact.Name}}</b></p>",
+		"subject":  "News for {{.Contact.Name}}",
+		"text":     "Hello {{.Contact.Name}}, your plan is {{.Contact.Attributes.plan}}.",
+		"html":     "<p>Hello <b>{{.Contact.Name}}</b></p>",
 		"audience": map[string]any{"tiers": []string{"high"}},
 	}, &camp)
 	require.Equal(t, http.StatusCreated, code, string(raw))

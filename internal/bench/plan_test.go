@@ -91,7 +91,7 @@ func BenchmarkPlanMillion(b *testing.B) {
 	clock := outreach.SystemClock{}
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer, Transport: outbox,
 		Signer: signer, PublicURL: pub, From: &mail.Address{Address: "news@example.com"}, DefaultZone: time.UTC,
-		Jitter: 30 * time.Minute, BatchSize: 2000, SendBatch: 100}
+		Jitter: 30 * time.Minute, BatchSize: 5000, SendBatch: 100}
 	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
 	workers := river.NewWorkers()
 	jobs.Register(workers, deps, launcher)

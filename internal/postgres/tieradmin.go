@@ -195,4 +195,3 @@ func (s *Store) Overdue(ctx context.Context, afterID int64, limit int) ([]outrea
 	}
 	return out, nil
 }
-

@@ -26,9 +26,12 @@ LIMIT @lim;
 -- name: CapHistory :many
 -- Marketing deliveries that count against caps for a set of contacts: sent
 -- ones at their send time, reserved ones at their planned time.
+-- Batches are id-ordered, so the history is read as one index range scan
+-- over the batch's id span (rows of contacts outside the batch are dropped
+-- by the caller) instead of one probe per contact.
 SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id
 FROM deliveries
-WHERE contact_id = ANY(@contact_ids::bigint[])
+WHERE contact_id BETWEEN @lo_id::bigint AND @hi_id::bigint
   AND marketing
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz
