@@ -47,6 +47,17 @@ type Deps struct {
 	SendBatch   int // deliveries per send job
 	Throttle    Throttle
 	Metrics     Metrics
+	// SendTimeout and PlanTimeout bound one job; both must stay below
+	// River's RescueStuckJobsAfter, or a slow job would be run twice.
+	SendTimeout time.Duration
+	PlanTimeout time.Duration
+}
+
+// Timeouts derives job timeouts from River's rescue delay: half of it, at
+// most 3 minutes for a send batch and 10 for a planning slice (planning
+// resumes where it stopped, so a timeout only splits the work).
+func Timeouts(rescueAfter time.Duration) (send, plan time.Duration) {
+	return min(3*time.Minute, rescueAfter/2), min(10*time.Minute, rescueAfter/2)
 }
 
 // Throttle paces sends across all worker processes (throttle.Limiter).

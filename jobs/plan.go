@@ -46,8 +46,14 @@ type PlanWorker struct {
 	d *Deps
 }
 
-// Timeout allows for very large audiences.
-func (w *PlanWorker) Timeout(*river.Job[PlanArgs]) time.Duration { return time.Hour }
+// Timeout bounds one go at a range; a timed-out job resumes after the last
+// contact it planned.
+func (w *PlanWorker) Timeout(*river.Job[PlanArgs]) time.Duration {
+	if w.d.PlanTimeout > 0 {
+		return w.d.PlanTimeout
+	}
+	return 10 * time.Minute
+}
 
 // Work plans the run.
 func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {

@@ -52,7 +52,12 @@ type SendWorker struct {
 }
 
 // Timeout bounds a batch: SMTP commands time out on their own well before.
-func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return 10 * time.Minute }
+func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration {
+	if w.d.SendTimeout > 0 {
+		return w.d.SendTimeout
+	}
+	return 3 * time.Minute
+}
 
 // maxAttempts is how often a delivery is tried before temporary failures
 // become permanent.

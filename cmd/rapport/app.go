@@ -105,39 +105,63 @@ type app struct {
 	metrics  *metrics.Registry
 }
 
+// roles says what one serve process does. More worker processes can be
+// added against the same database; River spreads the jobs and the caps and
+// throttles hold across all of them (they live in PostgreSQL).
+type roles struct {
+	api, send, plan bool
+}
+
+func parseRole(r string) (roles, error) {
+	switch r {
+	case "all":
+		return roles{api: true, send: true, plan: true}, nil
+	case "api":
+		return roles{api: true}, nil
+	case "worker":
+		return roles{send: true}, nil
+	case "scheduler":
+		return roles{plan: true}, nil
+	}
+	return roles{}, fmt.Errorf("serve: unknown role %q (all, api, worker or scheduler)", r)
+}
+
+func (r roles) works() bool { return r.send || r.plan }
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	role := fs.String("role", "all", "all, api or worker")
+	role := fs.String("role", "all", "all; api (HTTP only); worker (sends); scheduler (planning and recurring firings)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	switch *role {
-	case "all", "api", "worker":
-	default:
-		return fmt.Errorf("serve: unknown role %q (all, api or worker)", *role)
+	r, err := parseRole(*role)
+	if err != nil {
+		return err
 	}
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
 	log := newLogger(cfg.LogLevel, stderr)
-	a, err := build(ctx, cfg, log, *role != "api")
+	a, err := build(ctx, cfg, log, r)
 	if err != nil {
 		return err
 	}
 	defer a.pool.Close()
-	if err := a.bootstrapKey(ctx, stdout); err != nil {
-		return err
+	if r.api {
+		if err := a.bootstrapKey(ctx, stdout); err != nil {
+			return err
+		}
 	}
-	if *role != "api" {
+	if r.works() {
 		if err := a.river.Start(ctx); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
-		log.Info("workers started", "send_workers", cfg.SendWorkers)
+		log.Info("workers started", "role", *role, "send_workers", cfg.SendWorkers)
 	}
 	var srvErr error
-	if *role != "worker" {
+	if r.api {
 		srvErr = a.serveHTTP(ctx)
 	} else {
 		<-ctx.Done()
@@ -145,7 +169,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	// Graceful shutdown: let in-flight sends finish and record, then stop.
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if *role != "api" {
+	if r.works() {
 		if err := a.river.Stop(stopCtx); err != nil {
 			log.Error("stopping workers", "error", err.Error())
 		}
@@ -154,7 +178,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return srvErr
 }
 
-func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool) (*app, error) {
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (*app, error) {
 	pool, err := postgres.Open(ctx, cfg.DatabaseURL, int32(2*cfg.SendWorkers+20))
 	if err != nil {
 		return nil, err
@@ -185,8 +209,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, work bool)
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
 		BatchSize: 5000, SendBatch: 100, Throttle: limiter, Metrics: reg}
+	deps.SendTimeout, deps.PlanTimeout = jobs.Timeouts(cfg.RescueAfter)
 	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
-	rc, err := newRiver(pool, cfg, log, deps, launcher, work)
+	rc, err := newRiver(pool, cfg, log, deps, launcher, r)
 	if err != nil {
 		return fail(err)
 	}
@@ -214,20 +239,29 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // newRiver builds the River client. Its fetch settings matter: with the
 // default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
 // a second; sends are batched, but a short cooldown keeps latency low.
-func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, l *jobs.Launcher, work bool) (*jobs.Client, error) {
+func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, l *jobs.Launcher, r roles) (*jobs.Client, error) {
 	rc := &river.Config{Logger: log}
-	if work {
+	if r.works() {
 		workers := river.NewWorkers()
 		jobs.Register(workers, deps, l)
 		rc.Workers = workers
+		// Every working client may become River's leader, which enqueues
+		// the periodic fire_due job; scheduler processes work it.
 		rc.PeriodicJobs = jobs.PeriodicJobs()
-		rc.Queues = map[string]river.QueueConfig{
-			jobs.QueuePlan: {MaxWorkers: 2},
-			jobs.QueueSend: {MaxWorkers: cfg.SendWorkers},
+		rc.Queues = map[string]river.QueueConfig{}
+		if r.plan {
+			rc.Queues[jobs.QueuePlan] = river.QueueConfig{MaxWorkers: 2}
 		}
+		if r.send {
+			rc.Queues[jobs.QueueSend] = river.QueueConfig{MaxWorkers: cfg.SendWorkers}
+		}
+		// Fetch settings bound throughput: a client fetches at most once
+		// per FetchCooldown, so with River's 100 ms default it could start
+		// at most MaxWorkers/0.1 s jobs a second. Sends are batched (up to
+		// 100 per job), and 10 ms keeps both latency and idle polling low.
 		rc.FetchCooldown = 10 * time.Millisecond
 		rc.FetchPollInterval = 250 * time.Millisecond
-		rc.JobTimeout = 10 * time.Minute
+		rc.JobTimeout = deps.PlanTimeout // workers set their own; this bounds the rest
 		rc.RescueStuckJobsAfter = cfg.RescueAfter
 	}
 	return river.NewClient[pgx.Tx](riverpgxv5.New(pool), rc)

@@ -1,6 +1,6 @@
 // Command rapport runs the outreach service and its administration tasks:
 //
-//	rapport serve [--role=all|api|worker]   the API and the workers
+//	rapport serve [--role=all|api|worker|scheduler]   the API and the workers
 //	rapport migrate [up|down|down-all]      apply or roll back migrations
 //	rapport keys create --role R --name N   create an API key (printed once)
 //	rapport version
@@ -31,7 +31,7 @@ func main() {
 }
 
 const usage = `usage:
-  rapport serve [--role=all|api|worker]
+  rapport serve [--role=all|api|worker|scheduler]
   rapport migrate [up|down|down-all]
   rapport keys create --role admin|marketer|viewer --name NAME
   rapport version`

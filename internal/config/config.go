@@ -167,8 +167,8 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.RescueAfter = 15 * time.Minute
 	if s := get("RESCUE_AFTER", ""); s != "" {
 		d, err := outreach.ParseDuration(s)
-		if err != nil || d <= 11*time.Minute {
-			bad("RESCUE_AFTER", "must be a duration longer than the 10m job timeout, such as 15m")
+		if err != nil || d < time.Minute {
+			bad("RESCUE_AFTER", "must be a duration of at least 1m, such as 15m")
 		} else {
 			c.RescueAfter = d
 		}
