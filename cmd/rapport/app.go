@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"riverqueue.com/riverui"
 
 	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/config"
@@ -204,7 +205,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
-	reg := metrics.New(pool)
+	reg := metrics.New(pool, jobs.QueuePlan, jobs.QueueSend)
 	limiter := throttle.New(pool, clock, throttle.Config{})
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
@@ -283,8 +284,16 @@ func (a *app) bootstrapKey(ctx context.Context, stdout io.Writer) error {
 }
 
 func (a *app) serveHTTP(ctx context.Context) error {
+	ui, err := riverui.NewHandler(&riverui.HandlerOpts{Endpoints: riverui.NewEndpoints(a.river, nil), Logger: a.log, Prefix: "/riverui"})
+	if err != nil {
+		return fmt.Errorf("river ui: %w", err)
+	}
+	if err := ui.Start(ctx); err != nil {
+		return fmt.Errorf("river ui: %w", err)
+	}
 	srv := api.New(api.Deps{
-		Store: a.store, Launcher: a.launcher, Renderer: a.deps.Renderer, Log: a.log, Clock: outreach.SystemClock{},
+		RiverUI: ui,
+		Store:   a.store, Launcher: a.launcher, Renderer: a.deps.Renderer, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: func(ctx context.Context) error {
 			if err := a.pool.Ping(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)
@@ -293,6 +302,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		},
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
 		Throttles: throttleSettings{a.limiter}, Metrics: a.metrics.Handler(),
+		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit,
 	})
 	// The customer pages share the API's router, so they get its client-IP
 	// rules and its request log (route patterns only: tokens never logged).

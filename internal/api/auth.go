@@ -13,12 +13,28 @@ const keyContext = "rapport.key"
 
 // require authenticates the bearer key and checks it has at least role.
 // 401 for a missing or wrong key, 403 for a key without the role.
-func (s *Server) require(role outreach.Role) echo.MiddlewareFunc {
+func (s *Server) require(role outreach.Role) echo.MiddlewareFunc { return s.auth(role, false) }
+
+// requireBrowser is require for pages an admin opens in a browser.
+func (s *Server) requireBrowser(role outreach.Role) echo.MiddlewareFunc { return s.auth(role, true) }
+
+func (s *Server) auth(role outreach.Role, basic bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			h := c.Request().Header.Get(echo.HeaderAuthorization)
 			tok, ok := strings.CutPrefix(h, "Bearer ")
+			if !ok && basic {
+				// Browsers cannot send a bearer header: the River UI takes
+				// the key as the Basic auth password (any user name).
+				if _, pw, okBasic := c.Request().BasicAuth(); okBasic {
+					tok, ok = pw, true
+				}
+			}
 			if !ok || strings.TrimSpace(tok) == "" {
+				if basic {
+					c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Basic realm="rapport admin (password: an admin API key)"`)
+					return outreach.Errorf(outreach.EUNAUTHORIZED, "an admin API key is required as the Basic auth password")
+				}
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rapport"`)
 				return outreach.Errorf(outreach.EUNAUTHORIZED, "send an API key as Authorization: Bearer <key>")
 			}

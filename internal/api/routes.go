@@ -16,6 +16,11 @@ func (s *Server) routes() {
 	}
 
 	admin := s.require(outreach.RoleAdmin)
+	if s.RiverUI != nil {
+		ui := echo.WrapHandler(s.RiverUI)
+		e.Any("/riverui", ui, s.requireBrowser(outreach.RoleAdmin))
+		e.Any("/riverui/*", ui, s.requireBrowser(outreach.RoleAdmin))
+	}
 	marketer := s.require(outreach.RoleMarketer)
 	viewer := s.require(outreach.RoleViewer)
 
@@ -42,6 +47,12 @@ func (s *Server) routes() {
 	v1.GET("/campaigns/:id/forecast", s.forecastCampaign, viewer)
 
 	v1.POST("/keys", s.createKey, admin)
+
+	v1.GET("/suppressions", s.listSuppressions, viewer)
+	v1.POST("/suppressions", s.addSuppression, marketer)
+	v1.DELETE("/suppressions/:email", s.deleteSuppression, admin)
+
+	v1.POST("/events", s.postEvent, s.requireEventsSecret)
 
 	v1.GET("/throttles", s.getThrottles, admin)
 	v1.PUT("/throttles", s.putThrottles, admin)

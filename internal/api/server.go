@@ -41,6 +41,12 @@ type Deps struct {
 	TrustedProxies []*net.IPNet
 	Throttles      Throttles
 	Metrics        http.Handler
+	// RiverUI is River's web UI, mounted under /riverui for admins.
+	RiverUI http.Handler
+	// EventsSecret authenticates POST /api/v1/events; empty disables it.
+	EventsSecret string
+	// SoftBounceLimit soft bounces within 30 days suppress an address.
+	SoftBounceLimit int
 }
 
 // Server is the HTTP API.

@@ -38,6 +38,7 @@ type Config struct {
 	TierJitter        time.Duration
 	ShutdownTimeout   time.Duration
 	RescueAfter       time.Duration // River rescues a job stuck 'running' after this
+	SoftBounceLimit   int           // soft bounces within 30 days that suppress an address
 	ReadHeaderTimeout time.Duration
 }
 
@@ -141,6 +142,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	c.SendWorkers = intVar(get, bad, "SEND_WORKERS", 16, 1, 512)
 	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", 8, 1, 256)
+	c.SoftBounceLimit = intVar(get, bad, "SOFT_BOUNCE_LIMIT", 3, 1, 100)
+	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
+		bad("EVENTS_SECRET", "must be at least 16 characters")
+	}
 	if j := get("DEFER_JITTER", "30m"); j != "" {
 		d, err := outreach.ParseDuration(j)
 		if err != nil || d < 0 {

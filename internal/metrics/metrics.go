@@ -26,8 +26,9 @@ type Registry struct {
 	smtpErrors   *prometheus.CounterVec
 }
 
-// New registers every metric; pool feeds the queue-depth gauge (nil: none).
-func New(pool *pgxpool.Pool) *Registry {
+// New registers every metric; pool feeds the queue-depth gauge (nil: none)
+// for the named queues (others appear when they hold jobs).
+func New(pool *pgxpool.Pool, queues ...string) *Registry {
 	r := &Registry{
 		reg: prometheus.NewRegistry(),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rapport_deliveries_total",
@@ -44,7 +45,7 @@ func New(pool *pgxpool.Pool) *Registry {
 	r.reg.MustRegister(r.deliveries, r.latency, r.throttleWait, r.throttled, r.smtpErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if pool != nil {
-		r.reg.MustRegister(&queueDepth{q: dbsqlc.New(pool)})
+		r.reg.MustRegister(&queueDepth{q: dbsqlc.New(pool), queues: queues})
 	}
 	return r
 }
@@ -73,7 +74,10 @@ func (r *Registry) SMTPError(class string) { r.smtpErrors.WithLabelValues(class)
 
 // queueDepth reads River's job counts at scrape time, so the gauge is the
 // whole cluster's queue, not one process's view.
-type queueDepth struct{ q *dbsqlc.Queries }
+type queueDepth struct {
+	q      *dbsqlc.Queries
+	queues []string
+}
 
 var depthDesc = prometheus.NewDesc("rapport_queue_depth", "River jobs waiting or running, by queue and state.", []string{"queue", "state"}, nil)
 
@@ -87,7 +91,19 @@ func (d *queueDepth) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(depthDesc, err)
 		return
 	}
+	// Every known queue and state is reported, zero included, so a drained
+	// queue reads 0 rather than vanishing from graphs.
+	type key struct{ queue, state string }
+	counts := map[key]int64{}
+	for _, q := range d.queues {
+		for _, st := range []string{"available", "scheduled", "running", "retryable"} {
+			counts[key{q, st}] = 0
+		}
+	}
 	for _, r := range rows {
-		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(r.N), r.Queue, r.State)
+		counts[key{r.Queue, r.State}] = r.N
+	}
+	for k, n := range counts {
+		ch <- prometheus.MustNewConstMetric(depthDesc, prometheus.GaugeValue, float64(n), k.queue, k.state)
 	}
 }

@@ -35,7 +35,7 @@ func (q *Queries) ContactEventInsert(ctx context.Context, arg ContactEventInsert
 }
 
 const contactGet = `-- name: ContactGet :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts WHERE id = $1
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1
 `
 
 func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
@@ -57,12 +57,14 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.SoftBounces,
+		&i.SoftBouncedAt,
 	)
 	return i, err
 }
 
 const contactList = `-- name: ContactList :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1
   AND ($2::text IS NULL OR tier = $2)
   AND ($3::text IS NULL OR status = $3)
@@ -107,6 +109,8 @@ func (q *Queries) ContactList(ctx context.Context, arg ContactListParams) ([]Con
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -134,7 +138,7 @@ ON CONFLICT (email) DO UPDATE SET
     paused_until = EXCLUDED.paused_until,
     attributes = EXCLUDED.attributes,
     updated_at = EXCLUDED.updated_at
-RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.last_sent_at, contacts.created_at, contacts.updated_at, (xmax = 0)::boolean AS inserted
+RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.last_sent_at, contacts.created_at, contacts.updated_at, contacts.soft_bounces, contacts.soft_bounced_at, (xmax = 0)::boolean AS inserted
 `
 
 type ContactUpsertParams struct {
@@ -188,13 +192,15 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 		&i.Contact.LastSentAt,
 		&i.Contact.CreatedAt,
 		&i.Contact.UpdatedAt,
+		&i.Contact.SoftBounces,
+		&i.Contact.SoftBouncedAt,
 		&i.Inserted,
 	)
 	return i, err
 }
 
 const contactsByIDs = `-- name: ContactsByIDs :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id
 `
 
 func (q *Queries) ContactsByIDs(ctx context.Context, ids []int64) ([]Contact, error) {
@@ -222,6 +228,8 @@ func (q *Queries) ContactsByIDs(ctx context.Context, ids []int64) ([]Contact, er
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -238,7 +246,7 @@ WITH rules AS (
     SELECT unnest($3::text[]) AS tier_key, unnest($4::int[]) AS tier_rank,
            unnest($5::timestamptz[]) AS cutoff
 )
-SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at FROM contacts c
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
 JOIN rules a ON a.tier_key = c.tier
 LEFT JOIN rules p ON p.tier_key = c.preferred_tier
 WHERE c.id > $1 AND c.status = 'active'
@@ -291,6 +299,8 @@ func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}

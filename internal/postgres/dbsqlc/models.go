@@ -127,6 +127,8 @@ type Contact struct {
 	LastSentAt     *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
+	SoftBounces    int32
+	SoftBouncedAt  *time.Time
 }
 
 type ContactEvent struct {
@@ -171,6 +173,7 @@ type Suppression struct {
 	Email     *string
 	Reason    string
 	CreatedAt time.Time
+	ID        int64
 }
 
 type ThrottleBucket struct {

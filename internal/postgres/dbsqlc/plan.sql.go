@@ -11,7 +11,7 @@ import (
 )
 
 const audienceBatch = `-- name: AudienceBatch :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1 AND id <= $2
   AND (cardinality($3::text[]) = 0 OR tier = ANY($3::text[]))
   AND (cardinality($4::text[]) = 0 OR NOT (topics_opted_out && $4::text[]))
@@ -68,6 +68,8 @@ func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -80,7 +82,7 @@ func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([
 }
 
 const audienceBatchNoLock = `-- name: AudienceBatchNoLock :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1
   AND (cardinality($2::text[]) = 0 OR tier = ANY($2::text[]))
   AND (cardinality($3::text[]) = 0 OR NOT (topics_opted_out && $3::text[]))
@@ -132,6 +134,8 @@ func (q *Queries) AudienceBatchNoLock(ctx context.Context, arg AudienceBatchNoLo
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}

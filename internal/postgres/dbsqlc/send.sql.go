@@ -116,7 +116,7 @@ func (q *Queries) ContactSetStatus(ctx context.Context, arg ContactSetStatusPara
 }
 
 const lockContacts = `-- name: LockContacts :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 `
 
 // Row locks on a batch's contacts, always in id order (no deadlocks). Held
@@ -147,6 +147,8 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.SoftBounces,
+			&i.SoftBouncedAt,
 		); err != nil {
 			return nil, err
 		}
