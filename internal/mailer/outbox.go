@@ -31,7 +31,7 @@ func (o *Outbox) Close() error { return nil }
 
 type outboxSession struct{ o *Outbox }
 
-var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._@-]+`)
 
 func (s outboxSession) Send(_ context.Context, e *Envelope) Result {
 	m, err := Build(e, s.o.dkim)

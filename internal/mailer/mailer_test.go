@@ -1,0 +1,135 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/emersion/go-smtp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/internal/mailer/smtptest"
+)
+
+func envelope(to string) *Envelope {
+	return &Envelope{
+		From: &mail.Address{Name: "Rapport", Address: "news@example.com"}, To: to, ToName: "Ada",
+		Subject: "Hello Ada", Text: "Hello\n", HTML: "<p>Hello</p>", MessageID: "rapport.1.2@example.com",
+		Headers: map[string]string{"List-Unsubscribe": "<https://mail.example.com/u/tok>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+		Date:    time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
+	}
+}
+
+// TestDKIMVerifiesIndependently signs with go-mail's signer and verifies
+// with emersion/go-msgauth, an independent implementation, and checks the
+// signature covers the headers RFC 8058 needs signed.
+func TestDKIMVerifiesIndependently(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	signer, err := NewDKIM("example.com", "rapport", keyPEM)
+	require.NoError(t, err)
+	m, err := Build(envelope("ada@example.org"), signer)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	_, err = m.WriteTo(&buf)
+	require.NoError(t, err)
+
+	pub, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	require.NoError(t, err)
+	record := "v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(pub)
+	verifs, err := dkim.VerifyWithOptions(bytes.NewReader(buf.Bytes()), &dkim.VerifyOptions{
+		LookupTXT: func(domain string) ([]string, error) {
+			if domain != "rapport._domainkey.example.com" {
+				return nil, errors.New("no such record")
+			}
+			return []string{record}, nil
+		},
+	})
+	require.NoError(t, err)
+	require.Len(t, verifs, 1)
+	require.NoError(t, verifs[0].Err)
+	require.Equal(t, "example.com", verifs[0].Domain)
+	signed := map[string]bool{}
+	for _, h := range verifs[0].HeaderKeys {
+		signed[strings.ToLower(h)] = true
+	}
+	for _, h := range []string{"from", "to", "subject", "date", "message-id", "list-unsubscribe", "list-unsubscribe-post"} {
+		require.True(t, signed[h], "DKIM signature must cover %s; covers %v", h, verifs[0].HeaderKeys)
+	}
+
+	// A changed List-Unsubscribe breaks the signature.
+	tampered := bytes.Replace(buf.Bytes(), []byte("/u/tok"), []byte("/u/evil"), 1)
+	verifs, err = dkim.VerifyWithOptions(bytes.NewReader(tampered), &dkim.VerifyOptions{
+		LookupTXT: func(string) ([]string, error) { return []string{record}, nil },
+	})
+	require.NoError(t, err)
+	require.Error(t, verifs[0].Err)
+}
+
+func TestPoolSendsAndClassifies(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	srv.SetRcpt(func(to string) error {
+		switch {
+		case strings.HasPrefix(to, "gone@"):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		case strings.HasPrefix(to, "later@"):
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "rate limited, slow down"}
+		}
+		return nil
+	})
+	p := NewPool(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", PoolSize: 2, Timeout: 5 * time.Second}, nil)
+	defer p.Close()
+	s, err := p.Session(context.Background())
+	require.NoError(t, err)
+	ok := s.Send(context.Background(), envelope("ok@example.org"))
+	require.Equal(t, Accepted, ok.Outcome, ok.Detail)
+	gone := s.Send(context.Background(), envelope("gone@example.org"))
+	require.Equal(t, PermFail, gone.Outcome)
+	require.Equal(t, 550, gone.Code)
+	later := s.Send(context.Background(), envelope("later@example.org"))
+	require.Equal(t, TempFail, later.Outcome)
+	require.True(t, later.SlowDown())
+	again := s.Send(context.Background(), envelope("ok2@example.org"))
+	require.Equal(t, Accepted, again.Outcome, "the connection survives refused recipients")
+	s.Close()
+	require.Len(t, srv.Messages(), 2)
+	msg := srv.Messages()[0].Parsed(t)
+	require.Equal(t, "<rapport.1.2@example.com>", msg.Header.Get("Message-Id"))
+
+	// A server that is gone is a temporary failure, not a lost message.
+	bad := NewPool(SMTPConfig{Host: "127.0.0.1", Port: 1, TLS: "none", PoolSize: 1, Timeout: time.Second}, nil)
+	_, err = bad.Session(context.Background())
+	require.Error(t, err)
+}
+
+func TestOutboxWritesEML(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	o, err := NewOutbox(dir, nil)
+	require.NoError(t, err)
+	s, _ := o.Session(context.Background())
+	res := s.Send(context.Background(), envelope("ada@example.org"))
+	require.Equal(t, Accepted, res.Outcome)
+	raw, err := os.ReadFile(filepath.Join(dir, "rapport.1.2@example.com.eml"))
+	require.NoError(t, err)
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	require.NoError(t, err)
+	require.Equal(t, "Hello Ada", msg.Header.Get("Subject"))
+	require.Equal(t, "List-Unsubscribe=One-Click", msg.Header.Get("List-Unsubscribe-Post"))
+	require.Contains(t, msg.Header.Get("Content-Type"), "multipart/alternative")
+}
