@@ -24,10 +24,31 @@ type Launcher struct {
 
 // SendNow starts a run of the campaign at this moment.
 func (l *Launcher) SendNow(ctx context.Context, actor string, id int64) (outreach.Campaign, int64, error) {
+	c, run, _, err := l.SendNowIdem(ctx, actor, id, nil)
+	return c, run, err
+}
+
+// SendNowIdem is SendNow under an Idempotency-Key: the key is recorded in
+// the same transaction as the run, so a retried request never starts a
+// second run (replayed true, with the first run's id).
+func (l *Launcher) SendNowIdem(ctx context.Context, actor string, id int64, idem *postgres.Idem) (outreach.Campaign, int64, bool, error) {
 	var out outreach.Campaign
 	var runID int64
+	var replayed bool
 	err := l.Store.InTx(ctx, func(tx pgx.Tx) error {
 		q := dbsqlc.New(tx)
+		prev, err := postgres.ClaimIdempotency(ctx, tx, l.Clock.Now(), idem)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			row, err := q.CampaignGet(ctx, prev.ResourceID)
+			out, replayed = postgres.CampaignFromRow(row), true
+			if prev.RunID != nil {
+				runID = *prev.RunID
+			}
+			return err
+		}
 		row, err := q.CampaignGetForUpdate(ctx, id)
 		if err != nil {
 			return err
@@ -48,9 +69,12 @@ func (l *Launcher) SendNow(ctx context.Context, actor string, id int64) (outreac
 			return err
 		}
 		out = postgres.CampaignFromRow(row)
+		if err := postgres.SetIdempotencyResult(ctx, tx, idem, id, &runID); err != nil {
+			return err
+		}
 		return postgres.Audit(ctx, tx, now, actor, "send", "campaign", id, map[string]any{"status": c.Status}, map[string]any{"status": out.Status, "run_id": runID})
 	})
-	return out, runID, postgresError("send campaign", err)
+	return out, runID, replayed, postgresError("send campaign", err)
 }
 
 // PlanShards is how many contact-id ranges a run's planning is split into

@@ -245,6 +245,10 @@ func (s *Server) campaign(c echo.Context, in campaignInput) (outreach.Campaign, 
 func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
 
 func (s *Server) createCampaign(c echo.Context) error {
+	idem, err := idempotency(c, "create_campaign")
+	if err != nil {
+		return err
+	}
 	var in campaignInput
 	if err := decode(c, &in); err != nil {
 		return err
@@ -253,9 +257,12 @@ func (s *Server) createCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	created, err := s.Store.CreateCampaign(c.Request().Context(), actor(c), camp)
+	created, replayed, err := s.Store.CreateCampaignIdem(c.Request().Context(), actor(c), camp, idem)
 	if err != nil {
 		return err
+	}
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
 	}
 	return c.JSON(http.StatusCreated, toCampaignJSON(created))
 }
@@ -277,9 +284,16 @@ func (s *Server) sendCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	camp, runID, err := s.Launcher.SendNow(c.Request().Context(), actor(c), id)
+	idem, err := idempotency(c, "send_campaign")
 	if err != nil {
 		return err
+	}
+	camp, runID, replayed, err := s.Launcher.SendNowIdem(c.Request().Context(), actor(c), id, idem)
+	if err != nil {
+		return err
+	}
+	if replayed {
+		c.Response().Header().Set("Idempotent-Replayed", "true")
 	}
 	return c.JSON(http.StatusAccepted, struct {
 		campaignJSON

@@ -31,14 +31,21 @@ func (s *Server) routes() {
 	v1.PUT("/tiers/:key", s.putTier, admin)
 	v1.GET("/tiers/:key/history", s.tierHistory, viewer)
 	v1.GET("/topics", s.listTopics, viewer)
+	v1.POST("/topics", s.createTopic, marketer)
 
 	v1.POST("/contacts", s.upsertContact, marketer)
 	v1.GET("/contacts", s.listContacts, viewer)
 	v1.GET("/contacts/:id", s.getContact, viewer)
+	v1.PATCH("/contacts/:id", s.patchContact, marketer)
+	v1.DELETE("/contacts/:id", s.eraseContact, marketer)
 	v1.GET("/contacts/:id/timeline", s.contactTimeline, viewer)
 
 	v1.POST("/campaigns", s.createCampaign, marketer)
+	v1.GET("/campaigns", s.listCampaigns, viewer)
 	v1.GET("/campaigns/:id", s.getCampaign, viewer)
+	v1.PATCH("/campaigns/:id", s.patchCampaign, marketer)
+	v1.GET("/campaigns/:id/stats", s.campaignStats, viewer)
+	v1.POST("/campaigns/:id/preview", s.previewCampaign, marketer)
 	v1.POST("/campaigns/:id/send", s.sendCampaign, marketer)
 	v1.POST("/campaigns/:id/schedule", s.scheduleCampaign, marketer)
 	v1.POST("/campaigns/:id/pause", s.pauseCampaign, marketer)
@@ -46,7 +53,12 @@ func (s *Server) routes() {
 	v1.POST("/campaigns/:id/cancel", s.cancelCampaign, marketer)
 	v1.GET("/campaigns/:id/forecast", s.forecastCampaign, viewer)
 
+	v1.GET("/deliveries", s.listDeliveries, viewer)
+
 	v1.POST("/keys", s.createKey, admin)
+	v1.GET("/keys", s.listKeys, admin)
+	v1.DELETE("/keys/:id", s.revokeKey, admin)
+	v1.GET("/audit", s.listAudit, admin)
 
 	v1.GET("/suppressions", s.listSuppressions, viewer)
 	v1.POST("/suppressions", s.addSuppression, marketer)

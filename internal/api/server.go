@@ -21,7 +21,8 @@ import (
 
 // CampaignLauncher starts campaign runs (jobs.Launcher).
 type CampaignLauncher interface {
-	SendNow(ctx context.Context, actor string, id int64) (outreach.Campaign, int64, error)
+	SendNowIdem(ctx context.Context, actor string, id int64, idem *postgres.Idem) (outreach.Campaign, int64, bool, error)
+	Preview(ctx context.Context, campaignID, contactID int64) (jobs.Preview, error)
 	Schedule(ctx context.Context, actor string, id int64, sendAt *time.Time) (outreach.Campaign, error)
 	Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
 	Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error)

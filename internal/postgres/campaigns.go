@@ -11,12 +11,29 @@ import (
 
 // CreateCampaign stores a validated campaign as a draft.
 func (s *Store) CreateCampaign(ctx context.Context, actor string, c outreach.Campaign) (outreach.Campaign, error) {
+	out, _, err := s.CreateCampaignIdem(ctx, actor, c, nil)
+	return out, err
+}
+
+// CreateCampaignIdem is CreateCampaign under an Idempotency-Key: a retried
+// request returns the campaign the first one created (replayed true).
+func (s *Store) CreateCampaignIdem(ctx context.Context, actor string, c outreach.Campaign, idem *Idem) (outreach.Campaign, bool, error) {
 	content, _ := json.Marshal(c.Content)
 	variants, _ := json.Marshal(orEmpty(c.Variants))
 	audience, _ := json.Marshal(c.Audience)
 	now := s.clock.Now()
 	var out outreach.Campaign
+	var replayed bool
 	err := s.InTx(ctx, func(tx pgxTx) error {
+		prev, err := ClaimIdempotency(ctx, tx, now, idem)
+		if err != nil {
+			return err
+		}
+		if prev != nil {
+			row, err := Queries(tx).CampaignGet(ctx, prev.ResourceID)
+			out, replayed = CampaignFromRow(row), true
+			return err
+		}
 		row, err := Queries(tx).CampaignInsert(ctx, dbsqlc.CampaignInsertParams{
 			Name: c.Name, Topic: nilIfEmpty(c.Topic), Category: string(c.Category), Priority: int32(c.Priority),
 			Content: content, Variants: variants, Audience: audience, SendAt: c.SendAt, Cron: c.Cron,
@@ -26,9 +43,12 @@ func (s *Store) CreateCampaign(ctx context.Context, actor string, c outreach.Cam
 			return err
 		}
 		out = CampaignFromRow(row)
+		if err := SetIdempotencyResult(ctx, tx, idem, out.ID, nil); err != nil {
+			return err
+		}
 		return audit(ctx, tx, now, actor, "create", "campaign", itoa(out.ID), nil, map[string]any{"name": out.Name, "category": out.Category, "topic": out.Topic})
 	})
-	return out, mapError("create campaign", err)
+	return out, replayed, mapError("create campaign", err)
 }
 
 // Campaign returns one campaign.

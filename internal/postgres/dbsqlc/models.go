@@ -161,6 +161,16 @@ type Delivery struct {
 	UpdatedAt  time.Time
 }
 
+type IdempotencyKey struct {
+	ApiKeyID    int64
+	IdemKey     string
+	Route       string
+	RequestHash []byte
+	ResourceID  int64
+	RunID       *int64
+	CreatedAt   time.Time
+}
+
 type RiverJob struct {
 	ID    int64
 	Kind  string

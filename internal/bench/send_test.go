@@ -1,0 +1,310 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/mail"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/rapport-dev/rapport/internal/mailer"
+	"github.com/rapport-dev/rapport/internal/metrics"
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
+	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/jobs"
+)
+
+// The send benchmark's knobs, all from the environment so `make bench`
+// needs none: BENCH_MESSAGES (100000), BENCH_SEND_WORKERS (16, the send
+// queue's MaxWorkers, SEND_WORKERS in the service), BENCH_SMTP_POOL (16,
+// SMTP_POOL_SIZE), BENCH_SEND_BATCH (100, deliveries per send job),
+// BENCH_BASELINE_WORKERS (200).
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+// benchContent is the campaign both phases send: a short marketing message
+// in rapport's layout (footer, preference and unsubscribe links).
+var benchContent = outreach.Content{
+	Subject: "News for {{.Contact.Name}}",
+	Text:    "Hello {{.Contact.Name}},\n\nOur autumn collection is here: twelve new products, all in stock.\nRead more on our site.\n",
+	HTML:    "<p>Hello {{.Contact.Name}},</p><p>Our autumn collection is here: <b>twelve new products</b>, all in stock.</p><p><a href=\"https://shop.example.test/autumn\">Read more</a></p>",
+}
+
+// BenchmarkSendHundredThousand sends BENCH_MESSAGES messages to a discarding
+// SMTP sink (a separate process) twice in one run:
+//
+//  1. baseline: bare River jobs, one message each, over a pool of reused
+//     go-mail connections, with none of rapport's checks;
+//  2. rapport end to end: SendNow on a marketing campaign to that many
+//     contacts, planned and sent by the real workers (lock, send-time check,
+//     claim, send, record) until every delivery is 'sent'.
+//
+// The issue's targets: e2e at least 3,000 msgs/s, at least 0.6 of the
+// baseline, under 200 MB peak RSS.
+func BenchmarkSendHundredThousand(b *testing.B) {
+	n := envInt("BENCH_MESSAGES", 100_000)
+	sendWorkers := envInt("BENCH_SEND_WORKERS", 16)
+	smtpPool := envInt("BENCH_SMTP_POOL", 16)
+	sendBatch := envInt("BENCH_SEND_BATCH", 100)
+	baseWorkers := envInt("BENCH_BASELINE_WORKERS", 200)
+	s := startSink(b)
+	b.ResetTimer()
+
+	base := sendBaseline(b, s, n, baseWorkers, smtpPool)
+	fmt.Printf("baseline_messages: %d msgs (River MaxWorkers %d, FetchCooldown 5ms, %d SMTP connections)\n", n, baseWorkers, smtpPool)
+	fmt.Printf("baseline_seconds: %.1f s\n", base.Seconds())
+	baseRate := float64(n) / base.Seconds()
+	fmt.Printf("baseline_msgs_per_s: %.0f msgs/s\n", baseRate)
+
+	e2e, peak := sendEndToEnd(b, s, n, sendWorkers, smtpPool, sendBatch)
+	rate := float64(n) / e2e.Seconds()
+	received, sinkPeak := s.stop()
+	fmt.Printf("e2e_messages: %d msgs (send workers %d, SMTP connections %d, batch %d)\n", n, sendWorkers, smtpPool, sendBatch)
+	fmt.Printf("e2e_seconds: %.1f s\n", e2e.Seconds())
+	fmt.Printf("e2e_msgs_per_s: %.0f msgs/s\n", rate)
+	fmt.Printf("e2e_vs_baseline: %.2f ratio\n", rate/baseRate)
+	fmt.Printf("e2e_peak_rss_mb: %.0f MB (this process: River, workers, pools; the sink runs apart)\n", peak)
+	fmt.Printf("sink_received: %d msgs (both phases)\n", received)
+	fmt.Printf("sink_peak_rss_mb: %.0f MB\n", sinkPeak)
+	if received >= 0 && received != 2*n {
+		b.Errorf("sink received %d messages, want %d", received, 2*n)
+	}
+	b.ReportMetric(rate, "e2e-msgs/s")
+	b.ReportMetric(baseRate, "baseline-msgs/s")
+	b.ReportMetric(peak, "peak-RSS-MB")
+}
+
+// bareSendArgs is the baseline's job: one message, no bookkeeping.
+type bareSendArgs struct {
+	N int `json:"n"`
+}
+
+func (bareSendArgs) Kind() string { return "bench_bare_send" }
+
+type bareSendWorker struct {
+	river.WorkerDefaults[bareSendArgs]
+	pool  *mailer.Pool
+	msg   render.Message
+	from  *mail.Address
+	unsub string
+}
+
+func (w *bareSendWorker) Work(ctx context.Context, job *river.Job[bareSendArgs]) error {
+	sess, err := w.pool.Session(ctx)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	unsub := w.unsub
+	res := sess.Send(ctx, &mailer.Envelope{
+		From: w.from, To: "c" + strconv.Itoa(job.Args.N) + "@example.com", ToName: "Contact " + strconv.Itoa(job.Args.N),
+		Subject: w.msg.Subject, Text: w.msg.Text, HTML: w.msg.HTML,
+		MessageID: "bare." + strconv.Itoa(job.Args.N) + "@example.com", Date: time.Now(),
+		Headers: map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Precedence": "bulk"},
+	})
+	if res.Outcome != mailer.Accepted {
+		return fmt.Errorf("send: %s: %s", res.Outcome, res.Detail)
+	}
+	return nil
+}
+
+// benchURL is a link of the length rapport's signed links have.
+func benchURL(kind string) string {
+	signer, _ := token.New([]string{"bench-secret-0123456789abcdefghijklmnopqrstuv"})
+	return "https://mail.example.test/" + kind + "/" + signer.Sign(token.Claims{Purpose: token.Unsubscribe, ContactID: 123456, CampaignID: 1})
+}
+
+// benchRenderer renders the benchmark's content once, for the baseline's
+// messages, so both phases send messages of the same size.
+func benchRenderer(b *testing.B) (*render.Renderer, render.Message) {
+	renderer, err := render.New(render.Company{Name: "Bench Co", Address: "1 Bench Way, 12345 Benchton"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	comp, errs := render.Compile(benchContent, "")
+	if len(errs) > 0 {
+		b.Fatal(errs[0])
+	}
+	msg, err := renderer.Render(comp, render.Data{Contact: render.ContactData{ID: 1, Name: "Contact 1", Email: "c1@example.com"},
+		Campaign: render.CampaignData{ID: 1, Name: "Autumn", Topic: "offers"}, PreferencesURL: benchURL("p"), UnsubscribeURL: benchURL("u")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return renderer, msg
+}
+
+func sendBaseline(b *testing.B, s *sink, n, workers, smtpPool int) time.Duration {
+	ctx := context.Background()
+	pool, err := postgres.Open(ctx, pgtest.URL(b), 40)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	_, msg := benchRenderer(b)
+	tr := mailer.NewPool(mailer.SMTPConfig{Host: s.host, Port: s.port, TLS: "none", PoolSize: smtpPool}, nil)
+	defer tr.Close()
+	w := river.NewWorkers()
+	river.AddWorker(w, &bareSendWorker{pool: tr, msg: msg, from: &mail.Address{Name: "Bench Co", Address: "news@example.com"}, unsub: benchURL("u")})
+	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: w,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < n; lo += 10_000 {
+		params := make([]river.InsertManyParams, 0, 10_000)
+		for i := lo; i < min(n, lo+10_000); i++ {
+			params = append(params, river.InsertManyParams{Args: bareSendArgs{N: i}})
+		}
+		if _, err := rc.InsertManyFast(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := rc.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	waitCount(b, pool, "SELECT count(*) FROM river_job WHERE state = 'completed'", nil, n, start)
+	elapsed := time.Since(start)
+	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_ = rc.Stop(stopCtx)
+	return elapsed
+}
+
+// waitCount polls query until it counts want rows, failing on a stall.
+func waitCount(b *testing.B, pool *pgxpool.Pool, query string, args []any, want int, start time.Time) {
+	ctx := context.Background()
+	last, lastChange := -1, time.Now()
+	for {
+		var got int
+		if err := pool.QueryRow(ctx, query, args...).Scan(&got); err != nil {
+			b.Fatal(err)
+		}
+		if got >= want {
+			return
+		}
+		if got != last {
+			last, lastChange = got, time.Now()
+		} else if time.Since(lastChange) > 60*time.Second {
+			b.Fatalf("stalled at %d of %d after %s", got, want, time.Since(start).Round(time.Second))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int) (time.Duration, float64) {
+	ctx := context.Background()
+	// As cmd/rapport builds it: 2 connections per send worker plus 20.
+	pool, err := postgres.Open(ctx, pgtest.URL(b), int32(2*sendWorkers+20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	clock := outreach.SystemClock{}
+	store := postgres.NewStore(pool, clock)
+	if err := store.Seed(ctx); err != nil {
+		b.Fatal(err)
+	}
+	// Everyone may receive one message now: 10 an hour, any time of day.
+	tier := outreach.Tier{Key: "bench", Name: "Bench", Rank: 50, Rule: outreach.Rule{
+		Caps: []outreach.Cap{{Max: 10, Window: outreach.Duration(time.Hour)}}, SendWindow: outreach.AlwaysOpen}}
+	if _, err := store.CreateTier(ctx, "bench", tier); err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	i := 0
+	_, err = pool.CopyFrom(ctx, pgx.Identifier{"contacts"}, []string{"email", "name", "tier", "timezone", "created_at", "updated_at"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if i == n {
+				return nil, nil
+			}
+			i++
+			return []any{fmt.Sprintf("c%07d@example.com", i), "Contact " + strconv.Itoa(i), "bench", "UTC", now, now}, nil
+		}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	renderer, _ := benchRenderer(b)
+	signer, _ := token.New([]string{"bench-secret-0123456789abcdefghijklmnopqrstuv"})
+	pub, _ := url.Parse("https://mail.example.test")
+	tr := mailer.NewPool(mailer.SMTPConfig{Host: s.host, Port: s.port, TLS: "none", PoolSize: smtpPool}, nil)
+	defer tr.Close()
+	deps := &jobs.Deps{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer, Transport: tr,
+		Signer: signer, PublicURL: pub, From: &mail.Address{Name: "Bench Co", Address: "news@example.com"}, DefaultZone: time.UTC,
+		Jitter: 30 * time.Minute, BatchSize: 5000, SendBatch: sendBatch, Metrics: metrics.New(nil)}
+	rescue := 15 * time.Minute
+	deps.SendTimeout, deps.PlanTimeout = jobs.Timeouts(rescue)
+	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
+	workers := river.NewWorkers()
+	jobs.Register(workers, deps, launcher)
+	// The River client exactly as cmd/rapport's newRiver builds it.
+	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: workers,
+		PeriodicJobs:  jobs.PeriodicJobs(),
+		Queues:        map[string]river.QueueConfig{jobs.QueuePlan: {MaxWorkers: 2}, jobs.QueueSend: {MaxWorkers: sendWorkers}},
+		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond,
+		JobTimeout: deps.PlanTimeout, RescueStuckJobsAfter: rescue})
+	if err != nil {
+		b.Fatal(err)
+	}
+	launcher.Client = rc
+	camp, err := store.CreateCampaign(ctx, "bench", outreach.Campaign{Name: "Autumn", Topic: "offers", Category: outreach.Marketing,
+		Priority: 50, ExpiresAfter: 24 * time.Hour, Content: benchContent})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := rc.Start(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_ = rc.Stop(stopCtx)
+	}()
+	time.Sleep(500 * time.Millisecond) // leader election, the periodic job
+	runtime.GC()
+	debug.FreeOSMemory()
+	ResetPeakRSS()
+	start := time.Now()
+	_, runID, err := launcher.SendNow(ctx, "bench", camp.ID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	waitCount(b, pool, "SELECT count(*) FROM deliveries WHERE run_id = $1 AND state = 'sent'", []any{runID}, n, start)
+	elapsed := time.Since(start)
+	peak := PeakRSSMB()
+	rows, err := pool.Query(ctx, "SELECT state, reason, count(*) FROM deliveries WHERE run_id = $1 GROUP BY 1, 2 ORDER BY 3 DESC", runID)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for rows.Next() {
+		var state, reason string
+		var c int
+		_ = rows.Scan(&state, &reason, &c)
+		fmt.Printf("e2e_deliveries_%s_%s: %d deliveries\n", state, reason, c)
+	}
+	var sendJobs int
+	_ = pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch'").Scan(&sendJobs)
+	fmt.Printf("e2e_send_jobs: %d jobs\n", sendJobs)
+	return elapsed, peak
+}
