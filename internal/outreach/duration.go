@@ -67,8 +67,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	return total, nil
 }
 
-// FormatDuration writes d in the largest units that express it exactly, so
-// that a rule read back looks like the rule written ("7d", "36h", "1d12h").
+// FormatDuration writes d in days, hours, minutes and seconds, largest
+// first ("7d", "1d12h"), so every duration has one canonical form: "24h"
+// written reads back as "1d".
 func FormatDuration(d time.Duration) string {
 	if d == 0 {
 		return "0s"

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func valid() map[string]string {
+	return map[string]string{
+		"DATABASE_URL": "postgres://u@localhost:5432/rapport",
+		"SECRET_KEY":   "0123456789abcdef0123456789abcdef",
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Nil(t, c.SMTP, "no SMTP_URL: outbox")
+	require.Equal(t, "localhost:8080", c.HTTPAddr)
+	require.Equal(t, "http://localhost:8080", c.PublicURL.String())
+	require.Equal(t, 16, c.SendWorkers)
+}
+
+func TestLoadSMTPURL(t *testing.T) {
+	m := valid()
+	m["SMTP_URL"] = "smtp://user:s3cr3t@mail.example.com:587?tls=starttls&timeout=10s"
+	c, err := Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, "mail.example.com", c.SMTP.Host)
+	require.Equal(t, 587, c.SMTP.Port)
+	require.Equal(t, "user", c.SMTP.Username)
+	require.Equal(t, "s3cr3t", c.SMTP.Password)
+	require.NotContains(t, c.SMTP.String(), "s3cr3t", "the password never prints")
+	m["SMTP_URL"] = "smtps://mail.example.com"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, 465, c.SMTP.Port)
+	require.Equal(t, "tls", c.SMTP.TLS)
+}
+
+// TestLoadErrorsNameTheVariable checks that every bad value is reported at
+// once, naming its variable, and that no secret appears in the message.
+func TestLoadErrorsNameTheVariable(t *testing.T) {
+	cases := map[string]string{
+		"DATABASE_URL":     "mysql://nope",
+		"SECRET_KEY":       "short-secret-value",
+		"HTTP_ADDR":        "8080",
+		"PUBLIC_URL":       "mail.example.com",
+		"SMTP_URL":         "smtp://user:hunter2hunter2@host:99999",
+		"FROM":             "not an address",
+		"DEFAULT_TIMEZONE": "Mars/Olympus",
+		"SEND_WORKERS":     "0",
+		"TRUSTED_PROXIES":  "10.0.0.0/99",
+		"LOG_LEVEL":        "loud",
+		"RESCUE_AFTER":     "10s",
+		"EVENTS_SECRET":    "tiny",
+	}
+	_, err := Load(env(cases))
+	require.Error(t, err)
+	msg := err.Error()
+	for name := range cases {
+		require.Contains(t, msg, name+":", "the error names %s", name)
+	}
+	require.NotContains(t, msg, "short-secret-value")
+	require.NotContains(t, msg, "hunter2")
+	require.NotContains(t, msg, "tiny")
+	_, err = Load(env(map[string]string{}))
+	require.True(t, strings.Contains(err.Error(), "DATABASE_URL: is required"))
+}

@@ -1,0 +1,89 @@
+package outreach
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"7d": 7 * 24 * time.Hour, "36h": 36 * time.Hour, "90m": 90 * time.Minute, "1d12h": 36 * time.Hour,
+		"2w": 14 * 24 * time.Hour, "0s": 0, "30s": 30 * time.Second,
+	} {
+		got, err := ParseDuration(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "7", "d", "7x", "-1d", "1.5h", "7 d", "99999999999999999999d"} {
+		_, err := ParseDuration(bad)
+		require.Error(t, err, bad)
+	}
+	require.Equal(t, "1d12h", FormatDuration(36*time.Hour))
+	require.Equal(t, "7d", FormatDuration(7*24*time.Hour))
+}
+
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"7d", "1d12h", "90m", "x", "", "1w2d3h4m5s6ms"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil || d < 0 {
+			return
+		}
+		back, err := ParseDuration(FormatDuration(d))
+		if err != nil || back != d {
+			t.Fatalf("%q → %v → %q → %v, %v", s, d, FormatDuration(d), back, err)
+		}
+	})
+}
+
+func TestNormalizeEmail(t *testing.T) {
+	ok := map[string]string{"Ada@Example.com": "ada@example.com", " ada@example.co.uk ": "ada@example.co.uk", "a+tag@x.io": "a+tag@x.io"}
+	for in, want := range ok {
+		got, valid := NormalizeEmail(in)
+		require.True(t, valid, in)
+		require.Equal(t, want, got)
+	}
+	for _, bad := range []string{"", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>", "a b@example.com", "ada@example.com.", "ada@@example.com"} {
+		_, valid := NormalizeEmail(bad)
+		require.False(t, valid, bad)
+	}
+}
+
+func TestRuleJSONRoundTripAndValidation(t *testing.T) {
+	in := `{"caps":[{"max":1,"window":"1d"},{"max":3,"window":"7d"}],"min_gap":"6h","target_interval":"14d",
+		"send_window":{"days":["mon","fri"],"start":"09:00","end":"20:00"}}`
+	var r Rule
+	require.NoError(t, json.Unmarshal([]byte(in), &r))
+	require.Empty(t, r.Validate())
+	out, err := json.Marshal(r)
+	require.NoError(t, err)
+	require.JSONEq(t, in, string(out))
+
+	require.Error(t, json.Unmarshal([]byte(`{"caps":[],"extra":1}`), &r), "unknown fields are rejected")
+	require.Error(t, json.Unmarshal([]byte(`{"caps":[],"send_window":{"days":["someday"],"start":"09:00","end":"10:00"}}`), &r))
+	bad := Rule{Caps: []Cap{{Max: 0, Window: 0}}, SendWindow: SendWindow{Days: nil, Start: 600, End: 500}}
+	fields := map[string]bool{}
+	for _, e := range bad.Validate() {
+		fields[e.Field] = true
+	}
+	for _, f := range []string{"caps[0].max", "caps[0].window", "send_window.days", "send_window"} {
+		require.True(t, fields[f], f)
+	}
+}
+
+func TestStricterAndRoles(t *testing.T) {
+	low, high := Tier{Key: "low", Rank: 10}, Tier{Key: "high", Rank: 30}
+	require.Equal(t, "low", Stricter(high, &low).Key, "a customer can ask for less")
+	require.Equal(t, "low", Stricter(low, &high).Key, "never for more")
+	require.Equal(t, "high", Stricter(high, nil).Key)
+	require.True(t, RoleAdmin.Includes(RoleViewer))
+	require.True(t, RoleMarketer.Includes(RoleViewer))
+	require.False(t, RoleViewer.Includes(RoleMarketer))
+	require.False(t, RoleMarketer.Includes(RoleAdmin))
+	require.False(t, Role("root").Includes(RoleViewer))
+}

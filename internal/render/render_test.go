@@ -1,0 +1,71 @@
+package render
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./internal/render -update to create %s", path)
+	require.Equal(t, string(want), got, "%s differs; run with -update if the change is intended", path)
+}
+
+func sample() Data {
+	return Data{
+		Contact:        ContactData{ID: 7, Name: "Ada <Lovelace>", Email: "ada@example.com", Locale: "en", Tier: "high", Attributes: map[string]any{"plan": "pro"}},
+		Campaign:       CampaignData{ID: 3, Name: "Autumn"},
+		PreferencesURL: "https://mail.example.com/p/PREFS", UnsubscribeURL: "https://mail.example.com/u/UNSUB",
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	r, err := New(Company{Name: "Example & Co", Address: "1 Example Street, Berlin"})
+	require.NoError(t, err)
+	comp, errs := Compile(outreach.Content{
+		Subject: "News for {{.Contact.Name}}\t ({{.Campaign.Name}})",
+		Text:    "Hello {{.Contact.Name}}, your plan: {{.Contact.Attributes.plan}}.\nManage: {{.PreferencesURL}}",
+		HTML:    `<p>Hello <b>{{.Contact.Name}}</b></p><p><a href="{{.UnsubscribeURL}}">Stop</a></p>`,
+	}, "")
+	require.Empty(t, errs)
+	msg, err := r.Render(comp, sample())
+	require.NoError(t, err)
+	require.Equal(t, "News for Ada <Lovelace> (Autumn)", msg.Subject)
+	golden(t, "message.txt.golden", msg.Text)
+	golden(t, "message.html.golden", msg.HTML)
+	require.Contains(t, msg.HTML, "Ada &lt;Lovelace&gt;", "HTML escapes contact data")
+}
+
+func TestTemplateErrorsNameFieldAndLine(t *testing.T) {
+	r, err := New(Company{Name: "C", Address: "A"})
+	require.NoError(t, err)
+	errs := r.Check(outreach.Content{Subject: "ok", Text: "line one\n{{ .Contact.Name ", HTML: "<p>{{ .Contact.Nope }}</p>"}, "variants.high.")
+	require.Len(t, errs, 1, "parse errors stop before execution")
+	require.Equal(t, "variants.high.text", errs[0].Field)
+	require.Equal(t, 2, errs[0].Line)
+
+	errs = r.Check(outreach.Content{Subject: "ok", Text: "fine", HTML: "<p>\n\n{{ .Contact.Nope }}</p>"}, "")
+	require.Len(t, errs, 1)
+	require.Equal(t, "html", errs[0].Field)
+	require.Equal(t, 3, errs[0].Line)
+
+	errs = r.Check(outreach.Content{Subject: "two\nlines", Text: "", HTML: " "}, "")
+	fields := map[string]bool{}
+	for _, e := range errs {
+		fields[e.Field] = true
+	}
+	require.True(t, fields["subject"] && fields["text"] && fields["html"])
+}
