@@ -43,15 +43,27 @@ func PeriodicJobs() []*river.PeriodicJob {
 	}
 }
 
-// FireDueWorker creates the runs of due recurring campaigns.
+// FireDueWorker creates the runs of due recurring campaigns and marks
+// finished one-off campaigns completed.
 type FireDueWorker struct {
 	river.WorkerDefaults[FireDueArgs]
 	d *Deps
 	l *Launcher
 }
 
-// Work fires every due campaign.
+// Work fires every due campaign and completes finished ones.
 func (w *FireDueWorker) Work(ctx context.Context, _ *river.Job[FireDueArgs]) error {
+	if err := w.fire(ctx); err != nil {
+		return err
+	}
+	done, err := dbsqlc.New(w.d.Store.Pool()).CampaignsComplete(ctx, w.d.Clock.Now())
+	for _, id := range done {
+		w.d.Log.Info("campaign completed", "campaign_id", id)
+	}
+	return err
+}
+
+func (w *FireDueWorker) fire(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
 		now := w.d.Clock.Now()
 		q := dbsqlc.New(tx)

@@ -207,3 +207,17 @@ func TestPauseResumeCancel(t *testing.T) {
 }
 
 var _ = textproto.CanonicalMIMEHeaderKey
+
+func TestCampaignCompletes(t *testing.T) {
+	t.Parallel()
+	b, _ := sendSetup(t, 10)
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 2})
+	c := b.campaign(t, "complete", 50, 0)
+	b.sendNow(t, c)
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	w := &FireDueWorker{d: b.deps, l: b.launcher}
+	require.NoError(t, w.Work(context.Background(), nil))
+	got, err := b.store.Campaign(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, outreach.CampaignCompleted, got.Status)
+}

@@ -293,6 +293,36 @@ func (q *Queries) CampaignUpdateSchedule(ctx context.Context, arg CampaignUpdate
 	return i, err
 }
 
+const campaignsComplete = `-- name: CampaignsComplete :many
+UPDATE campaigns c SET status = 'completed', updated_at = $1
+WHERE c.status = 'running' AND c.cron = ''
+  AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = c.id AND r.status = 'planning')
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.state IN ('scheduled', 'sending'))
+RETURNING c.id
+`
+
+// One-off campaigns whose every run is planned and every delivery has
+// reached a terminal state are completed.
+func (q *Queries) CampaignsComplete(ctx context.Context, now time.Time) ([]int64, error) {
+	rows, err := q.db.Query(ctx, campaignsComplete, now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignsDue = `-- name: CampaignsDue :many
 SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns
 WHERE status = 'scheduled' AND cron <> '' AND next_fire_at <= $1::timestamptz

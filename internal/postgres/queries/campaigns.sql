@@ -65,3 +65,12 @@ LIMIT @lim;
 SELECT * FROM campaigns
 WHERE id > @after_id AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
 ORDER BY id LIMIT @lim;
+
+-- name: CampaignsComplete :many
+-- One-off campaigns whose every run is planned and every delivery has
+-- reached a terminal state are completed.
+UPDATE campaigns c SET status = 'completed', updated_at = @now
+WHERE c.status = 'running' AND c.cron = ''
+  AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = c.id AND r.status = 'planning')
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.state IN ('scheduled', 'sending'))
+RETURNING c.id;
