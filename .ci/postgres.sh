@@ -13,6 +13,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data="$root/.data/pg"
 if [ "${1:-}" = stop ]; then
+  alt="/var/tmp/rapport-pg-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+  [ -f "$data/PG_VERSION" ] || data="$alt"
   if [ -f "$data/PG_VERSION" ]; then
     bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -n1)
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m fast stop || true
@@ -26,7 +28,7 @@ if [ -n "${DATABASE_URL:-}" ]; then
   exit 0
 fi
 
-port="${RAPPORT_PG_PORT:-55432}"
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 log() { echo "postgres.sh: $*" >&2; }
 
 find_bindir() {
@@ -66,7 +68,20 @@ if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
 fi
 
 mkdir -p "$root/.data"
+# As root the cluster runs as `postgres`, which must be able to reach the
+# data folder. When the checkout sits under a directory it cannot enter
+# (say a private temp dir), the cluster goes to a folder of its own under
+# /var/tmp instead, named after the checkout.
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root/.data" 2>/dev/null; then
+  data="/var/tmp/rapport-pg-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+  mkdir -p "$(dirname "$data")"
+  log "postgres cannot enter $root; using $data"
+fi
 if [ ! -f "$data/PG_VERSION" ]; then
+  # Another checkout's cluster may hold the usual port: take the first free
+  # one from RAPPORT_PG_PORT (55432) on; the cluster remembers it.
+  port="${RAPPORT_PG_PORT:-55432}"
+  while port_in_use "$port"; do port=$((port + 1)); done
   log "creating a private cluster in $data"
   mkdir -p "$data"
   [ "$(id -u)" = 0 ] && chown postgres: "$data"
@@ -82,6 +97,7 @@ shared_buffers = 256MB
 CONF
 fi
 
+port=$(sed -n 's/^port = \([0-9]*\).*/\1/p' "$data/postgresql.conf" | tail -n 1)
 if ! as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
   log "starting the private cluster on 127.0.0.1:$port"
   as_owner "$bindir/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >&2
