@@ -69,6 +69,20 @@ func paging(c echo.Context) (afterID int64, limit int, err error) {
 	return afterID, limit, nil
 }
 
+// pageOf turns the limit+1 rows a store returned into a page of at most
+// limit items, with a cursor after the last one when there are more.
+func pageOf[T, J any](rows []T, limit int, id func(T) int64, conv func(T) J) page[J] {
+	out := page[J]{Items: make([]J, 0, min(len(rows), limit))}
+	if len(rows) > limit {
+		rows = rows[:limit]
+		out.NextCursor = cursorAfter(id(rows[limit-1]))
+	}
+	for _, r := range rows {
+		out.Items = append(out.Items, conv(r))
+	}
+	return out
+}
+
 func cursorAfter(id int64) string {
 	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(id, 10)))
 }

@@ -109,15 +109,8 @@ func (s *Server) listContacts(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[contactJSON]{Items: []contactJSON{}}
-	if len(contacts) > limit {
-		contacts = contacts[:limit]
-		out.NextCursor = cursorAfter(contacts[limit-1].ID)
-	}
-	for _, ct := range contacts {
-		out.Items = append(out.Items, toContactJSON(ct))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(contacts, limit, func(ct outreach.Contact) int64 { return ct.ID },
+		func(ct outreach.Contact) contactJSON { return toContactJSON(ct) }))
 }
 
 func (s *Server) getContact(c echo.Context) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
 
 // contactPatch fields: present keys replace the contact's values; null
@@ -122,15 +123,8 @@ func (s *Server) listCampaigns(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[campaignJSON]{Items: []campaignJSON{}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = cursorAfter(rows[limit-1].ID)
-	}
-	for _, r := range rows {
-		out.Items = append(out.Items, toCampaignJSON(r))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(rows, limit, func(r outreach.Campaign) int64 { return r.ID },
+		func(r outreach.Campaign) campaignJSON { return toCampaignJSON(r) }))
 }
 
 func (s *Server) patchCampaign(c echo.Context) error {
@@ -284,17 +278,12 @@ func (s *Server) listDeliveries(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[deliveryJSON]{Items: []deliveryJSON{}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = cursorAfter(rows[limit-1].ID)
-	}
-	for _, r := range rows {
-		out.Items = append(out.Items, deliveryJSON{ID: r.ID, RunID: r.RunID, CampaignID: r.CampaignID, ContactID: r.ContactID, Tier: r.Tier,
-			State: r.State, Reason: r.Reason, Rule: r.Rule, PlannedFor: r.PlannedFor, Attempts: r.Attempts, MessageID: r.MessageID,
-			SentAt: r.SentAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt})
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(rows, limit, func(r dbsqlc.DeliveryListRow) int64 { return r.ID },
+		func(r dbsqlc.DeliveryListRow) deliveryJSON {
+			return deliveryJSON{ID: r.ID, RunID: r.RunID, CampaignID: r.CampaignID, ContactID: r.ContactID, Tier: r.Tier,
+				State: r.State, Reason: r.Reason, Rule: r.Rule, PlannedFor: r.PlannedFor, Attempts: r.Attempts, MessageID: r.MessageID,
+				SentAt: r.SentAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		}))
 }
 
 func validState(s string) bool {
@@ -325,16 +314,11 @@ func (s *Server) listKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[keyJSON]{Items: []keyJSON{}}
-	if len(keys) > limit {
-		keys = keys[:limit]
-		out.NextCursor = cursorAfter(keys[limit-1].ID)
-	}
-	for _, k := range keys {
-		out.Items = append(out.Items, keyJSON{ID: k.ID, Name: k.Name, Role: string(k.Role), Prefix: k.Prefix,
-			CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsedAt})
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(keys, limit, func(k postgres.APIKey) int64 { return k.ID },
+		func(k postgres.APIKey) keyJSON {
+			return keyJSON{ID: k.ID, Name: k.Name, Role: string(k.Role), Prefix: k.Prefix,
+				CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsedAt}
+		}))
 }
 
 func (s *Server) revokeKey(c echo.Context) error {
@@ -357,15 +341,8 @@ func (s *Server) listAudit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[auditJSON]{Items: []auditJSON{}}
-	if len(entries) > limit {
-		entries = entries[:limit]
-		out.NextCursor = cursorAfter(entries[limit-1].ID)
-	}
-	for _, e := range entries {
-		out.Items = append(out.Items, toAuditJSON(e))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(entries, limit, func(e outreach.AuditEntry) int64 { return e.ID },
+		func(e outreach.AuditEntry) auditJSON { return toAuditJSON(e) }))
 }
 
 // idempotency reads an Idempotency-Key header. The request is identified by

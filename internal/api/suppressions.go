@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 type suppressionJSON struct {
@@ -28,15 +29,10 @@ func (s *Server) listSuppressions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[suppressionJSON]{Items: []suppressionJSON{}}
-	if len(rows) > limit {
-		rows = rows[:limit]
-		out.NextCursor = cursorAfter(rows[limit-1].ID)
-	}
-	for _, r := range rows {
-		out.Items = append(out.Items, suppressionJSON{Email: strPtr(r.Email), Reason: string(r.Reason), CreatedAt: r.CreatedAt})
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(rows, limit, func(r postgres.Suppression) int64 { return r.ID },
+		func(r postgres.Suppression) suppressionJSON {
+			return suppressionJSON{Email: strPtr(r.Email), Reason: string(r.Reason), CreatedAt: r.CreatedAt}
+		}))
 }
 
 func (s *Server) addSuppression(c echo.Context) error {

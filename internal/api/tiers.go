@@ -115,15 +115,8 @@ func (s *Server) tierHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := page[auditJSON]{Items: []auditJSON{}}
-	if len(entries) > limit {
-		entries = entries[:limit]
-		out.NextCursor = cursorAfter(entries[limit-1].ID)
-	}
-	for _, e := range entries {
-		out.Items = append(out.Items, toAuditJSON(e))
-	}
-	return c.JSON(http.StatusOK, out)
+	return c.JSON(http.StatusOK, pageOf(entries, limit, func(e outreach.AuditEntry) int64 { return e.ID },
+		func(e outreach.AuditEntry) auditJSON { return toAuditJSON(e) }))
 }
 
 var _ = strconv.Itoa
