@@ -14,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/mailer/smtptest"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
@@ -172,12 +177,132 @@ func (a *testApp) call(method, path, key string, body any, out any) (int, []byte
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	a.checkResponse(req, resp, raw)
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			a.t.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
 		}
 	}
 	return resp.StatusCode, raw
+}
+
+// The OpenAPI document (internal/api/openapi.json), loaded once per test
+// binary, and a router finding each request's operation in it.
+var (
+	openapiOnce   sync.Once
+	openapiRouter routers.Router
+	openapiErr    error
+)
+
+func openAPIRouter() (routers.Router, error) {
+	openapiOnce.Do(func() {
+		raw, err := openAPI30(api.OpenAPIDocument())
+		if err != nil {
+			openapiErr = err
+			return
+		}
+		doc, err := openapi3.NewLoader().LoadFromData(raw)
+		if err != nil {
+			openapiErr = fmt.Errorf("load openapi.json: %w", err)
+			return
+		}
+		if err := doc.Validate(context.Background()); err != nil {
+			openapiErr = fmt.Errorf("openapi.json is invalid: %w", err)
+			return
+		}
+		// Match any host: the test servers listen on random ports.
+		doc.Servers = nil
+		openapiRouter, openapiErr = gorillamux.NewRouter(doc)
+	})
+	return openapiRouter, openapiErr
+}
+
+// openAPI30 rewrites the 3.1 nullable types ("type": ["string", "null"])
+// as 3.0's "nullable": true, which is all kin-openapi v0.133 needs to load
+// and validate the document (see internal/api/openapi_test.go).
+func openAPI30(raw []byte) ([]byte, error) {
+	var doc any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("openapi.json: %w", err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if types, ok := v["type"].([]any); ok {
+				var rest []any
+				for _, ty := range types {
+					if ty == "null" {
+						v["nullable"] = true
+					} else {
+						rest = append(rest, ty)
+					}
+				}
+				if len(rest) == 1 {
+					v["type"] = rest[0]
+				} else {
+					v["type"] = rest
+				}
+			}
+			for k, sub := range v {
+				if k != "example" && k != "examples" {
+					walk(sub)
+				}
+			}
+		case []any:
+			for _, sub := range v {
+				walk(sub)
+			}
+		}
+	}
+	walk(doc)
+	return json.Marshal(doc)
+}
+
+// checkResponse validates an answer against the OpenAPI document: the
+// operation must be documented, the status listed for it, and the headers
+// and body must match its schemas. Bodies of non-JSON answers (HTML pages,
+// River's UI, metrics) are not checked; a documented answer without content
+// must have no body. Failures are reported with t.Errorf, so it is safe from
+// the goroutines require.Eventually runs.
+func (a *testApp) checkResponse(req *http.Request, resp *http.Response, body []byte) {
+	a.t.Helper()
+	router, err := openAPIRouter()
+	if err != nil {
+		a.t.Errorf("OpenAPI document: %v", err)
+		return
+	}
+	name := req.Method + " " + req.URL.RequestURI()
+	if req.URL.Path == "/riverui" || strings.HasPrefix(req.URL.Path, "/riverui/") {
+		// River's own UI, mounted at a wildcard that OpenAPI paths cannot
+		// express beyond one segment; the document marks it as not JSON.
+		return
+	}
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		a.t.Errorf("%s (%d): not in the OpenAPI document: %v", name, resp.StatusCode, err)
+		return
+	}
+	opts := &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true}
+	if r := route.Operation.Responses.Status(resp.StatusCode); r != nil && r.Value != nil {
+		content := r.Value.Content
+		switch {
+		case len(content) == 0 && len(body) > 0:
+			a.t.Errorf("%s: %d is documented without a body, but the answer has one: %s", name, resp.StatusCode, body)
+		case len(content) > 0 && content.Get("application/json") == nil && content.Get("application/problem+json") == nil:
+			opts.ExcludeResponseBody = true // documented as not JSON
+		}
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 resp.StatusCode,
+		Header:                 resp.Header,
+		Options:                opts,
+	}
+	in.SetBodyBytes(body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		a.t.Errorf("%s: the answer contradicts the OpenAPI document: %v\nbody: %s", name, err, body)
+	}
 }
 
 // newKey creates a key with the role through the API.

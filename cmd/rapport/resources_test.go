@@ -26,6 +26,7 @@ func (a *testApp) callHeaders(method, path, key string, headers map[string]strin
 	defer resp.Body.Close()
 	var buf bytes.Buffer
 	_, _ = buf.ReadFrom(resp.Body)
+	a.checkResponse(req, resp, buf.Bytes())
 	if out != nil && buf.Len() > 0 {
 		require.NoError(a.t, json.Unmarshal(buf.Bytes(), out), buf.String())
 	}

@@ -11,6 +11,7 @@ func (s *Server) routes() {
 	e := s.e
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.GET("/api/v1/openapi.json", s.openapi)
 	if s.Metrics != nil {
 		e.GET("/metrics", echo.WrapHandler(s.Metrics))
 	}
@@ -35,6 +36,7 @@ func (s *Server) routes() {
 
 	v1.POST("/contacts", s.upsertContact, marketer)
 	v1.GET("/contacts", s.listContacts, viewer)
+	v1.POST("/contacts/import", s.importContacts, marketer)
 	v1.GET("/contacts/:id", s.getContact, viewer)
 	v1.PATCH("/contacts/:id", s.patchContact, marketer)
 	v1.DELETE("/contacts/:id", s.eraseContact, marketer)

@@ -48,6 +48,9 @@ type Deps struct {
 	EventsSecret string
 	// SoftBounceLimit soft bounces within 30 days suppress an address.
 	SoftBounceLimit int
+	// ImportBodyLimit bounds a CSV import's body in bytes (default 1 GiB);
+	// BodyLimit does not apply to the import, which streams.
+	ImportBodyLimit int64
 }
 
 // Server is the HTTP API.
@@ -61,6 +64,9 @@ type Server struct {
 func New(d Deps) *Server {
 	if d.BodyLimit == "" {
 		d.BodyLimit = "1M"
+	}
+	if d.ImportBodyLimit <= 0 {
+		d.ImportBodyLimit = 1 << 30
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -81,7 +87,7 @@ func New(d Deps) *Server {
 	e.Use(middleware.RequestID())
 	e.Use(s.requestLog())
 	e.Use(middleware.Recover())
-	e.Use(middleware.BodyLimit(d.BodyLimit))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: d.BodyLimit, Skipper: isImport}))
 	s.routes()
 	return s
 }

@@ -23,7 +23,8 @@ WITH raw AS (
 ),
 input AS (
     SELECT r.line, r.email, nullif(r.external_id, '') AS external_id, r.name, r.locale, r.timezone, r.tier,
-           nullif(r.preferred_tier, '') AS preferred_tier, string_to_array(r.topics, ';') AS topics_opted_out,
+           nullif(r.preferred_tier, '') AS preferred_tier,
+           (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') FROM unnest(string_to_array(r.topics, ';')) t) AS topics_opted_out,
            nullif(r.paused_until, '')::timestamptz AS paused_until, r.attributes::jsonb AS attributes
     FROM raw r
 ),
@@ -45,9 +46,14 @@ upserted AS (
         locale           = CASE WHEN $15::boolean THEN EXCLUDED.locale ELSE c.locale END,
         timezone         = CASE WHEN $16::boolean THEN EXCLUDED.timezone ELSE c.timezone END,
         tier             = EXCLUDED.tier,
-        preferred_tier   = CASE WHEN $17::boolean THEN EXCLUDED.preferred_tier ELSE c.preferred_tier END,
-        topics_opted_out = CASE WHEN $18::boolean THEN EXCLUDED.topics_opted_out ELSE c.topics_opted_out END,
-        paused_until     = CASE WHEN $19::boolean THEN EXCLUDED.paused_until ELSE c.paused_until END,
+        -- What a customer chose for themselves is never undone by a file:
+        -- their preferred tier stays, opt-outs are only added, a pause only
+        -- lengthened.
+        preferred_tier   = CASE WHEN $17::boolean THEN coalesce(c.preferred_tier, EXCLUDED.preferred_tier) ELSE c.preferred_tier END,
+        topics_opted_out = CASE WHEN $18::boolean
+                                THEN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(c.topics_opted_out || EXCLUDED.topics_opted_out) t), '{}')
+                                ELSE c.topics_opted_out END,
+        paused_until     = CASE WHEN $19::boolean THEN greatest(c.paused_until, EXCLUDED.paused_until) ELSE c.paused_until END,
         attributes       = (c.attributes - $20::text[]) || EXCLUDED.attributes,
         updated_at       = EXCLUDED.updated_at
     WHERE (c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier,
@@ -58,9 +64,11 @@ upserted AS (
            CASE WHEN $15 THEN EXCLUDED.locale ELSE c.locale END,
            CASE WHEN $16 THEN EXCLUDED.timezone ELSE c.timezone END,
            EXCLUDED.tier,
-           CASE WHEN $17 THEN EXCLUDED.preferred_tier ELSE c.preferred_tier END,
-           CASE WHEN $18 THEN EXCLUDED.topics_opted_out ELSE c.topics_opted_out END,
-           CASE WHEN $19 THEN EXCLUDED.paused_until ELSE c.paused_until END,
+           CASE WHEN $17 THEN coalesce(c.preferred_tier, EXCLUDED.preferred_tier) ELSE c.preferred_tier END,
+           CASE WHEN $18
+                THEN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(c.topics_opted_out || EXCLUDED.topics_opted_out) t), '{}')
+                ELSE c.topics_opted_out END,
+           CASE WHEN $19 THEN greatest(c.paused_until, EXCLUDED.paused_until) ELSE c.paused_until END,
            (c.attributes - $20) || EXCLUDED.attributes)
     RETURNING (xmax = 0)::boolean AS inserted
 )

@@ -20,7 +20,8 @@ WITH raw AS (
 ),
 input AS (
     SELECT r.line, r.email, nullif(r.external_id, '') AS external_id, r.name, r.locale, r.timezone, r.tier,
-           nullif(r.preferred_tier, '') AS preferred_tier, string_to_array(r.topics, ';') AS topics_opted_out,
+           nullif(r.preferred_tier, '') AS preferred_tier,
+           (SELECT coalesce(array_agg(DISTINCT t ORDER BY t), '{}') FROM unnest(string_to_array(r.topics, ';')) t) AS topics_opted_out,
            nullif(r.paused_until, '')::timestamptz AS paused_until, r.attributes::jsonb AS attributes
     FROM raw r
 ),
@@ -42,9 +43,14 @@ upserted AS (
         locale           = CASE WHEN @set_locale::boolean THEN EXCLUDED.locale ELSE c.locale END,
         timezone         = CASE WHEN @set_timezone::boolean THEN EXCLUDED.timezone ELSE c.timezone END,
         tier             = EXCLUDED.tier,
-        preferred_tier   = CASE WHEN @set_preferred_tier::boolean THEN EXCLUDED.preferred_tier ELSE c.preferred_tier END,
-        topics_opted_out = CASE WHEN @set_topics::boolean THEN EXCLUDED.topics_opted_out ELSE c.topics_opted_out END,
-        paused_until     = CASE WHEN @set_paused_until::boolean THEN EXCLUDED.paused_until ELSE c.paused_until END,
+        -- What a customer chose for themselves is never undone by a file:
+        -- their preferred tier stays, opt-outs are only added, a pause only
+        -- lengthened.
+        preferred_tier   = CASE WHEN @set_preferred_tier::boolean THEN coalesce(c.preferred_tier, EXCLUDED.preferred_tier) ELSE c.preferred_tier END,
+        topics_opted_out = CASE WHEN @set_topics::boolean
+                                THEN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(c.topics_opted_out || EXCLUDED.topics_opted_out) t), '{}')
+                                ELSE c.topics_opted_out END,
+        paused_until     = CASE WHEN @set_paused_until::boolean THEN greatest(c.paused_until, EXCLUDED.paused_until) ELSE c.paused_until END,
         attributes       = (c.attributes - @attr_keys::text[]) || EXCLUDED.attributes,
         updated_at       = EXCLUDED.updated_at
     WHERE (c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier,
@@ -55,9 +61,11 @@ upserted AS (
            CASE WHEN @set_locale THEN EXCLUDED.locale ELSE c.locale END,
            CASE WHEN @set_timezone THEN EXCLUDED.timezone ELSE c.timezone END,
            EXCLUDED.tier,
-           CASE WHEN @set_preferred_tier THEN EXCLUDED.preferred_tier ELSE c.preferred_tier END,
-           CASE WHEN @set_topics THEN EXCLUDED.topics_opted_out ELSE c.topics_opted_out END,
-           CASE WHEN @set_paused_until THEN EXCLUDED.paused_until ELSE c.paused_until END,
+           CASE WHEN @set_preferred_tier THEN coalesce(c.preferred_tier, EXCLUDED.preferred_tier) ELSE c.preferred_tier END,
+           CASE WHEN @set_topics
+                THEN coalesce((SELECT array_agg(DISTINCT t ORDER BY t) FROM unnest(c.topics_opted_out || EXCLUDED.topics_opted_out) t), '{}')
+                ELSE c.topics_opted_out END,
+           CASE WHEN @set_paused_until THEN greatest(c.paused_until, EXCLUDED.paused_until) ELSE c.paused_until END,
            (c.attributes - @attr_keys) || EXCLUDED.attributes)
     RETURNING (xmax = 0)::boolean AS inserted
 )
