@@ -39,6 +39,7 @@ func (a *testApp) importCSV(key, query, contentType, body string) (int, importAn
 	require.NoError(a.t, err)
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	a.checkResponse(req, resp, raw)
 	var out importAnswer
 	if resp.StatusCode == http.StatusOK {
 		require.NoError(a.t, json.Unmarshal(raw, &out), string(raw))

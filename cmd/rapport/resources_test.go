@@ -247,3 +247,30 @@ func TestResourceEndpoints(t *testing.T) {
 	code, _ = a.call("GET", "/api/v1/audit", marketer, nil, nil)
 	require.Equal(t, 403, code)
 }
+
+func TestShortListsPageByKey(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	var p struct {
+		Items      []struct{ Key string }
+		NextCursor string `json:"next_cursor"`
+	}
+	code, raw := a.call("GET", "/api/v1/tiers?limit=2", a.Key, nil, &p)
+	require.Equal(t, 200, code, string(raw))
+	require.Equal(t, []string{"low", "medium"}, []string{p.Items[0].Key, p.Items[1].Key})
+	require.NotEmpty(t, p.NextCursor)
+	code, _ = a.call("GET", "/api/v1/tiers?limit=2&cursor="+p.NextCursor, a.Key, nil, &p)
+	require.Equal(t, 200, code)
+	require.Len(t, p.Items, 1)
+	require.Equal(t, "high", p.Items[0].Key)
+	require.Empty(t, p.NextCursor)
+	code, _ = a.call("GET", "/api/v1/topics?cursor=bm9wZQ", a.Key, nil, nil)
+	require.Equal(t, 400, code)
+	// An empty or chunked body on schedule is "no body"; a bad one is a 400.
+	var camp struct{ ID int64 }
+	a.call("POST", "/api/v1/campaigns", a.Key, map[string]any{"name": "x", "topic": "offers", "subject": "s", "text": "t", "html": "h"}, &camp)
+	code, raw = a.call("POST", "/api/v1/campaigns/"+itoa(camp.ID)+"/schedule", a.Key, "{not json", nil)
+	require.Equal(t, 400, code, string(raw))
+	code, _ = a.call("GET", "/api/v1/campaigns/99999/stats", a.Key, nil, nil)
+	require.Equal(t, 404, code)
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -32,6 +33,21 @@ func decode(c echo.Context, v any) error {
 		return newBadRequest("", "the body must hold one JSON object")
 	}
 	return nil
+}
+
+// decodeOptional is decode for endpoints whose body may be left out: an
+// empty body (with or without Content-Length) leaves v as it is; anything
+// else must be one valid JSON object.
+func decodeOptional(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return decodeError(err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(body))
+	return decode(c, v)
 }
 
 // page is a list answer.
@@ -81,6 +97,38 @@ func pageOf[T, J any](rows []T, limit int, id func(T) int64, conv func(T) J) pag
 		out.Items = append(out.Items, conv(r))
 	}
 	return out
+}
+
+// pageByKey pages a short list the store returns whole and in a stable
+// order (tiers, topics): the cursor is the key of the last item shown.
+func pageByKey[T, J any](c echo.Context, all []T, key func(T) string, conv func(T) J) (page[J], error) {
+	_, limit, err := paging(withoutCursor(c))
+	if err != nil {
+		return page[J]{}, err
+	}
+	start := 0
+	if raw := c.QueryParam("cursor"); raw != "" {
+		b, err := base64.RawURLEncoding.DecodeString(raw)
+		start = -1
+		for i, t := range all {
+			if err == nil && key(t) == string(b) {
+				start = i + 1
+			}
+		}
+		if start < 0 {
+			return page[J]{}, newBadRequest("cursor", "is not a cursor this API returned")
+		}
+	}
+	rest := all[start:]
+	out := page[J]{Items: make([]J, 0, min(len(rest), limit))}
+	if len(rest) > limit {
+		rest = rest[:limit]
+		out.NextCursor = base64.RawURLEncoding.EncodeToString([]byte(key(rest[limit-1])))
+	}
+	for _, t := range rest {
+		out.Items = append(out.Items, conv(t))
+	}
+	return out, nil
 }
 
 func cursorAfter(id int64) string {

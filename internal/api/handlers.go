@@ -29,11 +29,16 @@ func (s *Server) listTiers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items := make([]tierJSON, len(tiers))
-	for i, t := range tiers {
-		items[i] = toTierJSON(t)
+	out, err := pageByKey(c, tiers, func(t outreach.Tier) string { return t.Key }, toTierJSON)
+	if err != nil {
+		return err
 	}
-	return c.JSON(http.StatusOK, page[tierJSON]{Items: items})
+	return c.JSON(http.StatusOK, out)
+}
+
+type topicJSON struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
 }
 
 func (s *Server) listTopics(c echo.Context) error {
@@ -41,15 +46,12 @@ func (s *Server) listTopics(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	type topicJSON struct {
-		Key  string `json:"key"`
-		Name string `json:"name"`
+	out, err := pageByKey(c, topics, func(t outreach.Topic) string { return t.Key },
+		func(t outreach.Topic) topicJSON { return topicJSON{t.Key, t.Name} })
+	if err != nil {
+		return err
 	}
-	items := make([]topicJSON, len(topics))
-	for i, t := range topics {
-		items[i] = topicJSON{t.Key, t.Name}
-	}
-	return c.JSON(http.StatusOK, page[topicJSON]{Items: items})
+	return c.JSON(http.StatusOK, out)
 }
 
 type contactInput struct {

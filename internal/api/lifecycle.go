@@ -29,10 +29,8 @@ func (s *Server) scheduleCampaign(c echo.Context) error {
 	var in struct {
 		SendAt *time.Time `json:"send_at"`
 	}
-	if c.Request().ContentLength != 0 {
-		if err := decode(c, &in); err != nil && c.Request().ContentLength > 0 {
-			return err
-		}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
 	}
 	return s.campaignAction(c, func(id int64) (outreach.Campaign, error) {
 		return s.Launcher.Schedule(c.Request().Context(), actor(c), id, in.SendAt)

@@ -224,10 +224,8 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	var in struct {
 		ContactID int64 `json:"contact_id"`
 	}
-	if c.Request().ContentLength != 0 {
-		if err := decode(c, &in); err != nil {
-			return err
-		}
+	if err := decodeOptional(c, &in); err != nil {
+		return err
 	}
 	p, err := s.Launcher.Preview(c.Request().Context(), id, in.ContactID)
 	if err != nil {
