@@ -302,7 +302,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		},
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
 		Throttles: throttleSettings{a.limiter}, Metrics: a.metrics.Handler(),
-		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit,
+		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit, ImportBodyLimit: a.cfg.ImportBodyLimit,
 	})
 	// The customer pages share the API's router, so they get its client-IP
 	// rules and its request log (route patterns only: tokens never logged).

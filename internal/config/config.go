@@ -39,6 +39,7 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	RescueAfter       time.Duration // River rescues a job stuck 'running' after this
 	SoftBounceLimit   int           // soft bounces within 30 days that suppress an address
+	ImportBodyLimit   int64         // largest CSV import, in bytes
 	ReadHeaderTimeout time.Duration
 }
 
@@ -143,6 +144,14 @@ func Load(getenv func(string) string) (*Config, error) {
 	c.SendWorkers = intVar(get, bad, "SEND_WORKERS", 16, 1, 512)
 	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", 8, 1, 256)
 	c.SoftBounceLimit = intVar(get, bad, "SOFT_BOUNCE_LIMIT", 3, 1, 100)
+	if n, err := ParseSize(get("IMPORT_BODY_LIMIT", "1G")); err != nil || n < 1<<10 {
+		bad("IMPORT_BODY_LIMIT", "must be a size such as 500M or 2G (at least 1K)")
+	} else {
+		c.ImportBodyLimit = n
+	}
+	if _, err := ParseSize(c.BodyLimit); err != nil {
+		bad("BODY_LIMIT", "must be a size such as 1M or 512K")
+	}
 	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
 		bad("EVENTS_SECRET", "must be at least 16 characters")
 	}
@@ -259,4 +268,23 @@ func parseSMTP(s string) (*SMTP, error) {
 		out.Password, _ = u.User.Password()
 	}
 	return out, nil
+}
+
+// ParseSize reads "512K", "1M", "2G" or a plain number of bytes.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "K"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "K")
+	case strings.HasSuffix(s, "M"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "M")
+	case strings.HasSuffix(s, "G"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "G")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return n * mult, nil
 }

@@ -46,18 +46,20 @@ func TestLoadSMTPURL(t *testing.T) {
 // once, naming its variable, and that no secret appears in the message.
 func TestLoadErrorsNameTheVariable(t *testing.T) {
 	cases := map[string]string{
-		"DATABASE_URL":     "mysql://nope",
-		"SECRET_KEY":       "short-secret-value",
-		"HTTP_ADDR":        "8080",
-		"PUBLIC_URL":       "mail.example.com",
-		"SMTP_URL":         "smtp://user:hunter2hunter2@host:99999",
-		"FROM":             "not an address",
-		"DEFAULT_TIMEZONE": "Mars/Olympus",
-		"SEND_WORKERS":     "0",
-		"TRUSTED_PROXIES":  "10.0.0.0/99",
-		"LOG_LEVEL":        "loud",
-		"RESCUE_AFTER":     "10s",
-		"EVENTS_SECRET":    "tiny",
+		"DATABASE_URL":      "mysql://nope",
+		"SECRET_KEY":        "short-secret-value",
+		"HTTP_ADDR":         "8080",
+		"PUBLIC_URL":        "mail.example.com",
+		"SMTP_URL":          "smtp://user:hunter2hunter2@host:99999",
+		"FROM":              "not an address",
+		"DEFAULT_TIMEZONE":  "Mars/Olympus",
+		"SEND_WORKERS":      "0",
+		"TRUSTED_PROXIES":   "10.0.0.0/99",
+		"LOG_LEVEL":         "loud",
+		"RESCUE_AFTER":      "10s",
+		"EVENTS_SECRET":     "tiny",
+		"IMPORT_BODY_LIMIT": "lots",
+		"BODY_LIMIT":        "1 megabyte",
 	}
 	_, err := Load(env(cases))
 	require.Error(t, err)
