@@ -3,6 +3,8 @@
 //	rapport serve [--role=all|api|worker|scheduler]   the API and the workers
 //	rapport migrate [up|down|down-all]      apply or roll back migrations
 //	rapport keys create --role R --name N   create an API key (printed once)
+//	rapport contacts import [--tier T] FILE  import contacts from CSV (- for stdin)
+//	rapport demo                            add demo contacts and a draft campaign
 //	rapport version
 //
 // Configuration comes from the environment; see README.md.
@@ -34,6 +36,8 @@ const usage = `usage:
   rapport serve [--role=all|api|worker|scheduler]
   rapport migrate [up|down|down-all]
   rapport keys create --role admin|marketer|viewer --name NAME
+  rapport contacts import [--tier TIER] FILE|-
+  rapport demo
   rapport version`
 
 // run is the whole program; main and the end-to-end tests both call it.
@@ -48,6 +52,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args[1:], getenv, stderr)
 	case "keys":
 		return keys(ctx, args[1:], getenv, stdout, stderr)
+	case "contacts":
+		return contacts(ctx, args[1:], getenv, stdout, stderr)
+	case "demo":
+		return demo(ctx, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "rapport", version)
 		return nil
