@@ -57,3 +57,10 @@ bench:
 clean-data:
 	-./.ci/postgres.sh stop
 	rm -rf .data outbox
+
+# The system tests alone: worker processes killed mid-send, an SMTP outage,
+# global and per-domain rates and unsubscribes racing sends, each against
+# separate rapport and smtpsink processes (internal/systemtest).
+crashtest:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	$(GO) test -count=1 -v -timeout 20m -run 'Crash|Outage|Throttle|UnsubscribeRace' ./internal/systemtest/

@@ -111,5 +111,8 @@ type riverJobState = rivertype.JobState
 
 const (
 	riverStateAvailable = rivertype.JobStateAvailable
+	riverStatePending   = rivertype.JobStatePending
+	riverStateRetryable = rivertype.JobStateRetryable
+	riverStateRunning   = rivertype.JobStateRunning
 	riverStateScheduled = rivertype.JobStateScheduled
 )

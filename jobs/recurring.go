@@ -21,7 +21,10 @@ func (FireDueArgs) Kind() string { return "fire_due" }
 // InsertOpts keeps one pending fire_due job at a time.
 func (FireDueArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueuePlan, MaxAttempts: 3,
-		UniqueOpts: river.UniqueOpts{ByState: []riverJobState{riverStateAvailable, riverStateScheduled}}}
+		// River requires pending and running among the unique states; with
+		// completed left out, the next period can insert a new one.
+		UniqueOpts: river.UniqueOpts{ByState: []riverJobState{riverStateAvailable, riverStatePending,
+			riverStateRetryable, riverStateRunning, riverStateScheduled}}}
 }
 
 // defaultRelevance is how late a missed firing may still run when the

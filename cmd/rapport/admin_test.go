@@ -316,3 +316,29 @@ func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 200, resp.StatusCode)
 }
+
+// TestRecurringCampaignFires runs a cron campaign through the real service:
+// River's periodic job must be accepted and fire the due campaign.
+func TestRecurringCampaignFires(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	var c struct {
+		ID     int64
+		Status string
+	}
+	code, raw := a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "r@example.com", "tier": "high", "timezone": zoneInWindow()}, nil)
+	require.Equal(t, 201, code, string(raw))
+	code, raw = a.call("POST", "/api/v1/campaigns", a.Key, map[string]any{"name": "Every minute", "topic": "offers",
+		"subject": "S", "text": "T", "html": "<p>H</p>", "cron": "* * * * *", "timezone": "Europe/Berlin"}, &c)
+	require.Equal(t, 201, code, string(raw))
+	code, raw = a.call("POST", "/api/v1/campaigns/"+itoa(c.ID)+"/schedule", a.Key, nil, &c)
+	require.Equal(t, 200, code, string(raw))
+	require.Equal(t, "scheduled", c.Status)
+	// Make the next firing due now, as if the minute had passed.
+	_, err := a.DB.Exec(context.Background(), "UPDATE campaigns SET next_fire_at = now() - interval '1 second' WHERE id = $1", c.ID)
+	require.NoError(t, err)
+	msgs := a.SMTP.Wait(1, 40*time.Second)
+	require.Len(t, msgs, 1, "the periodic fire_due job fired the campaign")
+	require.Equal(t, 1, a.count("campaign_runs"))
+	require.NotContains(t, a.stderr.String(), "must contain all required states")
+}

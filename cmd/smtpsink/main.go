@@ -14,7 +14,8 @@
 // once (a message whose 250 was not yet sent may or may not be in the
 // journal, as with a real server), flushes the journal and exits.
 //
-//	smtpsink -addr 127.0.0.1:2525 -out sink.log [-fail-rcpt-domain example.net] [-tempfail-every N]
+//	smtpsink -addr 127.0.0.1:2525 -out sink.log [-fail-rcpt-domain example.net]
+//	         [-tempfail-every N] [-idle-timeout 5m]
 //
 // Once listening it prints "listening on <addr>" on stdout.
 package main
@@ -54,6 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "journal file the accepted messages are appended to (required)")
 	failDomain := fs.String("fail-rcpt-domain", "", "answer 550 to recipients at this domain")
 	tempEvery := fs.Int("tempfail-every", 0, "answer 451 to every Nth RCPT (0: never)")
+	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a connection idle this long (Postfix's smtpd_timeout is 300s)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,7 +70,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	b := &backend{j: j, failDomain: strings.ToLower(*failDomain), tempEvery: int64(*tempEvery)}
 	srv := smtp.NewServer(b)
 	srv.Domain = "smtpsink.local"
-	srv.ReadTimeout = time.Minute
+	srv.ReadTimeout = *idle
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = 10 << 20
 	srv.MaxRecipients = 100

@@ -177,6 +177,7 @@ type sink struct {
 	lives    int
 	proc     *proc
 	journals []string
+	counted  []journalCount
 }
 
 // freeSinkPort picks a free port below the ephemeral range, so that while
@@ -264,14 +265,32 @@ func (s *sink) records() []sinkRecord {
 	return out
 }
 
-// count is the number of messages the sink has journalled so far.
+// count is the number of messages the sink has journalled so far. It reads
+// only what was appended since the last call.
 func (s *sink) count() int {
+	for len(s.counted) < len(s.journals) {
+		s.counted = append(s.counted, journalCount{})
+	}
 	n := 0
-	for _, path := range s.journals {
-		b, _ := os.ReadFile(path)
-		n += bytes.Count(b, []byte{'\n'})
+	for i, path := range s.journals {
+		jc := &s.counted[i]
+		if f, err := os.Open(path); err == nil {
+			if _, err := f.Seek(jc.offset, io.SeekStart); err == nil {
+				b, _ := io.ReadAll(f)
+				jc.offset += int64(len(b))
+				jc.lines += bytes.Count(b, []byte{'\n'})
+			}
+			f.Close()
+		}
+		n += jc.lines
 	}
 	return n
+}
+
+// journalCount is how far count has read a journal.
+type journalCount struct {
+	offset int64
+	lines  int
 }
 
 // cluster is a rapport installation: one database, one API process, one
@@ -501,10 +520,46 @@ func (c *cluster) waitTerminal(campaign int64, want int, timeout time.Duration) 
 			return st
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("deliveries not all terminal after %v: %v (want %d in all); sink has %d", timeout, st, want, c.sink.count())
+			c.t.Errorf("deliveries not all terminal after %v: %v (want %d in all); sink has %d", timeout, st, want, c.sink.count())
+			c.explainStuck(campaign)
+			c.t.FailNow()
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// explainStuck logs the deliveries still scheduled or sending and the River
+// jobs that carry them.
+func (c *cluster) explainStuck(campaign int64) {
+	c.t.Helper()
+	rows, err := c.db.Query(context.Background(), `
+		SELECT d.id, d.state, d.reason, d.rule, d.planned_for, d.attempts, coalesce(d.send_job_id, 0),
+		       coalesce((SELECT string_agg(format('job %s %s attempt %s/%s scheduled %s errors %s', j.id, j.state, j.attempt,
+		                   j.max_attempts, j.scheduled_at, j.errors::text), '; ' ORDER BY j.id)
+		                 FROM river_job j WHERE j.kind = 'send_batch' AND j.args->'delivery_ids' @> to_jsonb(d.id)), 'no job')
+		FROM deliveries d WHERE d.campaign_id = $1 AND d.state IN ('scheduled', 'sending')
+		ORDER BY d.id LIMIT 5`, campaign)
+	if err != nil {
+		c.t.Logf("explain stuck deliveries: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, sendJob int64
+		var state, reason, rule, jobs string
+		var planned time.Time
+		var attempts int
+		if err := rows.Scan(&id, &state, &reason, &rule, &planned, &attempts, &sendJob, &jobs); err != nil {
+			c.t.Logf("explain stuck deliveries: %v", err)
+			return
+		}
+		c.t.Logf("stuck delivery %d: %s (%s %q) planned %v attempts %d send_job %d; %s", id, state, reason, rule,
+			planned.Format(time.RFC3339Nano), attempts, sendJob, jobs)
+	}
+	var counts string
+	_ = c.db.QueryRow(context.Background(), `SELECT coalesce(string_agg(format('%s %s: %s', kind, state, n), ', '), '') FROM
+		(SELECT kind, state, count(*) n FROM river_job GROUP BY 1, 2 ORDER BY 1, 2) x`).Scan(&counts)
+	c.t.Logf("river jobs: %s", counts)
 }
 
 // delivery is what the checks need of one delivery row.
@@ -630,11 +685,11 @@ func rateIn(ts []time.Time, from time.Time, d time.Duration) (int, float64) {
 	return n, float64(n) / d.Seconds()
 }
 
-// peakPerSecond is the most records in any one-second window.
-func peakPerSecond(ts []time.Time) int {
+// peakIn is the most of the sorted times in any window of length w.
+func peakIn(ts []time.Time, w time.Duration) int {
 	best, j := 0, 0
 	for i := range ts {
-		for ts[i].Sub(ts[j]) >= time.Second {
+		for ts[i].Sub(ts[j]) >= w {
 			j++
 		}
 		best = max(best, i-j+1)
