@@ -28,10 +28,14 @@ run: build
 	echo "rapport: database $$DATABASE_URL; outbox $$OUTBOX_DIR"; \
 	exec ./bin/rapport serve
 
+# The system tests (crash, outage, throttle: separate processes and timed
+# rates) run after the rest, on their own, so other packages' tests do not
+# compete with them for the two cores.
 test:
 	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
 	./.ci/browser.sh >&2; \
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /internal/systemtest); \
+	$(GO) test -count=1 -timeout 30m ./internal/systemtest/
 
 tools:
 	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
