@@ -7,6 +7,7 @@ import (
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
+	"github.com/wneessen/go-mail/smtp"
 )
 
 // SMTPConfig says where and how to connect.
@@ -22,13 +23,16 @@ type SMTPConfig struct {
 	HELO      string
 }
 
-// Pool keeps up to PoolSize connected go-mail clients and lends one per
-// session, so each message costs one SMTP transaction, not a handshake.
+// Pool keeps up to PoolSize SMTP connections and lends one per session, so
+// each message costs one SMTP transaction, not a handshake. One go-mail
+// client holds the settings and dials every connection.
 type Pool struct {
-	cfg  SMTPConfig
-	dkim *DKIMSigner
-	idle chan *gomail.Client
-	sem  chan struct{}
+	cfg     SMTPConfig
+	dkim    *DKIMSigner
+	client  *gomail.Client // settings only; connections are its smtp.Clients
+	initErr error
+	idle    chan *smtp.Client
+	sem     chan struct{}
 }
 
 // NewPool returns a pool; connections are opened on first use.
@@ -39,15 +43,23 @@ func NewPool(cfg SMTPConfig, dkim *DKIMSigner) *Pool {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 30 * time.Second
 	}
-	return &Pool{cfg: cfg, dkim: dkim, idle: make(chan *gomail.Client, cfg.PoolSize), sem: make(chan struct{}, cfg.PoolSize)}
+	p := &Pool{cfg: cfg, dkim: dkim, idle: make(chan *smtp.Client, cfg.PoolSize), sem: make(chan struct{}, cfg.PoolSize)}
+	p.client, p.initErr = p.newClient()
+	return p
 }
 
-func (p *Pool) dial(ctx context.Context) (*gomail.Client, error) {
+func (p *Pool) newClient() (*gomail.Client, error) {
 	opts := []gomail.Option{
 		gomail.WithPort(p.cfg.Port), gomail.WithTimeout(p.cfg.Timeout),
-		// NOOP before and RSET after every message would double the round
-		// trips; a failed transaction is reset by go-mail anyway.
-		gomail.WithoutNoop(),
+		// go-mail would send a NOOP before and an RSET after every message:
+		// two extra round trips on top of MAIL, RCPT, DATA and the final
+		// dot. Neither is needed. A dead connection shows at MAIL, before
+		// the server has anything. The reply to the final dot ends the
+		// transaction and clears the server's state whatever it says (RFC
+		// 5321, 4.1.1.4), and go-mail resets after a refused MAIL or RCPT
+		// itself; the one case it leaves open, a refused DATA, is reset by
+		// the session before its next message (smtpSession.Send).
+		gomail.WithoutNoop(), gomail.WithoutRset(),
 	}
 	switch p.cfg.TLS {
 	case "tls":
@@ -71,7 +83,15 @@ func (p *Pool) dial(ctx context.Context) (*gomail.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("smtp client: %w", err)
 	}
-	if err := c.DialWithContext(ctx); err != nil {
+	return c, nil
+}
+
+func (p *Pool) dial(ctx context.Context) (*smtp.Client, error) {
+	if p.initErr != nil {
+		return nil, p.initErr
+	}
+	c, err := p.client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("smtp connect %s:%d: %w", p.cfg.Host, p.cfg.Port, err)
 	}
 	return c, nil
@@ -103,7 +123,7 @@ func (p *Pool) Close() error {
 	for {
 		select {
 		case c := <-p.idle:
-			_ = c.Close()
+			_ = p.client.CloseWithSMTPClient(c) // QUIT
 		default:
 			return nil
 		}
@@ -112,8 +132,11 @@ func (p *Pool) Close() error {
 
 type smtpSession struct {
 	p      *Pool
-	c      *gomail.Client
+	c      *smtp.Client
 	broken bool
+	// open: the last message failed and may have left its transaction
+	// open on the server (a refused DATA); RSET before the next one.
+	open bool
 }
 
 func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
@@ -124,22 +147,41 @@ func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
 	if err != nil {
 		return Result{Outcome: PermFail, Err: err, Detail: err.Error()}
 	}
-	r := classify(s.c.Send(m))
+	if s.open {
+		if err := s.reset(); err != nil {
+			// Nothing of this message reached the server.
+			s.broken = true
+			return Result{Outcome: TempFail, Err: err, Detail: "smtp reset: " + err.Error()}
+		}
+		s.open = false
+	}
+	r := classify(s.p.client.SendWithSMTPClient(s.c, m))
 	if r.Outcome == Uncertain || (r.Outcome == TempFail && r.Code == 0) || r.Code == 421 {
 		// A network error or a 421 leaves the connection unusable.
 		s.broken = true
 	}
+	s.open = r.Outcome != Accepted
 	return r
 }
 
+func (s *smtpSession) reset() error {
+	if err := s.c.UpdateDeadline(s.p.cfg.Timeout); err != nil {
+		return err
+	}
+	return s.c.Reset()
+}
+
 func (s *smtpSession) Close() {
+	if !s.broken && s.open && s.reset() != nil {
+		s.broken = true
+	}
 	if s.broken {
-		_ = s.c.Close()
+		_ = s.c.Close() // no QUIT on a connection that failed
 	} else {
 		select {
 		case s.p.idle <- s.c:
 		default:
-			_ = s.c.Close()
+			_ = s.p.client.CloseWithSMTPClient(s.c)
 		}
 	}
 	<-s.p.sem

@@ -1,0 +1,152 @@
+package mailer
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// scriptedServer is a minimal SMTP server that logs the commands it gets
+// and, like strict real servers, keeps a transaction open after refusing
+// DATA (here for recipients starting with "nodata"): a client that sends
+// MAIL again without RSET gets 503.
+type scriptedServer struct {
+	mu   sync.Mutex
+	log  []string
+	host string
+	port int
+}
+
+func startScripted(t *testing.T) *scriptedServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	s := &scriptedServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go s.serve(c)
+		}
+	}()
+	return s
+}
+
+func (s *scriptedServer) commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.log...)
+}
+
+func (s *scriptedServer) serve(c net.Conn) {
+	defer c.Close()
+	r := bufio.NewReader(c)
+	say := func(line string) { _, _ = c.Write([]byte(line + "\r\n")) }
+	say("220 scripted ESMTP")
+	var inTx bool
+	var rcpt string
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		verb := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
+		if i := strings.IndexByte(verb, ':'); i >= 0 {
+			verb = verb[:i]
+		}
+		s.mu.Lock()
+		s.log = append(s.log, verb)
+		s.mu.Unlock()
+		switch verb {
+		case "EHLO", "HELO":
+			say("250 scripted")
+		case "MAIL":
+			if inTx {
+				say("503 5.5.1 nested MAIL command")
+				continue
+			}
+			inTx, rcpt = true, ""
+			say("250 2.1.0 ok")
+		case "RCPT":
+			rcpt = strings.ToLower(line)
+			say("250 2.1.5 ok")
+		case "DATA":
+			if strings.Contains(rcpt, "<nodata") {
+				say("554 5.7.1 no data for you") // the transaction stays open
+				continue
+			}
+			say("354 go ahead")
+			for {
+				l, err := r.ReadString('\n')
+				if err != nil {
+					return
+				}
+				if l == ".\r\n" {
+					break
+				}
+			}
+			s.mu.Lock()
+			s.log = append(s.log, ".")
+			s.mu.Unlock()
+			inTx = false
+			say("250 2.0.0 queued")
+		case "RSET":
+			inTx = false
+			say("250 2.0.0 reset")
+		case "NOOP":
+			say("250 2.0.0 ok")
+		case "QUIT":
+			say("221 2.0.0 bye")
+			return
+		default:
+			say("500 5.5.2 unknown command")
+		}
+	}
+}
+
+// TestSessionResetsOnlyAfterFailures checks the pool's round-trip economy:
+// no NOOP or RSET around accepted messages, and an RSET after a refused DATA
+// so the next message on the connection is not refused as nested.
+func TestSessionResetsOnlyAfterFailures(t *testing.T) {
+	t.Parallel()
+	srv := startScripted(t)
+	p := NewPool(SMTPConfig{Host: srv.host, Port: srv.port, TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, nil)
+	defer p.Close()
+	ctx := context.Background()
+	s, err := p.Session(ctx)
+	require.NoError(t, err)
+	require.Equal(t, Accepted, s.Send(ctx, envelope("a@example.org")).Outcome)
+	require.Equal(t, Accepted, s.Send(ctx, envelope("b@example.org")).Outcome)
+	refused := s.Send(ctx, envelope("nodata@example.org"))
+	require.Equal(t, PermFail, refused.Outcome, refused.Detail)
+	require.Equal(t, 554, refused.Code)
+	after := s.Send(ctx, envelope("c@example.org"))
+	require.Equal(t, Accepted, after.Outcome, after.Detail)
+	refused = s.Send(ctx, envelope("nodata2@example.org"))
+	require.Equal(t, PermFail, refused.Outcome, refused.Detail)
+	s.Close() // resets before the connection goes back to the pool
+
+	s, err = p.Session(ctx)
+	require.NoError(t, err)
+	again := s.Send(ctx, envelope("d@example.org"))
+	require.Equal(t, Accepted, again.Outcome, again.Detail)
+	s.Close()
+	require.Equal(t, []string{"EHLO",
+		"MAIL", "RCPT", "DATA", ".",
+		"MAIL", "RCPT", "DATA", ".",
+		"MAIL", "RCPT", "DATA", // refused
+		"RSET", "MAIL", "RCPT", "DATA", ".",
+		"MAIL", "RCPT", "DATA", // refused
+		"RSET", // on Close
+		"MAIL", "RCPT", "DATA", "."}, srv.commands())
+}
