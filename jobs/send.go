@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"time"
@@ -108,25 +109,58 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		// worker and no lock; the messages are delayed, never dropped.
 		return river.JobSnooze(wait)
 	}
-	return pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
 		if len(contactIDs) > 0 {
 			contacts, err := dbsqlc.New(lock).LockContacts(ctx, contactIDs)
 			if err != nil {
 				return err
 			}
-			claimed, err := w.claim(ctx, job, contacts, slots)
+			ready, err := w.check(ctx, job, contacts, slots)
 			if err != nil {
 				return err
 			}
-			results := w.deliver(ctx, claimed, slots)
-			if err := w.record(ctx, lock, claimed, results); err != nil {
-				return err
+			if len(ready) > 0 {
+				sess, err := w.d.Transport.Session(ctx)
+				if err != nil {
+					return &unreachable{err}
+				}
+				sent := w.sendChunks(ctx, job, sess, ready, slots)
+				sess.Close()
+				if err := w.record(ctx, lock, sent); err != nil {
+					return err
+				}
 			}
 		}
 		_, err := river.JobCompleteTx[*riverDriver](ctx, lock, job)
 		return err
 	})
+	var u *unreachable
+	if errors.As(err, &u) {
+		// Nothing was claimed: the deliveries stay scheduled and the job
+		// waits, without using up any delivery's attempts, however long
+		// the server is away.
+		w.d.Log.Warn("smtp server unreachable; send batch waits", "job_id", job.ID, "error", u.err.Error())
+		w.metric(func(m Metrics) { m.SMTPError("unreachable") })
+		return river.JobSnooze(unreachableWait)
+	}
+	return err
 }
+
+// unreachable is a send batch finding no SMTP connection before it claimed
+// anything.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string { return "smtp unreachable: " + u.err.Error() }
+
+// unreachableWait is how long a batch waits when the SMTP server cannot be
+// reached, and how soon a message is retried after its connection failed
+// before the server had it.
+const unreachableWait = 30 * time.Second
+
+// claimChunk is how many deliveries are marked 'sending' per commit. A
+// worker killed mid-batch leaves at most this many (not the whole batch)
+// 'sending', to be marked unknown; each chunk costs one commit.
+const claimChunk = 50
 
 // outgoing is a claimed delivery and its message.
 type outgoing struct {
@@ -135,12 +169,14 @@ type outgoing struct {
 	envelope *mailer.Envelope
 }
 
-// claim re-checks the job's due deliveries for the locked contacts and marks
-// the ones that may go 'sending', in its own committed transaction.
-func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, slots map[int64]time.Time) ([]outgoing, error) {
-	var out []outgoing
+// check re-checks the job's due deliveries for the locked contacts, in its
+// own committed transaction: deliveries that must never go are ended with
+// their reason, those that may go later are re-planned, and the rest are
+// returned ready to send (not yet claimed).
+func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, slots map[int64]time.Time) ([]outgoing, error) {
+	var ready []outgoing
 	err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
-		out = nil
+		ready = nil
 		q := dbsqlc.New(tx)
 		now := w.d.Clock.Now()
 		c, err := w.newCheck(ctx, tx, locked, now)
@@ -151,7 +187,6 @@ func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked
 		if err != nil {
 			return err
 		}
-		var ok []outgoing
 		var replans []due
 		for _, r := range rows {
 			if r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
@@ -175,35 +210,108 @@ func (w *SendWorker) claim(ctx context.Context, job *river.Job[SendArgs], locked
 				replans = append(replans, *replan)
 			}
 			if o != nil {
-				ok = append(ok, *o)
+				ready = append(ready, *o)
 			}
 		}
-		if err := EnqueueSends(ctx, tx, replans, now, w.d.SendBatch); err != nil {
-			return err
-		}
-		if len(ok) == 0 {
-			return nil
-		}
-		ids := make([]int64, len(ok))
-		for i, o := range ok {
-			ids[i] = o.row.ID
-		}
-		marked, err := q.MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &job.ID, Domain: w.domain(), Now: now})
-		if err != nil {
-			return err
-		}
-		got := make(map[int64]bool, len(marked))
-		for _, id := range marked {
-			got[id] = true
-		}
-		for _, o := range ok {
-			if got[o.row.ID] {
-				out = append(out, o)
-			}
-		}
-		return nil
+		return EnqueueSends(ctx, tx, replans, now, w.d.SendBatch)
 	})
-	return out, err
+	return ready, err
+}
+
+// claimChunkOf marks a chunk of ready deliveries 'sending' and commits, so
+// they are recorded as handed over before the SMTP conversation. It returns
+// the ones it claimed (a delivery changed meanwhile is left out).
+func (w *SendWorker) claimChunkOf(ctx context.Context, job *river.Job[SendArgs], chunk []outgoing) (map[int64]bool, error) {
+	ids := make([]int64, len(chunk))
+	for i, o := range chunk {
+		ids[i] = o.row.ID
+	}
+	marked, err := dbsqlc.New(w.d.Store.Pool()).MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &job.ID, Domain: w.domain(), Now: w.d.Clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	got := make(map[int64]bool, len(marked))
+	for _, id := range marked {
+		got[id] = true
+	}
+	return got, nil
+}
+
+// attempt is one ready delivery after the batch: whether it was claimed and
+// what the server said.
+type attempt struct {
+	outgoing
+	tried   bool // its chunk was claimed (whether or not it got it)
+	claimed bool
+	result  mailer.Result
+}
+
+// sendChunks claims and sends the ready deliveries chunk by chunk, each
+// message at its throttle slot. Once the connection is gone the rest are
+// neither claimed nor sent: they go to a later job.
+func (w *SendWorker) sendChunks(ctx context.Context, job *river.Job[SendArgs], sess mailer.Session, ready []outgoing, slots map[int64]time.Time) []attempt {
+	out := make([]attempt, len(ready))
+	for i, o := range ready {
+		out[i] = attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}}
+	}
+	pace := newPacer(slots)
+	down := false
+	for start := 0; start < len(ready) && !down; start += claimChunk {
+		chunk := out[start:min(start+claimChunk, len(out))]
+		list := make([]outgoing, len(chunk))
+		for i := range chunk {
+			list[i] = chunk[i].outgoing
+		}
+		got, err := w.claimChunkOf(ctx, job, list)
+		if err != nil {
+			w.d.Log.Error("claiming a send chunk failed", "job_id", job.ID, "error", err.Error())
+			break
+		}
+		for i := range chunk {
+			a := &chunk[i]
+			a.tried = true
+			if a.claimed = got[a.row.ID]; !a.claimed || down {
+				continue
+			}
+			pace.wait(a.row.ID)
+			start := time.Now()
+			a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
+			w.metric(func(m Metrics) {
+				m.SendLatency(time.Since(start))
+				if a.result.Outcome != mailer.Accepted {
+					m.SMTPError(a.result.Outcome.String())
+				}
+			})
+			down = a.result.Unsent && a.result.Code == 0
+		}
+	}
+	return out
+}
+
+// pacer sends each message at its throttle slot. Slots were reserved before
+// the batch locked and checked its contacts, so it usually starts a little
+// late: the whole schedule shifts by that lag instead of sending the
+// overdue messages back to back, which would burst above the rate.
+type pacer struct {
+	slots map[int64]time.Time
+	lag   time.Duration
+	set   bool
+}
+
+func newPacer(slots map[int64]time.Time) *pacer { return &pacer{slots: slots} }
+
+func (p *pacer) wait(id int64) {
+	slot, ok := p.slots[id]
+	if !ok {
+		return
+	}
+	if !p.set {
+		p.set = true
+		p.lag = max(0, time.Since(slot))
+	}
+	if d := time.Until(slot.Add(p.lag)); d > 0 {
+		time.Sleep(d)
+	}
 }
 
 func (w *SendWorker) domain() string { return outreach.EmailDomain(w.d.From.Address) }
@@ -283,7 +391,7 @@ func (w *SendWorker) checkOne(ctx context.Context, q *dbsqlc.Queries, c *check, 
 		return nil, nil, err
 	}
 	end := func(state outreach.DeliveryState, reason outreach.Reason, rule string) (*outgoing, *due, error) {
-		return nil, nil, q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: r.ID, State: string(state), Reason: string(reason), Rule: rule, Now: now})
+		return nil, nil, w.end(ctx, q, r.ID, state, reason, rule, now)
 	}
 	switch camp.Status {
 	case outreach.CampaignPaused:
@@ -332,7 +440,7 @@ func (w *SendWorker) replan(ctx context.Context, q *dbsqlc.Queries, c *check, r 
 	rng := rand.New(rand.NewPCG(uint64(r.ID), uint64(now.UnixNano())))
 	d := cadence.Decide(req, rng, c.planner.Spread)
 	if d.Reason == outreach.ReasonExpired {
-		return nil, nil, q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: r.ID, State: string(outreach.DeliverySkipped), Reason: string(outreach.ReasonExpired), Rule: d.Rule, Now: now})
+		return nil, nil, w.end(ctx, q, r.ID, outreach.DeliverySkipped, outreach.ReasonExpired, d.Rule, now)
 	}
 	if err := q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: r.ID, PlannedFor: d.At, Reason: string(d.Reason), Rule: d.Rule, Now: now}); err != nil {
 		return nil, nil, err
@@ -401,74 +509,50 @@ func (w *SendWorker) metric(f func(Metrics)) {
 	}
 }
 
-// deliver sends the claimed messages over one pooled connection, each at
-// its throttle slot. It does not stop for a cancelled context: a message
-// handed over must be recorded.
-func (w *SendWorker) deliver(ctx context.Context, claimed []outgoing, slots map[int64]time.Time) []mailer.Result {
-	results := make([]mailer.Result, len(claimed))
-	if len(claimed) == 0 {
-		return results
-	}
-	sess, err := w.d.Transport.Session(ctx)
-	if err != nil {
-		for i := range results {
-			results[i] = mailer.Result{Outcome: mailer.TempFail, Err: err, Detail: err.Error()}
-		}
-		return results
-	}
-	defer sess.Close()
-	for i, o := range claimed {
-		if slot, ok := slots[o.row.ID]; ok {
-			if d := time.Until(slot); d > 0 {
-				time.Sleep(d)
-			}
-		}
-		start := time.Now()
-		results[i] = sess.Send(context.WithoutCancel(ctx), o.envelope)
-		w.metric(func(m Metrics) {
-			m.SendLatency(time.Since(start))
-			if results[i].Outcome != mailer.Accepted {
-				m.SMTPError(results[i].Outcome.String())
-			}
-		})
-	}
-	return results
-}
-
 // record writes every outcome in the lock transaction.
-func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, claimed []outgoing, results []mailer.Result) error {
+func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt) error {
 	q := dbsqlc.New(tx)
 	now := w.d.Clock.Now()
 	var sent, touched []int64
 	var retries []due
-	for i, o := range claimed {
-		res := results[i]
-		switch res.Outcome {
-		case mailer.Accepted:
-			sent = append(sent, o.row.ID)
-			if o.row.Marketing {
-				touched = append(touched, o.contact.ID)
+	for _, a := range all {
+		res := a.result
+		switch {
+		case !a.tried:
+			// Never claimed (the connection was gone first): still
+			// scheduled; a later job sends it.
+			retries = append(retries, due{id: a.row.ID, at: now.Add(unreachableWait)})
+		case !a.claimed:
+			// Changed by someone else between the check and the claim.
+		case res.Outcome == mailer.Accepted:
+			sent = append(sent, a.row.ID)
+			if a.row.Marketing {
+				touched = append(touched, a.contact.ID)
 			}
-		case mailer.Uncertain:
-			if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: o.row.ID, State: string(outreach.DeliveryUnknown), Reason: string(outreach.ReasonUnknown), Rule: trim(res.Detail), Now: now}); err != nil {
+		case res.Outcome == mailer.Uncertain:
+			if err := w.end(ctx, q, a.row.ID, outreach.DeliveryUnknown, outreach.ReasonUnknown, trim(res.Detail), now); err != nil {
 				return err
 			}
-		case mailer.PermFail:
-			if err := w.bounce(ctx, q, o, res, now); err != nil {
+		case res.Outcome == mailer.PermFail:
+			if err := w.bounce(ctx, q, a.outgoing, res, now); err != nil {
 				return err
 			}
-		case mailer.TempFail:
-			if int(o.row.Attempts)+1 >= maxAttempts {
-				if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: o.row.ID, State: string(outreach.DeliveryFailed), Reason: string(outreach.ReasonFailedPermanent), Rule: "retries exhausted: " + trim(res.Detail), Now: now}); err != nil {
-					return err
-				}
-				continue
-			}
-			at := now.Add(backoff(int(o.row.Attempts) + 1))
-			if err := q.MarkRetry(ctx, dbsqlc.MarkRetryParams{ID: o.row.ID, PlannedFor: at, Now: now}); err != nil {
+		case res.Unsent:
+			at := now.Add(unreachableWait)
+			if err := q.MarkUnsent(ctx, dbsqlc.MarkUnsentParams{ID: a.row.ID, PlannedFor: at, Now: now}); err != nil {
 				return err
 			}
-			retries = append(retries, due{id: o.row.ID, at: at})
+			retries = append(retries, due{id: a.row.ID, at: at})
+		case int(a.row.Attempts)+1 >= maxAttempts:
+			if err := w.end(ctx, q, a.row.ID, outreach.DeliveryFailed, outreach.ReasonFailedPermanent, "retries exhausted: "+trim(res.Detail), now); err != nil {
+				return err
+			}
+		default:
+			at := now.Add(backoff(int(a.row.Attempts) + 1))
+			if err := q.MarkRetry(ctx, dbsqlc.MarkRetryParams{ID: a.row.ID, PlannedFor: at, Now: now}); err != nil {
+				return err
+			}
+			retries = append(retries, due{id: a.row.ID, at: at})
 		}
 	}
 	if len(sent) > 0 {
@@ -477,7 +561,7 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, claimed []outgoing, 
 		}
 		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliverySent), string(outreach.ReasonSent), len(sent)) })
 	}
-	w.slowDown(ctx, claimed, results, now)
+	w.slowDown(ctx, all, now)
 	if len(touched) > 0 {
 		if err := q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: touched, Now: now}); err != nil {
 			return err
@@ -486,15 +570,24 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, claimed []outgoing, 
 	return EnqueueSends(ctx, tx, retries, now, w.d.SendBatch)
 }
 
+// end puts a delivery in a terminal state and counts it.
+func (w *SendWorker) end(ctx context.Context, q *dbsqlc.Queries, id int64, state outreach.DeliveryState, reason outreach.Reason, rule string, now time.Time) error {
+	if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: id, State: string(state), Reason: string(reason), Rule: rule, Now: now}); err != nil {
+		return err
+	}
+	w.metric(func(m Metrics) { m.Delivery(string(state), string(reason), 1) })
+	return nil
+}
+
 // slowDown backs off each domain that answered "slow down", once per batch.
-func (w *SendWorker) slowDown(ctx context.Context, claimed []outgoing, results []mailer.Result, now time.Time) {
+func (w *SendWorker) slowDown(ctx context.Context, all []attempt, now time.Time) {
 	if w.d.Throttle == nil {
 		return
 	}
 	done := map[string]bool{}
-	for i, o := range claimed {
-		d := outreach.EmailDomain(o.contact.Email)
-		if results[i].SlowDown() && !done[d] {
+	for _, a := range all {
+		d := outreach.EmailDomain(a.contact.Email)
+		if a.claimed && a.result.SlowDown() && !done[d] {
 			done[d] = true
 			if rate, err := w.d.Throttle.SlowDown(ctx, now, d); err != nil {
 				w.d.Log.Warn("throttle back-off failed", "domain", d, "error", err.Error())
@@ -508,7 +601,7 @@ func (w *SendWorker) slowDown(ctx context.Context, claimed []outgoing, results [
 // bounce ends a delivery the server refused for good and suppresses the
 // address, so it is never tried again.
 func (w *SendWorker) bounce(ctx context.Context, q *dbsqlc.Queries, o outgoing, res mailer.Result, now time.Time) error {
-	if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: o.row.ID, State: string(outreach.DeliveryFailed), Reason: string(outreach.ReasonFailedPermanent), Rule: trim(res.Detail), Now: now}); err != nil {
+	if err := w.end(ctx, q, o.row.ID, outreach.DeliveryFailed, outreach.ReasonFailedPermanent, trim(res.Detail), now); err != nil {
 		return err
 	}
 	email := o.contact.Email

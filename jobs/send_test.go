@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"errors"
 	"net/textproto"
 	"sync"
 	"testing"
@@ -220,4 +221,58 @@ func TestCampaignCompletes(t *testing.T) {
 	got, err := b.store.Campaign(context.Background(), c.ID)
 	require.NoError(t, err)
 	require.Equal(t, outreach.CampaignCompleted, got.Status)
+}
+
+// unreachableTransport is an SMTP server that cannot be reached.
+type unreachableTransport struct{}
+
+func (unreachableTransport) Session(context.Context) (mailer.Session, error) {
+	return nil, errors.New("connection refused")
+}
+func (unreachableTransport) Close() error { return nil }
+
+// TestConnectionFailuresCostNoAttempts checks that messages never handed
+// to the server (no connection, or one that died before DATA) wait and are
+// retried without using up their attempts, so an outage of any length
+// fails nothing.
+func TestConnectionFailuresCostNoAttempts(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 3)
+	ctx := context.Background()
+	b.deps.Transport = unreachableTransport{}
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
+	b.sendNow(t, b.campaign(t, "outage", 50, 0))
+	require.Eventually(t, func() bool {
+		var snoozed int
+		_ = b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'scheduled'").Scan(&snoozed)
+		return snoozed == 1
+	}, 30*time.Second, 50*time.Millisecond, "the batch is snoozed")
+	require.Equal(t, map[string]int{"scheduled/scheduled": 3}, deliveryStates(t, b))
+	var attempts int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT coalesce(sum(attempts), 0) FROM deliveries").Scan(&attempts))
+	require.Zero(t, attempts)
+
+	// A connection that dies before DATA on the second message: that one and
+	// the rest go back without an attempt; the first was sent.
+	b2, rec2 := sendSetup(t, 3)
+	n := 0
+	rec2.answer = func(e *mailer.Envelope) mailer.Result {
+		n++
+		if n == 1 {
+			return mailer.Result{Outcome: mailer.Accepted}
+		}
+		return mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "broken pipe"}
+	}
+	b2.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
+	b2.sendNow(t, b2.campaign(t, "broken", 50, 0))
+	require.Eventually(t, func() bool {
+		s := deliveryStates(t, b2)
+		return s["sent/sent"] == 1 && s["scheduled/scheduled"] == 2
+	}, 30*time.Second, 50*time.Millisecond, "%v", deliveryStates(t, b2))
+	require.NoError(t, b2.pool.QueryRow(ctx, "SELECT coalesce(sum(attempts), 0) FROM deliveries WHERE state = 'scheduled'").Scan(&attempts))
+	require.Zero(t, attempts)
+	var planned time.Time
+	require.NoError(t, b2.pool.QueryRow(ctx, "SELECT min(planned_for) FROM deliveries WHERE state = 'scheduled'").Scan(&planned))
+	require.InDelta(t, 30, time.Until(planned).Seconds(), 5, "retried in about 30 s")
+	require.Zero(t, rec.count())
 }

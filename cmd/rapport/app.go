@@ -209,7 +209,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	limiter := throttle.New(pool, clock, throttle.Config{})
 	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
 		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
-		BatchSize: 5000, SendBatch: 100, Throttle: limiter, Metrics: reg}
+		BatchSize: 5000, SendBatch: cfg.SendBatch, Throttle: limiter, Metrics: reg}
 	deps.SendTimeout, deps.PlanTimeout = jobs.Timeouts(cfg.RescueAfter)
 	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
 	rc, err := newRiver(pool, cfg, log, deps, launcher, r)

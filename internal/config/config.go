@@ -34,6 +34,7 @@ type Config struct {
 	LogLevel          string
 	SendWorkers       int
 	SMTPPoolSize      int
+	SendBatch         int // deliveries per send job
 	DKIM              *DKIM
 	TierJitter        time.Duration
 	ShutdownTimeout   time.Duration
@@ -142,7 +143,10 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("DEFAULT_TIMEZONE", "unknown time zone %q: use an IANA name such as Europe/Berlin", tz)
 	}
 	c.SendWorkers = intVar(get, bad, "SEND_WORKERS", 16, 1, 512)
-	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", 8, 1, 256)
+	// Every send worker holds one SMTP connection for its batch; fewer
+	// connections than workers would leave claimed batches waiting.
+	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", c.SendWorkers, 1, 512)
+	c.SendBatch = intVar(get, bad, "SEND_BATCH", 200, 1, 1000)
 	c.SoftBounceLimit = intVar(get, bad, "SOFT_BOUNCE_LIMIT", 3, 1, 100)
 	if n, err := ParseSize(get("IMPORT_BODY_LIMIT", "1G")); err != nil || n < 1<<10 {
 		bad("IMPORT_BODY_LIMIT", "must be a size such as 500M or 2G (at least 1K)")

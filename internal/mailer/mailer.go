@@ -47,9 +47,14 @@ func (o Outcome) String() string {
 // Result is the fate of one message.
 type Result struct {
 	Outcome Outcome
-	Code    int    // SMTP reply code when there was one
-	Err     error  // nil when accepted
-	Detail  string // server text, for logs and the delivery record
+	// Unsent: the message never reached the server (no connection, or the
+	// connection failed before DATA without a reply code). It is a fault of
+	// the connection, not of the message: retried soon, not counted as an
+	// attempt.
+	Unsent bool
+	Code   int    // SMTP reply code when there was one
+	Err    error  // nil when accepted
+	Detail string // server text, for logs and the delivery record
 }
 
 // SlowDown reports whether a temporary failure asks us to send more slowly
@@ -137,7 +142,7 @@ func classify(err error) Result {
 	}
 	var se *gomail.SendError
 	if !errors.As(err, &se) {
-		return Result{Outcome: TempFail, Err: err, Detail: err.Error()}
+		return Result{Outcome: TempFail, Unsent: true, Err: err, Detail: err.Error()}
 	}
 	r := Result{Err: err, Code: se.ErrorCode(), Detail: err.Error()}
 	switch se.Reason {
@@ -157,6 +162,12 @@ func classify(err error) Result {
 		r.Outcome = PermFail
 	default:
 		r.Outcome = TempFail
+	}
+	if r.Code == 0 {
+		switch se.Reason {
+		case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrConnCheck, gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrSMTPData:
+			r.Unsent = true // the connection failed before the message was sent
+		}
 	}
 	return r
 }

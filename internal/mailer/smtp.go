@@ -134,14 +134,33 @@ type smtpSession struct {
 	p      *Pool
 	c      *smtp.Client
 	broken bool
+	// redialed: the session already replaced a dead connection once; a
+	// second failure means the server is really gone.
+	redialed bool
 	// open: the last message failed and may have left its transaction
 	// open on the server (a refused DATA); RSET before the next one.
 	open bool
 }
 
 func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
+	r := s.send(ctx, e)
+	if r.Unsent && !s.redialed {
+		// A pooled connection the server closed while idle fails at MAIL,
+		// before the server has anything: dial a fresh one and try once
+		// more rather than fail the rest of the batch.
+		s.redialed = true
+		if c, err := s.p.dial(ctx); err == nil {
+			_ = s.c.Close()
+			s.c, s.broken, s.open = c, false, false
+			r = s.send(ctx, e)
+		}
+	}
+	return r
+}
+
+func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 	if s.broken {
-		return Result{Outcome: TempFail, Detail: "connection broken"}
+		return Result{Outcome: TempFail, Unsent: true, Detail: "connection broken"}
 	}
 	m, err := Build(e, s.p.dkim)
 	if err != nil {
@@ -151,7 +170,7 @@ func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
 		if err := s.reset(); err != nil {
 			// Nothing of this message reached the server.
 			s.broken = true
-			return Result{Outcome: TempFail, Err: err, Detail: "smtp reset: " + err.Error()}
+			return Result{Outcome: TempFail, Unsent: true, Err: err, Detail: "smtp reset: " + err.Error()}
 		}
 		s.open = false
 	}

@@ -292,6 +292,24 @@ func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int
 	return items, nil
 }
 
+const markUnsent = `-- name: MarkUnsent :exec
+UPDATE deliveries SET state = 'scheduled', attempts = greatest(attempts - 1, 0), planned_for = $1, updated_at = $2
+WHERE id = $3 AND state = 'sending'
+`
+
+type MarkUnsentParams struct {
+	PlannedFor time.Time
+	Now        time.Time
+	ID         int64
+}
+
+// A claimed delivery whose connection failed before the server had it goes
+// back to 'scheduled' without the attempt counting against it.
+func (q *Queries) MarkUnsent(ctx context.Context, arg MarkUnsentParams) error {
+	_, err := q.db.Exec(ctx, markUnsent, arg.PlannedFor, arg.Now, arg.ID)
+	return err
+}
+
 const queueDepth = `-- name: QueueDepth :many
 SELECT queue, state::text AS state, count(*)::bigint AS n
 FROM river_job

@@ -79,3 +79,9 @@ SELECT queue, state::text AS state, count(*)::bigint AS n
 FROM river_job
 WHERE state IN ('available', 'scheduled', 'running', 'retryable')
 GROUP BY queue, state;
+
+-- name: MarkUnsent :exec
+-- A claimed delivery whose connection failed before the server had it goes
+-- back to 'scheduled' without the attempt counting against it.
+UPDATE deliveries SET state = 'scheduled', attempts = greatest(attempts - 1, 0), planned_for = @planned_for, updated_at = @now
+WHERE id = @id AND state = 'sending';
