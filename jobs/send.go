@@ -124,9 +124,9 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 				if err != nil {
 					return &unreachable{err}
 				}
-				sent := w.sendChunks(ctx, job, sess, ready, slots)
+				err = w.sendAll(ctx, job, lock, sess, ready, slots)
 				sess.Close()
-				if err := w.record(ctx, lock, sent); err != nil {
+				if err != nil {
 					return err
 				}
 			}
@@ -246,46 +246,71 @@ type attempt struct {
 	result  mailer.Result
 }
 
-// sendChunks claims and sends the ready deliveries chunk by chunk, each
-// message at its throttle slot. Once the connection is gone the rest are
-// neither claimed nor sent: they go to a later job.
-func (w *SendWorker) sendChunks(ctx context.Context, job *river.Job[SendArgs], sess mailer.Session, ready []outgoing, slots map[int64]time.Time) []attempt {
-	out := make([]attempt, len(ready))
-	for i, o := range ready {
-		out[i] = attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}}
-	}
+// sendAll claims, sends and records the ready deliveries chunk by chunk,
+// each message at its throttle slot. Each chunk's outcomes are committed
+// as soon as it is done, the last one's with the job's completion in the
+// lock transaction, so a killed worker leaves at most one chunk 'sending'.
+// Once the connection is gone the rest are neither claimed nor sent: they
+// go to a later job.
+func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
 	pace := newPacer(slots)
 	down := false
-	for start := 0; start < len(ready) && !down; start += claimChunk {
-		chunk := out[start:min(start+claimChunk, len(out))]
-		list := make([]outgoing, len(chunk))
-		for i := range chunk {
-			list[i] = chunk[i].outgoing
+	var updates contactUpdates
+	for start := 0; start < len(ready); start += claimChunk {
+		end := min(start+claimChunk, len(ready))
+		chunk := make([]attempt, 0, end-start)
+		for _, o := range ready[start:end] {
+			chunk = append(chunk, attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}})
 		}
-		got, err := w.claimChunkOf(ctx, job, list)
-		if err != nil {
-			w.d.Log.Error("claiming a send chunk failed", "job_id", job.ID, "error", err.Error())
-			break
-		}
-		for i := range chunk {
-			a := &chunk[i]
-			a.tried = true
-			if a.claimed = got[a.row.ID]; !a.claimed || down {
-				continue
+		if !down {
+			var err error
+			if down, err = w.sendChunk(ctx, job, sess, chunk, pace); err != nil {
+				return err
 			}
-			pace.wait(a.row.ID)
-			start := time.Now()
-			a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
-			w.metric(func(m Metrics) {
-				m.SendLatency(time.Since(start))
-				if a.result.Outcome != mailer.Accepted {
-					m.SMTPError(a.result.Outcome.String())
-				}
-			})
-			down = a.result.Unsent && a.result.Code == 0
+		}
+		if end == len(ready) {
+			if err := w.record(ctx, lock, chunk, &updates); err != nil {
+				return err
+			}
+			return updates.apply(ctx, dbsqlc.New(lock), w.d.Clock.Now())
+		}
+		if err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error { return w.record(ctx, tx, chunk, &updates) }); err != nil {
+			return err
 		}
 	}
-	return out
+	return nil
+}
+
+// sendChunk claims a chunk and sends what it claimed. It reports whether
+// the connection is gone.
+func (w *SendWorker) sendChunk(ctx context.Context, job *river.Job[SendArgs], sess mailer.Session, chunk []attempt, pace *pacer) (bool, error) {
+	list := make([]outgoing, len(chunk))
+	for i := range chunk {
+		list[i] = chunk[i].outgoing
+	}
+	got, err := w.claimChunkOf(ctx, job, list)
+	if err != nil {
+		return false, err
+	}
+	down := false
+	for i := range chunk {
+		a := &chunk[i]
+		a.tried = true
+		if a.claimed = got[a.row.ID]; !a.claimed || down {
+			continue
+		}
+		pace.wait(a.row.ID)
+		start := time.Now()
+		a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
+		w.metric(func(m Metrics) {
+			m.SendLatency(time.Since(start))
+			if a.result.Outcome != mailer.Accepted {
+				m.SMTPError(a.result.Outcome.String())
+			}
+		})
+		down = a.result.Unsent // the session already tried a fresh connection
+	}
+	return down, nil
 }
 
 // pacer sends each message at its throttle slot. Slots were reserved before
@@ -509,11 +534,34 @@ func (w *SendWorker) metric(f func(Metrics)) {
 	}
 }
 
-// record writes every outcome in the lock transaction.
-func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt) error {
+// contactUpdates are the contact rows a batch changes (last_sent_at, a
+// bounce's status). The batch holds those rows locked in its lock
+// transaction, so only that transaction can write them: chunks recorded
+// before it collect them here.
+type contactUpdates struct {
+	touched, bounced []int64
+}
+
+// apply writes the collected contact changes in the lock transaction.
+func (u *contactUpdates) apply(ctx context.Context, q *dbsqlc.Queries, now time.Time) error {
+	if len(u.touched) > 0 {
+		if err := q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: u.touched, Now: now}); err != nil {
+			return err
+		}
+	}
+	for _, id := range u.bounced {
+		if err := q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: id, Status: string(outreach.StatusBounced), Now: now}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record writes a chunk's outcomes in tx, collecting contact changes in u.
+func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt, u *contactUpdates) error {
 	q := dbsqlc.New(tx)
 	now := w.d.Clock.Now()
-	var sent, touched []int64
+	var sent []int64
 	var retries []due
 	for _, a := range all {
 		res := a.result
@@ -527,7 +575,7 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt) error
 		case res.Outcome == mailer.Accepted:
 			sent = append(sent, a.row.ID)
 			if a.row.Marketing {
-				touched = append(touched, a.contact.ID)
+				u.touched = append(u.touched, a.contact.ID)
 			}
 		case res.Outcome == mailer.Uncertain:
 			if err := w.end(ctx, q, a.row.ID, outreach.DeliveryUnknown, outreach.ReasonUnknown, trim(res.Detail), now); err != nil {
@@ -537,6 +585,7 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt) error
 			if err := w.bounce(ctx, q, a.outgoing, res, now); err != nil {
 				return err
 			}
+			u.bounced = append(u.bounced, a.contact.ID)
 		case res.Unsent:
 			at := now.Add(unreachableWait)
 			if err := q.MarkUnsent(ctx, dbsqlc.MarkUnsentParams{ID: a.row.ID, PlannedFor: at, Now: now}); err != nil {
@@ -562,11 +611,6 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt) error
 		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliverySent), string(outreach.ReasonSent), len(sent)) })
 	}
 	w.slowDown(ctx, all, now)
-	if len(touched) > 0 {
-		if err := q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: touched, Now: now}); err != nil {
-			return err
-		}
-	}
 	return EnqueueSends(ctx, tx, retries, now, w.d.SendBatch)
 }
 
@@ -599,16 +643,14 @@ func (w *SendWorker) slowDown(ctx context.Context, all []attempt, now time.Time)
 }
 
 // bounce ends a delivery the server refused for good and suppresses the
-// address, so it is never tried again.
+// address, so it is never tried again (the contact's status follows in the
+// lock transaction, see contactUpdates).
 func (w *SendWorker) bounce(ctx context.Context, q *dbsqlc.Queries, o outgoing, res mailer.Result, now time.Time) error {
 	if err := w.end(ctx, q, o.row.ID, outreach.DeliveryFailed, outreach.ReasonFailedPermanent, trim(res.Detail), now); err != nil {
 		return err
 	}
 	email := o.contact.Email
-	if err := q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: EmailHash(email), Email: &email, Reason: string(outreach.SuppressBounce), Now: now}); err != nil {
-		return err
-	}
-	return q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: o.contact.ID, Status: string(outreach.StatusBounced), Now: now})
+	return q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: EmailHash(email), Email: &email, Reason: string(outreach.SuppressBounce), Now: now})
 }
 
 // backoff is the wait before retry n (1-based): 1m, 2m, 4m … capped at 1h,

@@ -163,10 +163,13 @@ func classify(err error) Result {
 	default:
 		r.Outcome = TempFail
 	}
-	if r.Code == 0 {
+	if r.Code == 0 || r.Code == 421 {
+		// No reply, or 421 ("closing the channel", which is also what
+		// servers say when they drop an idle connection): a fault of the
+		// connection, not of this message, if it came before DATA.
 		switch se.Reason {
 		case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrConnCheck, gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrSMTPData:
-			r.Unsent = true // the connection failed before the message was sent
+			r.Unsent = true
 		}
 	}
 	return r
