@@ -100,23 +100,27 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 			m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked))
 		})
 	}
-	slots, wait, err := w.reserve(ctx, rows, now)
-	if err != nil {
-		return err
-	}
-	if slots == nil && wait > 0 {
-		// Throttled: the job waits its turn in the queue, holding no
-		// worker and no lock; the messages are delayed, never dropped.
-		return river.JobSnooze(wait)
-	}
 	err = pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
 		if len(contactIDs) > 0 {
 			contacts, err := dbsqlc.New(lock).LockContacts(ctx, contactIDs)
 			if err != nil {
 				return err
 			}
-			ready, err := w.check(ctx, job, contacts, slots)
+			ready, err := w.check(ctx, job, contacts)
 			if err != nil {
+				return err
+			}
+			// Throttle slots are taken only now, for what will really go,
+			// right before it goes: slots taken earlier would be stale by
+			// the time the batch starts, and it would catch up in a burst.
+			slots, wait, err := w.reserve(ctx, ready)
+			if err != nil {
+				return err
+			}
+			if slots == nil && wait > 0 {
+				return &throttled{wait}
+			}
+			if ready, err = w.deferFar(ctx, lock, ready, slots); err != nil {
 				return err
 			}
 			if len(ready) > 0 {
@@ -134,6 +138,12 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		_, err := river.JobCompleteTx[*riverDriver](ctx, lock, job)
 		return err
 	})
+	var th *throttled
+	if errors.As(err, &th) {
+		// Nothing was claimed or reserved: the job waits its turn in the
+		// queue, holding no worker and no lock; delayed, never dropped.
+		return river.JobSnooze(th.wait)
+	}
 	var u *unreachable
 	if errors.As(err, &u) {
 		// Nothing was claimed: the deliveries stay scheduled and the job
@@ -145,6 +155,11 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	return err
 }
+
+// throttled is a send batch whose first throttle slot is too far off.
+type throttled struct{ wait time.Duration }
+
+func (t *throttled) Error() string { return "throttled for " + t.wait.String() }
 
 // unreachable is a send batch finding no SMTP connection before it claimed
 // anything.
@@ -173,7 +188,7 @@ type outgoing struct {
 // own committed transaction: deliveries that must never go are ended with
 // their reason, those that may go later are re-planned, and the rest are
 // returned ready to send (not yet claimed).
-func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, slots map[int64]time.Time) ([]outgoing, error) {
+func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact) ([]outgoing, error) {
 	var ready []outgoing
 	err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
 		ready = nil
@@ -191,12 +206,6 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 		for _, r := range rows {
 			if r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
 				continue // handled elsewhere, or re-planned to a later job
-			}
-			if slot, ok := slots[r.ID]; ok && slot.Sub(now) > maxPace {
-				// Its domain's turn is far off: let a later job send it
-				// then rather than hold this batch's locks until it comes.
-				replans = append(replans, due{id: r.ID, at: slot})
-				continue
 			}
 			contact, known := c.contacts[r.ContactID]
 			if !known {
@@ -481,32 +490,25 @@ const (
 	maxPace         = 30 * time.Second
 )
 
-// reserve takes throttle slots for the batch's due deliveries, one per
-// message, and waits until the first. With no slot within maxThrottleWait it
-// reserves nothing and returns the wait.
-func (w *SendWorker) reserve(ctx context.Context, rows []dbsqlc.SendLoadRow, now time.Time) (map[int64]time.Time, time.Duration, error) {
-	if w.d.Throttle == nil {
+// reserve takes throttle slots for the ready messages, one each, and waits
+// until the first. With no slot within maxThrottleWait it reserves nothing
+// and returns the wait.
+func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]time.Time, time.Duration, error) {
+	if w.d.Throttle == nil || len(ready) == 0 {
 		return nil, 0, nil
 	}
-	var ids []int64
-	var domains []string
-	for _, r := range rows {
-		if r.State == string(outreach.DeliveryScheduled) && !r.PlannedFor.After(now.Add(dueSlack)) {
-			ids = append(ids, r.ID)
-			domains = append(domains, outreach.EmailDomain(r.Email))
-		}
+	domains := make([]string, len(ready))
+	for i, o := range ready {
+		domains[i] = outreach.EmailDomain(o.contact.Email)
 	}
-	if len(ids) == 0 {
-		return nil, 0, nil
-	}
-	got, wait, err := w.d.Throttle.ReserveWithin(ctx, now, domains, maxThrottleWait)
+	got, wait, err := w.d.Throttle.ReserveWithin(ctx, w.d.Clock.Now(), domains, maxThrottleWait)
 	if err != nil || got == nil {
 		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
 		return nil, wait, err
 	}
-	slots := make(map[int64]time.Time, len(ids))
-	for i, id := range ids {
-		slots[id] = got[i]
+	slots := make(map[int64]time.Time, len(ready))
+	for i, o := range ready {
+		slots[o.row.ID] = got[i]
 	}
 	if wait > 0 {
 		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
@@ -515,6 +517,23 @@ func (w *SendWorker) reserve(ctx context.Context, rows []dbsqlc.SendLoadRow, now
 		}
 	}
 	return slots, 0, nil
+}
+
+// deferFar hands the messages whose domain's turn is more than maxPace
+// away to a later job, due at their slot, rather than hold this batch's
+// locks until it comes.
+func (w *SendWorker) deferFar(ctx context.Context, lock pgx.Tx, ready []outgoing, slots map[int64]time.Time) ([]outgoing, error) {
+	now := w.d.Clock.Now()
+	keep := ready[:0]
+	var later []due
+	for _, o := range ready {
+		if slot, ok := slots[o.row.ID]; ok && slot.Sub(now) > maxPace {
+			later = append(later, due{id: o.row.ID, at: slot})
+			continue
+		}
+		keep = append(keep, o)
+	}
+	return keep, EnqueueSends(ctx, lock, later, now, w.d.SendBatch)
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
