@@ -13,9 +13,7 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (api_key_id, idem_key)
 );
 CREATE INDEX audit_log_id_idx ON audit_log (id DESC);
-CREATE INDEX deliveries_state_idx ON deliveries (state, reason, id);
 
 -- +goose Down
-DROP INDEX deliveries_state_idx;
 DROP INDEX audit_log_id_idx;
 DROP TABLE idempotency_keys;

@@ -31,7 +31,7 @@ import (
 // The send benchmark's knobs, all from the environment so `make bench`
 // needs none: BENCH_MESSAGES (100000), BENCH_SEND_WORKERS (16, the send
 // queue's MaxWorkers, SEND_WORKERS in the service), BENCH_SMTP_POOL (16,
-// SMTP_POOL_SIZE), BENCH_SEND_BATCH (100, deliveries per send job),
+// SMTP_POOL_SIZE), BENCH_SEND_BATCH (200, deliveries per send job, the service default),
 // BENCH_BASELINE_WORKERS (200); BENCH_BASELINE=0 skips the baseline (for
 // profiling the end-to-end phase alone).
 func envInt(name string, def int) int {
@@ -71,7 +71,7 @@ func BenchmarkSendHundredThousand(b *testing.B) {
 	n := envInt("BENCH_MESSAGES", 100_000)
 	sendWorkers := envInt("BENCH_SEND_WORKERS", 16)
 	smtpPool := envInt("BENCH_SMTP_POOL", 16)
-	sendBatch := envInt("BENCH_SEND_BATCH", 100)
+	sendBatch := envInt("BENCH_SEND_BATCH", 200)
 	baseWorkers := envInt("BENCH_BASELINE_WORKERS", 200)
 	s := startSink(b)
 	b.ResetTimer()
