@@ -72,10 +72,7 @@ func (l *Launcher) Forecast(ctx context.Context, id int64) (Forecast, error) {
 		if err != nil {
 			return err
 		}
-		p := &planner.Planner{Tiers: map[string]outreach.Tier{}, DefaultZone: d.DefaultZone, Spread: d.Jitter}
-		for _, t := range tiers {
-			p.Tiers[t.Key] = t
-		}
+		p := d.planner(tiers)
 		run := planner.Run{Campaign: c, FireAt: fire}
 		if c.ExpiresAfter > 0 {
 			run.ExpiresAt = fire.Add(c.ExpiresAfter)

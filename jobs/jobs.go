@@ -19,6 +19,7 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/token"
@@ -58,6 +59,15 @@ type Deps struct {
 // resumes where it stopped, so a timeout only splits the work).
 func Timeouts(rescueAfter time.Duration) (send, plan time.Duration) {
 	return min(3*time.Minute, rescueAfter/2), min(10*time.Minute, rescueAfter/2)
+}
+
+// planner builds the planner for the tiers in force now.
+func (d *Deps) planner(tiers []outreach.Tier) *planner.Planner {
+	p := &planner.Planner{Tiers: make(map[string]outreach.Tier, len(tiers)), DefaultZone: d.DefaultZone, Spread: d.Jitter}
+	for _, t := range tiers {
+		p.Tiers[t.Key] = t
+	}
+	return p
 }
 
 // Throttle paces sends across all worker processes (throttle.Limiter).

@@ -78,10 +78,7 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 	if err != nil {
 		return err
 	}
-	p := &planner.Planner{Tiers: map[string]outreach.Tier{}, DefaultZone: w.d.DefaultZone, Spread: w.d.Jitter}
-	for _, t := range tiers {
-		p.Tiers[t.Key] = t
-	}
+	p := w.d.planner(tiers)
 	r := planner.Run{Campaign: camp, ID: run.ID, FireAt: run.FireAt}
 	if run.ExpiresAt != nil {
 		r.ExpiresAt = *run.ExpiresAt

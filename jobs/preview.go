@@ -5,7 +5,6 @@ import (
 	"errors"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/render"
 )
 
@@ -43,10 +42,7 @@ func (l *Launcher) Preview(ctx context.Context, campaignID, contactID int64) (Pr
 	if err != nil {
 		return Preview{}, err
 	}
-	p := &planner.Planner{Tiers: map[string]outreach.Tier{}}
-	for _, t := range tiers {
-		p.Tiers[t.Key] = t
-	}
+	p := d.planner(tiers)
 	tier := contact.Tier
 	if t, ok := p.EffectiveTier(contact); ok {
 		tier = t.Key

@@ -9,7 +9,6 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/cadence"
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
@@ -78,10 +77,7 @@ func (w *ReplanWorker) batch(ctx context.Context, tx pgx.Tx, campaignID, after i
 	if err != nil {
 		return 0, 0, err
 	}
-	p := &planner.Planner{Tiers: map[string]outreach.Tier{}, DefaultZone: w.d.DefaultZone, Spread: w.d.Jitter}
-	for _, t := range tiers {
-		p.Tiers[t.Key] = t
-	}
+	p := w.d.planner(tiers)
 	byID := map[int64]outreach.Contact{}
 	for _, c := range contacts {
 		byID[c.ID] = postgres.ContactFromRow(c)

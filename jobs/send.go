@@ -367,15 +367,12 @@ func (w *SendWorker) newCheck(ctx context.Context, tx pgx.Tx, locked []dbsqlc.Co
 		return nil, err
 	}
 	c := &check{
-		planner:     &planner.Planner{Tiers: map[string]outreach.Tier{}, DefaultZone: w.d.DefaultZone, Spread: w.d.Jitter},
+		planner:     w.d.planner(tiers),
 		campaigns:   map[int64]outreach.Campaign{},
 		contacts:    map[int64]outreach.Contact{},
 		suppression: map[int64]outreach.SuppressionReason{},
 		sent:        map[int64][]cadence.Event{},
 		window:      longest(tiers),
-	}
-	for _, t := range tiers {
-		c.planner.Tiers[t.Key] = t
 	}
 	ids := make([]int64, len(locked))
 	hashes := make([][]byte, len(locked))
