@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -69,6 +68,6 @@ func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, 
 	return &mailer.Envelope{
 		From: w.d.From, To: contact.Email, ToName: strings.TrimSpace(contact.Name),
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-		MessageID: MessageID(r.ID, camp.ID, w.domain()), Headers: headers, Date: time.Now(),
+		MessageID: MessageID(r.ID, camp.ID, w.domain()), Headers: headers, Date: w.d.Clock.Now(),
 	}, nil
 }
