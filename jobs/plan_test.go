@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/testproc"
 )
 
 // busyTier is a tier with tight, interacting caps and an always-open
@@ -115,13 +116,9 @@ func TestMain(m *testing.M) {
 // helperPlanner works the plan queue of another test's database until no
 // planning is left.
 func helperPlanner(url string) int {
-	t := &helperT{}
-	defer t.cleanup()
-	b := attach(t, url)
-	b.workersID(t, map[string]int{QueuePlan: 5}, "helper")
-	b.waitJobs(t, 3*time.Minute, "plan_run")
-	if t.failed {
-		return 1
-	}
-	return 0
+	return testproc.Run(func(t testing.TB) {
+		b := attach(t, url)
+		b.workersID(t, map[string]int{QueuePlan: 5}, "helper")
+		b.waitJobs(t, 3*time.Minute, "plan_run")
+	})
 }

@@ -14,22 +14,29 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/rapport-dev/rapport/internal/testproc"
 )
 
-// sinkEnv makes the test binary run TestSendSinkProcess as a discarding SMTP
+// sinkEnv makes the test binary run sinkProcess as a discarding SMTP
 // sink instead of the tests: the send benchmark starts the sink as a process
 // of its own, so its memory and garbage collection stay out of rapport's
 // figures.
 const sinkEnv = "RAPPORT_BENCH_SINK"
 
-// TestSendSinkProcess is the sink process's body; it skips unless started by
-// startSink. It accepts every message, keeps nothing but a count, prints
+// TestMain makes the test binary the send benchmark's SMTP sink process
+// when sinkEnv is set (see startSink).
+func TestMain(m *testing.M) {
+	if os.Getenv(sinkEnv) == "1" {
+		os.Exit(testproc.Run(sinkProcess))
+	}
+	os.Exit(m.Run())
+}
+
+// sinkProcess accepts every message, keeps nothing but a count, prints
 // "listening on <addr>" once ready and, when its stdin closes, "received <n>
 // <peak RSS MB>" and exits.
-func TestSendSinkProcess(t *testing.T) {
-	if os.Getenv(sinkEnv) != "1" {
-		t.Skip("only runs as the send benchmark's SMTP sink process")
-	}
+func sinkProcess(t testing.TB) {
 	var n atomic.Int64
 	srv := smtp.NewServer(discardBackend{n: &n})
 	srv.Domain = "sink.bench.local"
@@ -80,7 +87,7 @@ type sink struct {
 // binary again) and stops it when the benchmark ends.
 func startSink(tb testing.TB) *sink {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSendSinkProcess$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), sinkEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()

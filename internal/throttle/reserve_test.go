@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rapport-dev/rapport/internal/testproc"
 )
 
 // Environment of the helper process that TestConcurrent* start, so that
@@ -41,14 +43,18 @@ func reserveAll(ctx context.Context, l *Limiter, now time.Time, domains []string
 	return out, nil
 }
 
-// TestHelperReserve is not a test on its own: the concurrency tests run the
-// test binary again with it to reserve from a second OS process. It prints
-// one "SLOT <unix nanoseconds>" line per message.
-func TestHelperReserve(t *testing.T) {
-	url := os.Getenv(helperURL)
-	if url == "" {
-		t.Skip("only runs as a helper process")
+// TestMain makes the test binary the second reserving process of the
+// concurrency tests when helperURL is set (see reserveInProcess).
+func TestMain(m *testing.M) {
+	if url := os.Getenv(helperURL); url != "" {
+		os.Exit(testproc.Run(func(t testing.TB) { helperReserve(t, url) }))
 	}
+	os.Exit(m.Run())
+}
+
+// helperReserve reserves from a second OS process and prints one
+// "SLOT <unix nanoseconds>" line per message.
+func helperReserve(t testing.TB, url string) {
 	nanos, _ := strconv.ParseInt(os.Getenv(helperNow), 10, 64)
 	seed, _ := strconv.ParseUint(os.Getenv(helperSeed), 10, 64)
 	l := New(open(t, url), nil, Config{})
@@ -98,7 +104,7 @@ func reserveConcurrently(t *testing.T, b *bundle, now time.Time, procs int, work
 }
 
 func reserveInProcess(url string, now time.Time, domains []string, seed uint64) ([]time.Time, error) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperReserve$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(),
 		helperURL+"="+url,
 		helperNow+"="+strconv.FormatInt(now.UnixNano(), 10),
