@@ -269,3 +269,16 @@ func TestImportStopsAtRunawayQuote(t *testing.T) {
 	require.Contains(t, res.Errors[0].Message, "the rest of the file was not read")
 	require.Equal(t, 1, a.count("contacts"))
 }
+
+func TestImportHasItsOwnLimit(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, map[string]string{"IMPORT_BODY_LIMIT": "2K"})
+	var b strings.Builder
+	b.WriteString("email,tier\n")
+	for i := 0; b.Len() < 8<<10; i++ {
+		fmt.Fprintf(&b, "big%05d@example.com,low\n", i)
+	}
+	code, _, raw := a.importCSV(a.Key, "", "text/csv", b.String())
+	require.Equal(t, http.StatusRequestEntityTooLarge, code, string(raw))
+	require.Contains(t, string(raw), "import limit")
+}

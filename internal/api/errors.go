@@ -75,7 +75,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if m, ok := he.Message.(string); ok {
 			p.Detail = m
 		}
-		if he.Code == http.StatusRequestEntityTooLarge {
+		if he.Code == http.StatusRequestEntityTooLarge && (p.Detail == "" || p.Detail == http.StatusText(he.Code)) {
 			p.Detail = "the request body is too large"
 		}
 	default:
