@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -145,12 +144,6 @@ func longest(tiers []outreach.Tier) time.Duration {
 	return l
 }
 
-// EmailHash is how suppressions are keyed: SHA-256 of the lower-cased address.
-func EmailHash(email string) []byte {
-	h := sha256.Sum256([]byte(email))
-	return h[:]
-}
-
 // Targets loads what the planner needs for a batch of contacts: their cap
 // history and suppressions. Shared by planning and the forecast.
 func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, since time.Time) ([]planner.Target, error) {
@@ -158,7 +151,7 @@ func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, sinc
 	hashes := make([][]byte, len(rows))
 	for i, c := range rows {
 		ids[i] = c.ID
-		hashes[i] = EmailHash(c.Email)
+		hashes[i] = postgres.EmailHash(c.Email)
 	}
 	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{LoID: ids[0], HiID: ids[len(ids)-1], Since: since})
 	if err != nil {

@@ -379,7 +379,7 @@ func (w *SendWorker) newCheck(ctx context.Context, tx pgx.Tx, locked []dbsqlc.Co
 	byHash := map[string]int64{}
 	for i, row := range locked {
 		ids[i] = row.ID
-		hashes[i] = EmailHash(row.Email)
+		hashes[i] = postgres.EmailHash(row.Email)
 		byHash[string(hashes[i])] = row.ID
 		c.contacts[row.ID] = postgres.ContactFromRow(row)
 	}
@@ -666,7 +666,7 @@ func (w *SendWorker) bounce(ctx context.Context, q *dbsqlc.Queries, o outgoing, 
 		return err
 	}
 	email := o.contact.Email
-	return q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: EmailHash(email), Email: &email, Reason: string(outreach.SuppressBounce), Now: now})
+	return q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: postgres.EmailHash(email), Email: &email, Reason: string(outreach.SuppressBounce), Now: now})
 }
 
 // backoff is the wait before retry n (1-based): 1m, 2m, 4m … capped at 1h,

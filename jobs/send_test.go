@@ -13,6 +13,7 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 // recorder is a transport that records what it is handed and answers what
@@ -106,7 +107,7 @@ func TestSendTimeCheckHonoursChanges(t *testing.T) {
 		UPDATE contacts SET paused_until = now() + interval '30 days' WHERE email = 'c0000002@example.com';
 		UPDATE contacts SET status = 'complained' WHERE email = 'c0000003@example.com';`)
 	require.NoError(t, err)
-	_, err = b.pool.Exec(ctx, `INSERT INTO suppressions (email_hash, email, reason, created_at) VALUES ($1, 'c0000004@example.com', 'hard_bounce', now())`, EmailHash("c0000004@example.com"))
+	_, err = b.pool.Exec(ctx, `INSERT INTO suppressions (email_hash, email, reason, created_at) VALUES ($1, 'c0000004@example.com', 'hard_bounce', now())`, postgres.EmailHash("c0000004@example.com"))
 	require.NoError(t, err)
 	b.workers(t, map[string]int{QueueSend: 2})
 	b.waitJobs(t, time.Minute, "send_batch")

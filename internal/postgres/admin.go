@@ -65,7 +65,7 @@ func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error 
 		if err != nil {
 			return err
 		}
-		if err := q.SuppressionErase(ctx, dbsqlc.SuppressionEraseParams{EmailHash: hashEmail(row.Email), Now: now}); err != nil {
+		if err := q.SuppressionErase(ctx, dbsqlc.SuppressionEraseParams{EmailHash: EmailHash(row.Email), Now: now}); err != nil {
 			return err
 		}
 		if err := q.AuditScrub(ctx, row.Email); err != nil {

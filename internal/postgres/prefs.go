@@ -2,9 +2,7 @@ package postgres
 
 import (
 	"context"
-	"crypto/sha256"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -150,7 +148,7 @@ func CanResubscribe(status outreach.ContactStatus, sup outreach.SuppressionReaso
 
 // SuppressionOf returns the suppression reason on an address, "" if none.
 func (s *Store) SuppressionOf(ctx context.Context, email string) (outreach.SuppressionReason, error) {
-	r, err := s.q.PrefsSuppression(ctx, emailHash(email))
+	r, err := s.q.PrefsSuppression(ctx, EmailHash(email))
 	if err != nil {
 		return "", mapError("suppression", err)
 	}
@@ -172,7 +170,7 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 			return err
 		}
 		c := ContactFromRow(row)
-		hash := emailHash(c.Email)
+		hash := EmailHash(c.Email)
 		sup, err := q.PrefsSuppression(ctx, hash)
 		if err != nil {
 			return err
@@ -230,11 +228,4 @@ func normalizeTopics(keys []string) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
-}
-
-// emailHash keys the suppressions table: SHA-256 of the lower-cased address
-// (the same value as jobs.EmailHash, which the send-time check looks up).
-func emailHash(email string) []byte {
-	h := sha256.Sum256([]byte(strings.ToLower(email)))
-	return h[:]
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,8 +22,11 @@ type Suppression struct {
 	CreatedAt time.Time
 }
 
-func hashEmail(email string) []byte {
-	h := sha256.Sum256([]byte(email))
+// EmailHash keys the suppressions table: SHA-256 of the lower-cased
+// address, so an erased contact stays suppressed with no address kept. The
+// planner, the send-time check and every suppression write use it.
+func EmailHash(email string) []byte {
+	h := sha256.Sum256([]byte(strings.ToLower(email)))
 	return h[:]
 }
 
@@ -77,7 +81,7 @@ func suppressTx(ctx context.Context, tx pgx.Tx, now time.Time, actor, email stri
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return false, err
 	}
-	row, err := q.SuppressionAdd(ctx, dbsqlc.SuppressionAddParams{EmailHash: hashEmail(email), Email: &email, Reason: string(reason), Now: now})
+	row, err := q.SuppressionAdd(ctx, dbsqlc.SuppressionAddParams{EmailHash: EmailHash(email), Email: &email, Reason: string(reason), Now: now})
 	if err != nil {
 		return false, err
 	}
@@ -112,7 +116,7 @@ func (s *Store) Unsuppress(ctx context.Context, actor, email string) error {
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		reason, err := q.SuppressionDelete(ctx, hashEmail(e))
+		reason, err := q.SuppressionDelete(ctx, EmailHash(e))
 		if err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return outreach.Errorf(outreach.ENOTFOUND, "no suppression for that address")
