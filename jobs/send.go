@@ -452,31 +452,12 @@ func (w *SendWorker) checkOne(ctx context.Context, q *dbsqlc.Queries, c *check, 
 }
 
 // replan moves a delivery that may not go now to its next valid moment, or
-// skips it as expired.
+// skips it as expired. Deliveries this batch already claimed for the
+// contact count as sent.
 func (w *SendWorker) replan(ctx context.Context, q *dbsqlc.Queries, c *check, r dbsqlc.SendLoadRow, camp outreach.Campaign, contact outreach.Contact, now time.Time) (*outgoing, *due, error) {
-	hist, err := q.ContactCapHistory(ctx, dbsqlc.ContactCapHistoryParams{ContactID: contact.ID, ExceptID: r.ID, Since: now.Add(-c.window)})
-	if err != nil {
-		return nil, nil, err
-	}
-	events := make([]cadence.Event, 0, len(hist)+len(c.sent[contact.ID]))
-	for _, h := range hist {
-		events = append(events, cadence.Event{ID: h.ID, At: h.At, Priority: int(h.Priority), Reserved: h.State == "scheduled"})
-	}
-	events = append(events, c.sent[contact.ID]...) // claimed by this batch, not yet in the table as sending
-	tier, _ := c.planner.EffectiveTier(contact)
-	req := cadence.Request{Rule: tier.Rule, Location: c.planner.Zone(contact), History: events, Now: now, Priority: camp.Priority}
-	if r.ExpiresAt != nil {
-		req.ExpiresAt = *r.ExpiresAt
-	}
 	rng := rand.New(rand.NewPCG(uint64(r.ID), uint64(now.UnixNano())))
-	d := cadence.Decide(req, rng, c.planner.Spread)
-	if d.Reason == outreach.ReasonExpired {
-		return nil, nil, w.end(ctx, q, r.ID, outreach.DeliverySkipped, outreach.ReasonExpired, d.Rule, now)
-	}
-	if err := q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: r.ID, PlannedFor: d.At, Reason: string(d.Reason), Rule: d.Rule, Now: now}); err != nil {
-		return nil, nil, err
-	}
-	return nil, &due{id: r.ID, at: d.At}, nil
+	d, err := w.d.replanOne(ctx, q, c.planner, contact, r.ID, r.ExpiresAt, camp.Priority, c.sent[contact.ID], c.window, now, rng)
+	return nil, d, err
 }
 
 // maxThrottleWait is the longest a send job sleeps for its first throttle
@@ -632,11 +613,7 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt, u *co
 
 // end puts a delivery in a terminal state and counts it.
 func (w *SendWorker) end(ctx context.Context, q *dbsqlc.Queries, id int64, state outreach.DeliveryState, reason outreach.Reason, rule string, now time.Time) error {
-	if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: id, State: string(state), Reason: string(reason), Rule: rule, Now: now}); err != nil {
-		return err
-	}
-	w.metric(func(m Metrics) { m.Delivery(string(state), string(reason), 1) })
-	return nil
+	return w.d.end(ctx, q, id, state, reason, rule, now)
 }
 
 // slowDown backs off each domain that answered "slow down", once per batch.
