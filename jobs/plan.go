@@ -147,23 +147,13 @@ func longest(tiers []outreach.Tier) time.Duration {
 // Targets loads what the planner needs for a batch of contacts: their cap
 // history and suppressions. Shared by planning and the forecast.
 func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, since time.Time) ([]planner.Target, error) {
-	ids := make([]int64, len(rows))
-	hashes := make([][]byte, len(rows))
-	for i, c := range rows {
-		ids[i] = c.ID
-		hashes[i] = postgres.EmailHash(c.Email)
-	}
-	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{LoID: ids[0], HiID: ids[len(ids)-1], Since: since})
+	hist, err := q.CapHistory(ctx, dbsqlc.CapHistoryParams{LoID: rows[0].ID, HiID: rows[len(rows)-1].ID, Since: since})
 	if err != nil {
 		return nil, err
 	}
-	sups, err := q.SuppressedHashes(ctx, hashes)
+	sups, err := suppressionsOf(ctx, q, rows)
 	if err != nil {
 		return nil, err
-	}
-	supBy := make(map[string]string, len(sups))
-	for _, s := range sups {
-		supBy[string(s.EmailHash)] = s.Reason
 	}
 	byContact := make(map[int64][]dbsqlc.CapHistoryRow, len(rows))
 	for _, h := range hist {
@@ -171,7 +161,7 @@ func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, sinc
 	}
 	out := make([]planner.Target, len(rows))
 	for i, row := range rows {
-		t := planner.Target{Contact: postgres.ContactFromRow(row), Suppression: outreach.SuppressionReason(supBy[string(hashes[i])])}
+		t := planner.Target{Contact: postgres.ContactFromRow(row), Suppression: sups[row.ID]}
 		for _, h := range byContact[row.ID] {
 			reserved := h.State == string(outreach.DeliveryScheduled)
 			t.History = append(t.History, cadence.Event{ID: h.ID, At: h.At, Priority: int(h.Priority), Reserved: reserved})
@@ -187,6 +177,26 @@ func Targets(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact, sinc
 			}
 		}
 		out[i] = t
+	}
+	return out, nil
+}
+
+// suppressionsOf looks up the contacts' addresses in the suppressions, in
+// one query, by contact id.
+func suppressionsOf(ctx context.Context, q *dbsqlc.Queries, rows []dbsqlc.Contact) (map[int64]outreach.SuppressionReason, error) {
+	hashes := make([][]byte, len(rows))
+	byHash := make(map[string]int64, len(rows))
+	for i, row := range rows {
+		hashes[i] = postgres.EmailHash(row.Email)
+		byHash[string(hashes[i])] = row.ID
+	}
+	found, err := q.SuppressedHashes(ctx, hashes)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int64]outreach.SuppressionReason, len(found))
+	for _, s := range found {
+		out[byHash[string(s.EmailHash)]] = outreach.SuppressionReason(s.Reason)
 	}
 	return out, nil
 }

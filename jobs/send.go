@@ -367,28 +367,19 @@ func (w *SendWorker) newCheck(ctx context.Context, tx pgx.Tx, locked []dbsqlc.Co
 		return nil, err
 	}
 	c := &check{
-		planner:     w.d.planner(tiers),
-		campaigns:   map[int64]outreach.Campaign{},
-		contacts:    map[int64]outreach.Contact{},
-		suppression: map[int64]outreach.SuppressionReason{},
-		sent:        map[int64][]cadence.Event{},
-		window:      longest(tiers),
+		planner:   w.d.planner(tiers),
+		campaigns: map[int64]outreach.Campaign{},
+		contacts:  map[int64]outreach.Contact{},
+		sent:      map[int64][]cadence.Event{},
+		window:    longest(tiers),
 	}
 	ids := make([]int64, len(locked))
-	hashes := make([][]byte, len(locked))
-	byHash := map[string]int64{}
 	for i, row := range locked {
 		ids[i] = row.ID
-		hashes[i] = postgres.EmailHash(row.Email)
-		byHash[string(hashes[i])] = row.ID
 		c.contacts[row.ID] = postgres.ContactFromRow(row)
 	}
-	sups, err := q.SuppressedHashes(ctx, hashes)
-	if err != nil {
+	if c.suppression, err = suppressionsOf(ctx, q, locked); err != nil {
 		return nil, err
-	}
-	for _, s := range sups {
-		c.suppression[byHash[string(s.EmailHash)]] = outreach.SuppressionReason(s.Reason)
 	}
 	sent, err := q.SentHistory(ctx, dbsqlc.SentHistoryParams{ContactIds: ids, Since: now.Add(-c.window)})
 	if err != nil {
