@@ -28,16 +28,17 @@ func ValidateTier(t outreach.Tier) []outreach.FieldError {
 	return append(errs, t.Rule.Validate()...)
 }
 
-func tierParams(t outreach.Tier) ([]byte, error) {
+// validRule checks a tier and returns its rule in stored (JSON) form.
+func validRule(t outreach.Tier) ([]byte, error) {
+	if errs := ValidateTier(t); len(errs) > 0 {
+		return nil, outreach.Invalid(errs...)
+	}
 	return json.Marshal(t.Rule)
 }
 
 // CreateTier adds a tier.
 func (s *Store) CreateTier(ctx context.Context, actor string, t outreach.Tier) (outreach.Tier, error) {
-	if errs := ValidateTier(t); len(errs) > 0 {
-		return outreach.Tier{}, outreach.Invalid(errs...)
-	}
-	rule, err := tierParams(t)
+	rule, err := validRule(t)
 	if err != nil {
 		return outreach.Tier{}, err
 	}
@@ -60,10 +61,7 @@ func (s *Store) CreateTier(ctx context.Context, actor string, t outreach.Tier) (
 // UpdateTier replaces a tier's fields and rule, bumping its version; the
 // audit log keeps who, when, before and after.
 func (s *Store) UpdateTier(ctx context.Context, actor string, t outreach.Tier) (outreach.Tier, error) {
-	if errs := ValidateTier(t); len(errs) > 0 {
-		return outreach.Tier{}, outreach.Invalid(errs...)
-	}
-	rule, err := tierParams(t)
+	rule, err := validRule(t)
 	if err != nil {
 		return outreach.Tier{}, err
 	}
