@@ -76,7 +76,7 @@ func (t *queryTracer) print(phase string) {
 	sort.Slice(keys, func(i, j int) bool { return t.m[keys[i]].total > t.m[keys[j]].total })
 	for _, k := range keys[:min(len(keys), 25)] {
 		st := t.m[k]
-		fmt.Printf("%s_query: %8.2f s total %6d calls %7.2f ms avg  %s\n", phase, st.total.Seconds(), st.n,
+		fmt.Printf("# %s query: %8.2f s total %6d calls %7.2f ms avg  %s\n", phase, st.total.Seconds(), st.n,
 			float64(st.total.Microseconds())/1000/float64(st.n), k)
 	}
 }
