@@ -22,6 +22,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/throttle"
 	"github.com/rapport-dev/rapport/internal/token"
 )
 
@@ -72,7 +73,8 @@ func (d *Deps) planner(tiers []outreach.Tier) *planner.Planner {
 
 // Throttle paces sends across all worker processes (throttle.Limiter).
 type Throttle interface {
-	ReserveWithin(ctx context.Context, now time.Time, domains []string, maxWait time.Duration) ([]time.Time, time.Duration, error)
+	ReserveWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]throttle.Slot, error)
+	PeekWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]throttle.Slot, error)
 	SlowDown(ctx context.Context, now time.Time, domain string) (float64, error)
 }
 

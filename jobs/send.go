@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -71,79 +72,35 @@ const dueSlack = time.Second
 // Work sends the batch.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	pool := w.d.Store.Pool()
-	q := dbsqlc.New(pool)
 	now := w.d.Clock.Now()
-	rows, err := q.SendLoad(ctx, job.Args.DeliveryIDs)
+	rows, err := dbsqlc.New(pool).SendLoad(ctx, job.Args.DeliveryIDs)
 	if err != nil {
 		return err
 	}
-	var stale []int64
-	var contactIDs []int64
-	seen := map[int64]bool{}
-	for _, r := range rows {
-		switch {
-		case r.State == string(outreach.DeliverySending) && r.SendJobID != nil && *r.SendJobID == job.ID:
-			stale = append(stale, r.ID)
-		case r.State == string(outreach.DeliveryScheduled) && !seen[r.ContactID]:
-			seen[r.ContactID] = true
-			contactIDs = append(contactIDs, r.ContactID)
-		}
+	if err := w.markStale(ctx, job, rows, now); err != nil {
+		return err
 	}
-	if len(stale) > 0 {
-		// An earlier attempt of this job claimed these and died before
-		// recording the outcome: the server may have them. Never resend.
-		marked, err := q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: stale, JobID: &job.ID, Now: now})
+	// A look at the throttle first, before any lock: deliveries that
+	// cannot have a slot within maxPace are left to a later run of this
+	// job, which snoozes until their turn, holding no worker and no lock.
+	due, turn, err := w.peek(ctx, dueRows(rows, now))
+	if err != nil {
+		return err
+	}
+	if len(due) == 0 && !turn.IsZero() {
+		return w.snooze(turn)
+	}
+	err = pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
+		later, err := w.sendDue(ctx, job, lock, due)
 		if err != nil {
 			return err
 		}
-		w.metric(func(m Metrics) {
-			m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked))
-		})
-	}
-	err = pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
-		if len(contactIDs) > 0 {
-			contacts, err := dbsqlc.New(lock).LockContacts(ctx, contactIDs)
-			if err != nil {
-				return err
-			}
-			ready, err := w.check(ctx, job, contacts)
-			if err != nil {
-				return err
-			}
-			// Throttle slots are taken only now, for what will really go,
-			// right before it goes: slots taken earlier would be stale by
-			// the time the batch starts, and it would catch up in a burst.
-			slots, wait, err := w.reserve(ctx, ready)
-			if err != nil {
-				return err
-			}
-			if slots == nil && wait > 0 {
-				return &throttled{wait}
-			}
-			if ready, err = w.deferFar(ctx, lock, ready, slots); err != nil {
-				return err
-			}
-			if len(ready) > 0 {
-				sess, err := w.d.Transport.Session(ctx)
-				if err != nil {
-					return &unreachable{err}
-				}
-				err = w.sendAll(ctx, job, lock, sess, ready, slots)
-				sess.Close()
-				if err != nil {
-					return err
-				}
-			}
+		if turn = earlier(turn, later); !turn.IsZero() {
+			return nil // recorded; the job snoozes for the rest
 		}
-		_, err := river.JobCompleteTx[*riverDriver](ctx, lock, job)
+		_, err = river.JobCompleteTx[*riverDriver](ctx, lock, job)
 		return err
 	})
-	var th *throttled
-	if errors.As(err, &th) {
-		// Nothing was claimed or reserved: the job waits its turn in the
-		// queue, holding no worker and no lock; delayed, never dropped.
-		return river.JobSnooze(th.wait)
-	}
 	var u *unreachable
 	if errors.As(err, &u) {
 		// Nothing was claimed: the deliveries stay scheduled and the job
@@ -153,13 +110,93 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		w.metric(func(m Metrics) { m.SMTPError("unreachable") })
 		return river.JobSnooze(unreachableWait)
 	}
+	if err == nil && !turn.IsZero() {
+		return w.snooze(turn)
+	}
 	return err
 }
 
-// throttled is a send batch whose first throttle slot is too far off.
-type throttled struct{ wait time.Duration }
+// markStale marks unknown the deliveries an earlier attempt of this job
+// claimed and died before recording: the server may have them. Never
+// resend.
+func (w *SendWorker) markStale(ctx context.Context, job *river.Job[SendArgs], rows []dbsqlc.SendLoadRow, now time.Time) error {
+	var stale []int64
+	for _, r := range rows {
+		if r.State == string(outreach.DeliverySending) && r.SendJobID != nil && *r.SendJobID == job.ID {
+			stale = append(stale, r.ID)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	marked, err := dbsqlc.New(w.d.Store.Pool()).MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: stale, JobID: &job.ID, Now: now})
+	if err != nil {
+		return err
+	}
+	w.metric(func(m Metrics) {
+		m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked))
+	})
+	return nil
+}
 
-func (t *throttled) Error() string { return "throttled for " + t.wait.String() }
+// dueRows are the scheduled deliveries due now. The job's others are not
+// its own any more: re-planned to a later job, or ended.
+func dueRows(rows []dbsqlc.SendLoadRow, now time.Time) []dbsqlc.SendLoadRow {
+	var due []dbsqlc.SendLoadRow
+	for _, r := range rows {
+		if r.State == string(outreach.DeliveryScheduled) && !r.PlannedFor.After(now.Add(dueSlack)) {
+			due = append(due, r)
+		}
+	}
+	return due
+}
+
+// sendDue locks the due deliveries' contacts in lock, holding them until
+// the end, re-checks the deliveries and sends those that may go, each at
+// its throttle slot. Throttle slots are reserved only now, after the
+// check, right before the messages go: slots taken earlier would be stale
+// by then, and the batch would catch up in a burst. It returns when to try
+// again the ones that got no slot (zero: none).
+func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, due []dbsqlc.SendLoadRow) (time.Time, error) {
+	if len(due) == 0 {
+		return time.Time{}, nil
+	}
+	ids := make([]int64, 0, len(due))
+	want := make(map[int64]bool, len(due))
+	for _, r := range due {
+		want[r.ID] = true
+		if len(ids) == 0 || ids[len(ids)-1] != r.ContactID { // SendLoad orders by contact
+			ids = append(ids, r.ContactID)
+		}
+	}
+	contacts, err := dbsqlc.New(lock).LockContacts(ctx, ids)
+	if err != nil {
+		return time.Time{}, err
+	}
+	ready, err := w.check(ctx, job, contacts, want)
+	if err != nil || len(ready) == 0 {
+		return time.Time{}, err
+	}
+	slots, ready, later, err := w.reserve(ctx, ready)
+	if err != nil || len(ready) == 0 {
+		return later, err
+	}
+	sess, err := w.d.Transport.Session(ctx)
+	if err != nil {
+		return time.Time{}, &unreachable{err}
+	}
+	defer sess.Close()
+	return later, w.sendAll(ctx, job, lock, sess, ready, slots)
+}
+
+// snooze puts the job back until turn. A short snooze makes River's job
+// available again at once, due at turn, so the wait is not stretched to
+// its scheduler's interval.
+func (w *SendWorker) snooze(turn time.Time) error {
+	wait := max(turn.Sub(w.d.Clock.Now()), 0)
+	w.metric(func(m Metrics) { m.ThrottleWait(wait) })
+	return river.JobSnooze(wait)
+}
 
 // unreachable is a send batch finding no SMTP connection before it claimed
 // anything.
@@ -172,10 +209,11 @@ func (u *unreachable) Error() string { return "smtp unreachable: " + u.err.Error
 // before the server had it.
 const unreachableWait = 30 * time.Second
 
-// claimChunk is how many deliveries are marked 'sending' per commit. A
+// ClaimChunk is how many deliveries are marked 'sending' per commit. A
 // worker killed mid-batch leaves at most this many (not the whole batch)
-// 'sending', to be marked unknown; each chunk costs one commit.
-const claimChunk = 50
+// 'sending', to be marked unknown. Each chunk costs one commit, which also
+// records the previous chunk's outcomes, so a small chunk is cheap.
+const ClaimChunk = 10
 
 // outgoing is a claimed delivery and its message.
 type outgoing struct {
@@ -188,7 +226,7 @@ type outgoing struct {
 // own committed transaction: deliveries that must never go are ended with
 // their reason, those that may go later are re-planned, and the rest are
 // returned ready to send (not yet claimed).
-func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact) ([]outgoing, error) {
+func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, want map[int64]bool) ([]outgoing, error) {
 	var ready []outgoing
 	err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
 		ready = nil
@@ -204,8 +242,8 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 		}
 		var replans []due
 		for _, r := range rows {
-			if r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
-				continue // handled elsewhere, or re-planned to a later job
+			if !want[r.ID] || r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
+				continue // not this run's, handled elsewhere, or re-planned to a later job
 			}
 			contact, known := c.contacts[r.ContactID]
 			if !known {
@@ -227,23 +265,27 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 	return ready, err
 }
 
-// claimChunkOf marks a chunk of ready deliveries 'sending' and commits, so
-// they are recorded as handed over before the SMTP conversation. It returns
-// the ones it claimed (a delivery changed meanwhile is left out).
-func (w *SendWorker) claimChunkOf(ctx context.Context, job *river.Job[SendArgs], chunk []outgoing) (map[int64]bool, error) {
+// claim marks a chunk of ready deliveries 'sending' in tx, so they are
+// recorded as handed over before the SMTP conversation. It marks the chunk
+// tried and each delivery it claimed (one changed meanwhile is left out).
+func (w *SendWorker) claim(ctx context.Context, tx pgx.Tx, job *river.Job[SendArgs], chunk []attempt) error {
 	ids := make([]int64, len(chunk))
-	for i, o := range chunk {
-		ids[i] = o.row.ID
+	for i := range chunk {
+		ids[i] = chunk[i].row.ID
 	}
-	marked, err := dbsqlc.New(w.d.Store.Pool()).MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &job.ID, Domain: w.domain(), Now: w.d.Clock.Now()})
+	marked, err := dbsqlc.New(tx).MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &job.ID, Domain: w.domain(), Now: w.d.Clock.Now()})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	got := make(map[int64]bool, len(marked))
 	for _, id := range marked {
 		got[id] = true
 	}
-	return got, nil
+	for i := range chunk {
+		chunk[i].tried = true
+		chunk[i].claimed = got[chunk[i].row.ID]
+	}
+	return nil
 }
 
 // attempt is one ready delivery after the batch: whether it was claimed and
@@ -255,57 +297,136 @@ type attempt struct {
 	result  mailer.Result
 }
 
-// sendAll claims, sends and records the ready deliveries chunk by chunk,
-// each message at its throttle slot. Each chunk's outcomes are committed
-// as soon as it is done, the last one's with the job's completion in the
-// lock transaction, so a killed worker leaves at most one chunk 'sending'.
-// Once the connection is gone the rest are neither claimed nor sent: they
-// go to a later job.
-func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
-	pace := newPacer(slots)
-	down := false
-	var updates contactUpdates
-	for start := 0; start < len(ready); start += claimChunk {
-		end := min(start+claimChunk, len(ready))
-		chunk := make([]attempt, 0, end-start)
-		for _, o := range ready[start:end] {
-			chunk = append(chunk, attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}})
-		}
-		if !down {
-			var err error
-			if down, err = w.sendChunk(ctx, job, sess, chunk, pace); err != nil {
-				return err
-			}
-		}
-		if end == len(ready) {
-			if err := w.record(ctx, lock, chunk, &updates); err != nil {
-				return err
-			}
-			return updates.apply(ctx, dbsqlc.New(lock), w.d.Clock.Now())
-		}
-		if err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error { return w.record(ctx, tx, chunk, &updates) }); err != nil {
-			return err
-		}
+// attempts wraps ready deliveries, each "not sent" until the server answers.
+func attempts(ready []outgoing) []attempt {
+	out := make([]attempt, len(ready))
+	for i, o := range ready {
+		out[i] = attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}}
 	}
-	return nil
+	return out
 }
 
-// sendChunk claims a chunk and sends what it claimed. It reports whether
-// the connection is gone.
-func (w *SendWorker) sendChunk(ctx context.Context, job *river.Job[SendArgs], sess mailer.Session, chunk []attempt, pace *pacer) (bool, error) {
-	list := make([]outgoing, len(chunk))
-	for i := range chunk {
-		list[i] = chunk[i].outgoing
+// sendAll claims, sends and records the ready deliveries chunk by chunk,
+// each message at its throttle slot (see sendOrder). One commit records a
+// chunk's outcomes and claims the next, so a killed worker leaves at most
+// one chunk 'sending' at one commit per chunk. The last chunk is recorded
+// with the job's completion in the lock transaction. Once the connection
+// is gone the rest are neither claimed nor sent: they go to a later job.
+func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
+	pace := newPacer(slots)
+	order := newSendOrder(ready, pace)
+	var updates contactUpdates
+	var done []attempt // sent, not yet recorded
+	for next := order.next(ctx); next != nil; next = order.next(ctx) {
+		if late(ctx, pace.at(next[len(next)-1].row.ID)) {
+			// A slow server: what is left goes to a later job rather than
+			// run into the job's timeout half sent.
+			order.putBack(next)
+			break
+		}
+		chunk := attempts(next)
+		err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
+			if err := w.record(ctx, tx, done, &updates); err != nil {
+				return err
+			}
+			return w.claim(ctx, tx, job, chunk)
+		})
+		if err != nil {
+			return err
+		}
+		done = chunk
+		if w.sendChunk(ctx, sess, chunk, pace) {
+			break
+		}
 	}
-	got, err := w.claimChunkOf(ctx, job, list)
-	if err != nil {
-		return false, err
+	// Whatever was not handed out (connection gone, time up) stays
+	// scheduled for a later job.
+	done = append(done, attempts(order.rest())...)
+	if err := w.record(ctx, lock, done, &updates); err != nil {
+		return err
 	}
-	down := false
+	return updates.apply(ctx, dbsqlc.New(lock), w.d.Clock.Now())
+}
+
+// lookahead is how soon a throttled message's slot must come for it to be
+// claimed with the chunk about to go.
+const lookahead = 50 * time.Millisecond
+
+// sendOrder hands out a batch's messages a chunk at a time, in the order
+// they should go: throttled messages as their slots come, and the messages
+// free to go at once in between. Sending the free ones first, all of them,
+// would make the throttled ones late, and late ones go back to back: a
+// burst above their domain's rate.
+type sendOrder struct {
+	free  []outgoing // could go when sending began
+	timed []outgoing // the rest, by slot
+	pace  *pacer
+}
+
+func newSendOrder(ready []outgoing, pace *pacer) *sendOrder {
+	slices.SortStableFunc(ready, func(a, b outgoing) int { return pace.slots[a.row.ID].Compare(pace.slots[b.row.ID]) })
+	now := time.Now()
+	i, _ := slices.BinarySearchFunc(ready, now.Add(lookahead), func(o outgoing, t time.Time) int {
+		if pace.at(o.row.ID).After(t) {
+			return 1
+		}
+		return -1
+	})
+	return &sendOrder{free: ready[:i:i], timed: ready[i:], pace: pace}
+}
+
+// next returns the next chunk (up to ClaimChunk messages), waiting for the
+// next slot when nothing can go yet; nil when none is left or ctx ends.
+func (o *sendOrder) next(ctx context.Context) []outgoing {
+	for {
+		n := 0
+		due := time.Now().Add(lookahead)
+		for n < len(o.timed) && n < ClaimChunk && !o.pace.at(o.timed[n].row.ID).After(due) {
+			n++
+		}
+		if n > 0 {
+			chunk := o.timed[:n:n]
+			o.timed = o.timed[n:]
+			return chunk
+		}
+		if len(o.free) > 0 {
+			n = min(ClaimChunk, len(o.free))
+			chunk := o.free[:n:n]
+			o.free = o.free[n:]
+			return chunk
+		}
+		if len(o.timed) == 0 {
+			return nil
+		}
+		if sleep(ctx, time.Until(o.pace.at(o.timed[0].row.ID))-lookahead) != nil {
+			return nil
+		}
+	}
+}
+
+// putBack returns a chunk next handed out and that will not go.
+func (o *sendOrder) putBack(chunk []outgoing) { o.free = append(chunk, o.free...) }
+
+// rest is what next has not handed out.
+func (o *sendOrder) rest() []outgoing { return slices.Concat(o.free, o.timed) }
+
+// stopMargin is the part of a send job's time kept for recording what it
+// sent: no chunk is claimed that would still be sending after it.
+const stopMargin = 10 * time.Second
+
+// late reports whether a chunk whose last message goes at last would run
+// into the job's deadline.
+func late(ctx context.Context, last time.Time) bool {
+	dl, ok := ctx.Deadline()
+	return ok && last.After(dl.Add(-stopMargin))
+}
+
+// sendChunk sends what a chunk claimed. It reports whether the connection
+// is gone, leaving the rest of the chunk unsent.
+func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk []attempt, pace *pacer) bool {
 	for i := range chunk {
 		a := &chunk[i]
-		a.tried = true
-		if a.claimed = got[a.row.ID]; !a.claimed || down {
+		if !a.claimed {
 			continue
 		}
 		pace.wait(a.row.ID)
@@ -317,9 +438,11 @@ func (w *SendWorker) sendChunk(ctx context.Context, job *river.Job[SendArgs], se
 				m.SMTPError(a.result.Outcome.String())
 			}
 		})
-		down = a.result.Unsent // the session already tried a fresh connection
+		if a.result.Unsent {
+			return true // the session already tried a fresh connection
+		}
 	}
-	return down, nil
+	return false
 }
 
 // pacer sends each message at its throttle slot. Slots were reserved before
@@ -334,18 +457,29 @@ type pacer struct {
 
 func newPacer(slots map[int64]time.Time) *pacer { return &pacer{slots: slots} }
 
+// wait sleeps until the message's turn.
 func (p *pacer) wait(id int64) {
-	slot, ok := p.slots[id]
-	if !ok {
-		return
-	}
-	if !p.set {
+	if _, ok := p.slots[id]; ok && !p.set {
 		p.set = true
-		p.lag = max(0, time.Since(slot))
+		p.lag = max(0, time.Since(p.slots[id]))
 	}
-	if d := time.Until(slot.Add(p.lag)); d > 0 {
+	if d := time.Until(p.at(id)); d > 0 {
 		time.Sleep(d)
 	}
+}
+
+// at is the message's turn: its slot shifted by the batch's lag, or now
+// when it has no slot (no throttle).
+func (p *pacer) at(id int64) time.Time {
+	slot, ok := p.slots[id]
+	if !ok {
+		return time.Now()
+	}
+	lag := p.lag
+	if !p.set {
+		lag = max(0, time.Since(slot))
+	}
+	return slot.Add(lag)
 }
 
 func (w *SendWorker) domain() string { return outreach.EmailDomain(w.d.From.Address) }
@@ -451,58 +585,81 @@ func (w *SendWorker) replan(ctx context.Context, q *dbsqlc.Queries, c *check, r 
 	return nil, d, err
 }
 
-// maxThrottleWait is the longest a send job sleeps for its first throttle
-// slot; beyond it the job is snoozed instead. maxPace is the furthest slot a
-// batch keeps; messages whose slot is later go to a later job.
-const (
-	maxThrottleWait = 5 * time.Second
-	maxPace         = 30 * time.Second
-)
+// maxPace is the furthest ahead a send job reserves throttle slots and
+// waits for them. Deliveries whose turn is later wait for a later run of
+// the job, which snoozes until then. It bounds how long a batch holds a
+// worker and its contacts' locks (and so how long a customer's unsubscribe
+// may wait for it) beyond the sending itself, and stays under River's
+// scheduler interval (5 s), below which a snoozed job comes back on time.
+const maxPace = 2 * time.Second
 
-// reserve takes throttle slots for the ready messages, one each, and waits
-// until the first. With no slot within maxThrottleWait it reserves nothing
-// and returns the wait.
-func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]time.Time, time.Duration, error) {
-	if w.d.Throttle == nil || len(ready) == 0 {
-		return nil, 0, nil
+// peek keeps the due deliveries that could have a throttle slot within
+// maxPace, reserving nothing, and returns when to try the others (zero:
+// none left out).
+func (w *SendWorker) peek(ctx context.Context, due []dbsqlc.SendLoadRow) ([]dbsqlc.SendLoadRow, time.Time, error) {
+	if w.d.Throttle == nil || len(due) == 0 {
+		return due, time.Time{}, nil
+	}
+	domains := make([]string, len(due))
+	for i, r := range due {
+		domains[i] = outreach.EmailDomain(r.Email)
+	}
+	got, err := w.d.Throttle.PeekWithin(ctx, w.d.Clock.Now(), domains, maxPace)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	var keep []dbsqlc.SendLoadRow
+	var turn time.Time
+	for i, r := range due {
+		if got[i].Reserved {
+			keep = append(keep, r)
+		} else {
+			turn = earlier(turn, got[i].At)
+		}
+	}
+	return keep, turn, nil
+}
+
+// reserve takes throttle slots, up to maxPace ahead, for the ready
+// messages. It returns the slots by delivery (nil: no throttle), the
+// messages that got one, and when to try the others again (zero: none).
+func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]time.Time, []outgoing, time.Time, error) {
+	if w.d.Throttle == nil {
+		return nil, ready, time.Time{}, nil
 	}
 	domains := make([]string, len(ready))
 	for i, o := range ready {
 		domains[i] = outreach.EmailDomain(o.contact.Email)
 	}
-	got, wait, err := w.d.Throttle.ReserveWithin(ctx, w.d.Clock.Now(), domains, maxThrottleWait)
-	if err != nil || got == nil {
-		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
-		return nil, wait, err
+	now := w.d.Clock.Now()
+	got, err := w.d.Throttle.ReserveWithin(ctx, now, domains, maxPace)
+	if err != nil {
+		return nil, nil, time.Time{}, err
 	}
 	slots := make(map[int64]time.Time, len(ready))
+	keep := ready[:0]
+	var turn, first time.Time
 	for i, o := range ready {
-		slots[o.row.ID] = got[i]
-	}
-	if wait > 0 {
-		w.metric(func(m Metrics) { m.ThrottleWait(wait) })
-		if err := sleep(ctx, wait); err != nil {
-			return nil, 0, err
+		if got[i].Reserved {
+			slots[o.row.ID] = got[i].At
+			keep = append(keep, o)
+			first = earlier(first, got[i].At)
+		} else {
+			turn = earlier(turn, got[i].At)
 		}
 	}
-	return slots, 0, nil
+	if !first.IsZero() {
+		w.metric(func(m Metrics) { m.ThrottleWait(max(first.Sub(now), 0)) })
+	}
+	return slots, keep, turn, nil
 }
 
-// deferFar hands the messages whose domain's turn is more than maxPace
-// away to a later job, due at their slot, rather than hold this batch's
-// locks until it comes.
-func (w *SendWorker) deferFar(ctx context.Context, lock pgx.Tx, ready []outgoing, slots map[int64]time.Time) ([]outgoing, error) {
-	now := w.d.Clock.Now()
-	keep := ready[:0]
-	var later []due
-	for _, o := range ready {
-		if slot, ok := slots[o.row.ID]; ok && slot.Sub(now) > maxPace {
-			later = append(later, due{id: o.row.ID, at: slot})
-			continue
-		}
-		keep = append(keep, o)
+// earlier is the earlier of two moments, a zero one counting as none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
 	}
-	return keep, EnqueueSends(ctx, lock, later, now, w.d.SendBatch)
+	return a
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -555,8 +712,8 @@ func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt, u *co
 		res := a.result
 		switch {
 		case !a.tried:
-			// Never claimed (the connection was gone first): still
-			// scheduled; a later job sends it.
+			// Never claimed (the connection was gone first, or the job's
+			// time ran out): still scheduled; a later job sends it.
 			retries = append(retries, due{id: a.row.ID, at: now.Add(unreachableWait)})
 		case !a.claimed:
 			// Changed by someone else between the check and the claim.

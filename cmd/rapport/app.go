@@ -159,7 +159,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := a.river.Start(ctx); err != nil {
 			return fmt.Errorf("start workers: %w", err)
 		}
-		log.Info("workers started", "role", *role, "send_workers", cfg.SendWorkers)
+		log.Info("workers started", "role", *role, "send_workers", cfg.SendWorkers, "river_client_id", a.river.ID())
 	}
 	var srvErr error
 	if r.api {
@@ -258,8 +258,10 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jo
 		}
 		// Fetch settings bound throughput: a client fetches at most once
 		// per FetchCooldown, so with River's 100 ms default it could start
-		// at most MaxWorkers/0.1 s jobs a second. Sends are batched (up to
-		// 100 per job), and 10 ms keeps both latency and idle polling low.
+		// at most MaxWorkers/0.1 s jobs a second. Sends are batched
+		// (SEND_BATCH per job), and 10 ms keeps both latency and idle
+		// polling low. The poll interval bounds how late a send job
+		// snoozed for its throttle turn is picked up again.
 		rc.FetchCooldown = 10 * time.Millisecond
 		rc.FetchPollInterval = 250 * time.Millisecond
 		rc.JobTimeout = deps.PlanTimeout // workers set their own; this bounds the rest

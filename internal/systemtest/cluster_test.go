@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -367,19 +368,52 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startRole starts `rapport serve --role=role`.
+// startRole starts `rapport serve --role=role`. Workers log at info, so
+// their River client id ("workers started") is in their log.
 func (c *cluster) startRole(role string) *proc {
 	c.t.Helper()
 	c.starts++
+	env := c.env
+	if role == "worker" {
+		env = maps.Clone(c.env)
+		env["LOG_LEVEL"] = "info"
+	}
 	return startProc(c.t, c.dir, fmt.Sprintf("rapport-%s-%d", role, c.starts), rapportBin,
-		[]string{"serve", "--role=" + role}, c.env)
+		[]string{"serve", "--role=" + role}, env)
 }
 
-// restartWorker kills worker i with SIGKILL and starts a new one in its place.
-func (c *cluster) restartWorker(i int) {
+// restartWorker kills worker i with SIGKILL and starts a new one in its
+// place. It returns how many deliveries were in flight at the kill: those
+// the dead worker's jobs had claimed ('sending') and not yet recorded.
+// Nothing else touches them until River rescues the jobs (RESCUE_AFTER),
+// so they are counted exactly, after the kill.
+func (c *cluster) restartWorker(i int) int {
 	c.t.Helper()
+	id := c.riverClientID(c.workers[i])
 	c.workers[i].kill()
+	var inFlight int
+	err := c.db.QueryRow(context.Background(), `
+		SELECT count(*) FROM deliveries d JOIN river_job j ON j.id = d.send_job_id
+		WHERE d.state = 'sending' AND j.state = 'running' AND j.attempted_by[array_upper(j.attempted_by, 1)] = $1`, id).Scan(&inFlight)
+	if err != nil {
+		c.t.Fatal(err)
+	}
 	c.workers[i] = c.startRole("worker")
+	return inFlight
+}
+
+// riverClientID reads a worker's River client id from its log.
+func (c *cluster) riverClientID(p *proc) string {
+	c.t.Helper()
+	var id string
+	waitFor(c.t, 30*time.Second, p.name+" to log its River client id", func() bool {
+		m := regexp.MustCompile(`"msg":"workers started".*?"river_client_id":"([^"]+)"`).FindStringSubmatch(p.output())
+		if m != nil {
+			id = m[1]
+		}
+		return m != nil
+	})
+	return id
 }
 
 func (c *cluster) waitReady() {

@@ -61,18 +61,25 @@ func TestThrottleGlobal(t *testing.T) {
 	if !within(got, rate, 0.10) {
 		t.Errorf("observed %.1f/s over %v, want %.0f/s ± 10%%", got, window, rate)
 	}
+	// Never a burst: slots hold any second to the rate plus one 50 ms step
+	// (internal/throttle); what the sink sees may add a worker that fell
+	// behind by a fraction of a second and catches up, never a batch at once.
+	if peak := peakIn(ts, time.Second); float64(peak) > 1.5*rate {
+		t.Errorf("%d messages in one second at %.0f/s: a burst", peak, rate)
+	}
 }
 
 // TestThrottleDomain limits one recipient domain to 20/s with no global
-// limit (SPEC 7): the sink sees 20/s ± 10% for that domain over 12 s while
-// the other domain, mixed into the same batches, goes faster.
+// limit (SPEC 7): the sink sees 20/s ± 10% for that domain over 20 s while
+// the other domain, mixed into the same batches, is not held back: it is
+// all delivered in a small part of the time the slow domain takes.
 func TestThrottleDomain(t *testing.T) {
 	t.Parallel()
 	const (
 		slow, fast = "slow.example", "fast.example"
-		contacts   = 4000 // every 10th at slow.example
+		contacts   = 6000 // every 10th at slow.example: 30 s at 20/s
 		rate       = 20.0
-		window     = 12 * time.Second
+		window     = 20 * time.Second
 	)
 	start := time.Now()
 	c := newCluster(t, clusterOpts{workers: 2, sendWorkers: 4})
@@ -109,7 +116,11 @@ func TestThrottleDomain(t *testing.T) {
 	if !within(got, rate, 0.10) {
 		t.Errorf("observed %.1f/s at %s over %v, want %.0f/s ± 10%%", got, slow, window, rate)
 	}
-	if fastOverall < 2*rate {
-		t.Errorf("%s went at %.1f/s, want it faster than %s (at least %.0f/s)", fast, fastOverall, slow, 2*rate)
+	if peak := peakIn(slowTS, time.Second); float64(peak) > 1.5*rate {
+		t.Errorf("%d messages to %s in one second at %.0f/s: a burst", peak, slow, rate)
+	}
+	if fastSpan > slowSpan/4 {
+		t.Errorf("%s took %v, want it done in under a quarter of the %v %s takes: the slow domain held it back",
+			fast, fastSpan.Round(time.Millisecond), slowSpan.Round(time.Millisecond), slow)
 	}
 }

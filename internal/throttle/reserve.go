@@ -47,31 +47,51 @@ const maxScan = int64(7 * 24 * time.Hour / Quantum)
 // GCRA's arrival time (full_until) and adds the few partly used quanta
 // after it.
 func (l *Limiter) Reserve(ctx context.Context, now time.Time, domains []string) ([]time.Time, error) {
-	slots, _, err := l.reserve(ctx, now, domains, -1)
-	return slots, err
+	slots, err := l.reserve(ctx, now, domains, -1, true)
+	if err != nil {
+		return nil, err
+	}
+	at := make([]time.Time, len(slots))
+	for i, s := range slots {
+		at[i] = s.At
+	}
+	return at, nil
+}
+
+// Slot is one message's turn from ReserveWithin.
+type Slot struct {
+	// At is when the message may be handed to the mail server; when not
+	// Reserved, the earliest moment its calendars have room, to try again.
+	At time.Time
+	// Reserved: the slot is the message's; otherwise it was past the
+	// horizon and nothing was taken for it.
+	Reserved bool
 }
 
 // ReserveWithin is Reserve for callers that would rather come back later
-// than wait long: when the earliest slot the batch could get is more than
-// maxWait after now, it reserves nothing and returns nil slots and that
-// wait, so the caller can snooze its job for about as long. Otherwise it
-// reserves as Reserve does and returns the slots and the earliest one's
-// wait. The throttled messages are never dropped; they just wait.
-//
-// Only the earliest slot is compared with maxWait: a batch's messages to a
-// slow domain may get slots further off. The caller sends each message at
-// its slot, or hands the far ones back to the queue for their slot — the
-// reservation stands either way.
-func (l *Limiter) ReserveWithin(ctx context.Context, now time.Time, domains []string, maxWait time.Duration) ([]time.Time, time.Duration, error) {
-	if maxWait < 0 {
-		maxWait = 0
-	}
-	return l.reserve(ctx, now, domains, maxWait)
+// than wait long: it reserves slots only up to horizon after now. Messages
+// whose turn is later get no slot (Reserved false) and take nothing from
+// the calendars; their At is the earliest moment their calendars have room
+// again, for the caller to come back then. The throttled messages are
+// never dropped; they just wait, and a slow domain's calendar never fills
+// with slots nobody is waiting to use.
+func (l *Limiter) ReserveWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]Slot, error) {
+	return l.reserve(ctx, now, domains, max(horizon, 0), true)
 }
 
-func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, maxWait time.Duration) ([]time.Time, time.Duration, error) {
+// PeekWithin answers what ReserveWithin would, reserving nothing: which of
+// the messages could have a slot within horizon now, and when the others
+// could. A caller learns cheaply whether a batch can go before it locks
+// and checks anything; others may take the slots meanwhile.
+func (l *Limiter) PeekWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]Slot, error) {
+	return l.reserve(ctx, now, domains, max(horizon, 0), false)
+}
+
+// reserve reserves slots for domains up to horizon ahead (a negative
+// horizon does not limit), or with take false only works them out.
+func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, horizon time.Duration, take bool) ([]Slot, error) {
 	if len(domains) == 0 {
-		return nil, 0, nil
+		return nil, nil
 	}
 	keyOf := make([]string, len(domains)) // the domain key of each message, "" for none
 	keys := []string{globalKey}
@@ -90,8 +110,7 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, 
 		}
 	}
 	sort.Strings(keys)
-	var slots []time.Time
-	var wait time.Duration
+	var slots []Slot
 	err := l.inPipeTx(ctx, func(q *dbsqlc.Queries) error {
 		rows, err := q.ThrottleLoad(ctx, keys)
 		if err != nil {
@@ -107,12 +126,9 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, 
 				cals[r.Key] = c
 			}
 		}
-		slots, wait, err = allocate(now, keyOf, cals)
-		if err != nil {
+		slots, err = allocate(now, keyOf, cals, horizon)
+		if err != nil || !take {
 			return err
-		}
-		if maxWait >= 0 && wait > maxWait {
-			return errSnooze
 		}
 		var p dbsqlc.ThrottleSaveParams
 		for _, k := range keys {
@@ -130,20 +146,26 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, 
 		}
 		return q.ThrottleSave(ctx, p)
 	})
-	if errors.Is(err, errSnooze) {
-		l.snoozed.Add(1)
-		return nil, wait, nil
-	}
 	if err != nil {
-		return nil, 0, postgres.MapError("reserve send slots", err)
+		return nil, postgres.MapError("reserve send slots", err)
 	}
-	l.reserved.Add(int64(len(slots)))
+	if !take {
+		return slots, nil
+	}
+	var n int64
 	var total time.Duration
 	for _, s := range slots {
-		total += s.Sub(now)
+		if s.Reserved {
+			n++
+			total += s.At.Sub(now)
+		}
 	}
+	if n == 0 {
+		l.snoozed.Add(1)
+	}
+	l.reserved.Add(n)
 	l.waited.Add(int64(total))
-	return slots, wait, nil
+	return slots, nil
 }
 
 // inPipeTx runs fn in a pipelined transaction (see pipeTx): fn makes one
@@ -164,14 +186,17 @@ func (l *Limiter) inPipeTx(ctx context.Context, fn func(q *dbsqlc.Queries) error
 }
 
 // allocate gives each message the first quantum, from now on, in which its
-// global and domain calendars both have room, and returns the slots and the
-// wait until the earliest. Calendars missing from cals, or without a rate,
-// do not limit.
-func allocate(now time.Time, keyOf []string, cals map[string]*calendar) ([]time.Time, time.Duration, error) {
+// global and domain calendars both have room. A quantum past horizon
+// (unless negative) is not taken: the message gets its start as a time to
+// come back. Calendars missing from cals, or without a rate, do not limit.
+func allocate(now time.Time, keyOf []string, cals map[string]*calendar, horizon time.Duration) ([]Slot, error) {
 	nowQ := quantumOf(now)
+	lastQ := int64(math.MaxInt64)
+	if horizon >= 0 {
+		lastQ = quantumOf(now.Add(horizon))
+	}
 	global := cals[globalKey]
-	slots := make([]time.Time, len(keyOf))
-	earliest := time.Duration(math.MaxInt64)
+	slots := make([]Slot, len(keyOf))
 	for i, k := range keyOf {
 		dom := cals[k]
 		j := nowQ
@@ -183,18 +208,20 @@ func allocate(now time.Time, keyOf []string, cals map[string]*calendar) ([]time.
 		}
 		for start := j; !global.room(j) || !dom.room(j); j++ {
 			if j-start > maxScan {
-				return nil, 0, fmt.Errorf("throttle: no free slot within a week for %s", k)
+				return nil, fmt.Errorf("throttle: no free slot within a week for %s", k)
 			}
 		}
 		slot := time.Unix(0, j*int64(Quantum)).UTC()
-		slot = slot.Add(max(global.take(j), dom.take(j)))
+		reserved := j <= lastQ
+		if reserved {
+			slot = slot.Add(max(global.take(j), dom.take(j)))
+		}
 		if slot.Before(now) {
 			slot = now
 		}
-		slots[i] = slot
-		earliest = min(earliest, slot.Sub(now))
+		slots[i] = Slot{At: slot, Reserved: reserved}
 	}
-	return slots, earliest, nil
+	return slots, nil
 }
 
 func quantumOf(t time.Time) int64 {

@@ -259,23 +259,83 @@ func TestReserveWithin(t *testing.T) {
 	put(t, b.lim, Settings{GlobalPerSecond: 10})
 	reserve(t, b.lim, t0, repeat("a.com", 100)...) // booked for 10 s
 
-	slots, wait, err := b.lim.ReserveWithin(ctx, t0, []string{"a.com", "b.com"}, 2*time.Second)
+	slots, err := b.lim.ReserveWithin(ctx, t0, []string{"a.com", "b.com"}, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slots != nil || wait < 9900*time.Millisecond || wait > 10100*time.Millisecond {
-		t.Fatalf("got %v, wait %v; want nothing reserved and a wait of about 10s", slots, wait)
+	if len(slots) != 2 || slots[0].Reserved || slots[1].Reserved || !slots[0].At.Equal(slots[1].At) {
+		t.Fatalf("got %v; want nothing reserved and one moment to come back", slots)
+	}
+	if wait := slots[0].At.Sub(t0); wait < 9900*time.Millisecond || wait > 10100*time.Millisecond {
+		t.Fatalf("come back in %v; want about 10s", wait)
 	}
 	// Nothing was reserved: a new request gets that same first slot.
-	slots, wait2, err := b.lim.ReserveWithin(ctx, t0, []string{"a.com"}, time.Minute)
+	again, err := b.lim.ReserveWithin(ctx, t0, []string{"a.com"}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(slots) != 1 || wait2 != wait || !slots[0].Equal(t0.Add(wait)) {
-		t.Errorf("got %v, wait %v; want the slot at %v", slots, wait2, t0.Add(wait))
+	if len(again) != 1 || !again[0].Reserved || !again[0].At.Equal(slots[0].At) {
+		t.Errorf("got %v; want the slot at %v", again, slots[0].At)
 	}
 	if st := b.lim.Stats(); st.Snoozed != 1 || st.Reserved != 101 {
 		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestReserveHorizon: a batch mixing a slow domain into fast traffic gets
+// slots for the slow messages up to the horizon only; the rest take nothing
+// and come back with the time their domain has room again, so the slow
+// domain's calendar holds no slot that nobody will use.
+func TestReserveHorizon(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	put(t, b.lim, Settings{Domains: map[string]float64{"slow.com": 2}})
+	batch := append(repeat("slow.com", 10), repeat("fast.com", 5)...)
+	slots, err := b.lim.ReserveWithin(ctx, t0, batch, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(slots) != len(batch) {
+		t.Fatalf("got %d slots; want %d", len(slots), len(batch))
+	}
+	var reserved, later []time.Time
+	for i, s := range slots {
+		switch {
+		case batch[i] == "fast.com":
+			if !s.Reserved || !s.At.Equal(t0) {
+				t.Errorf("fast message %d: %+v, want reserved now", i, s)
+			}
+		case s.Reserved:
+			reserved = append(reserved, s.At)
+		default:
+			later = append(later, s.At)
+		}
+	}
+	// At 2/s, 2 s hold 4 or 5 slots, depending on where the grid falls.
+	if len(reserved) < 4 || len(reserved) > 5 || len(later) != 10-len(reserved) {
+		t.Fatalf("reserved %d slow messages and deferred %d; want 4 or 5 reserved, the rest deferred", len(reserved), len(later))
+	}
+	if l := last(reserved); l.After(t0.Add(2*time.Second + Quantum)) {
+		t.Errorf("a reserved slot at %v is past the horizon", l)
+	}
+	for _, at := range later {
+		if !at.Equal(later[0]) || !at.After(t0.Add(2*time.Second)) || !at.After(last(reserved)) {
+			t.Errorf("deferred messages come back at %v; want one moment after the last reserved slot %v", later, last(reserved))
+			break
+		}
+	}
+	// The deferred ones took nothing: the next reservation gets the slot
+	// they were told to come back at, and after it the grid goes on at 2/s.
+	next := reserve(t, b.lim, t0, "slow.com", "slow.com")
+	if !next[0].Equal(later[0]) {
+		t.Errorf("the next slow message got %v; want %v, the time the deferred ones were given", next[0], later[0])
+	}
+	if gap := next[1].Sub(next[0]); gap < 450*time.Millisecond || gap > 550*time.Millisecond {
+		t.Errorf("slots %v apart at 2/s; want about 500ms", gap)
+	}
+	if st := b.lim.Stats(); st.Reserved != int64(5+len(reserved)+2) {
+		t.Errorf("stats %+v; want %d reserved (the batch's fast and reserved slow ones, 2 after)", st, 5+len(reserved)+2)
 	}
 }
 

@@ -15,7 +15,6 @@ package throttle
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -298,6 +297,3 @@ func NormalizeDomain(s string) (string, bool) {
 	}
 	return d, true
 }
-
-// errSnooze rolls back a reservation that would wait too long.
-var errSnooze = errors.New("throttle: first slot beyond the wait limit")
