@@ -277,3 +277,40 @@ func TestConnectionFailuresCostNoAttempts(t *testing.T) {
 	require.InDelta(t, 30, time.Until(planned).Seconds(), 5, "retried in about 30 s")
 	require.Zero(t, rec.count())
 }
+
+// TestPauseStopsARunningBatch pauses a campaign while one of its batches is
+// handing messages to the server: the batch sends what it had claimed (at
+// most a chunk) and claims nothing more; the rest are held, and resume
+// sends each of them once.
+func TestPauseStopsARunningBatch(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 50)
+	ctx := context.Background()
+	c := b.campaign(t, "paused mid-batch", 50, 0)
+	rec.answer = func(e *mailer.Envelope) mailer.Result {
+		if len(rec.sent) == 4 { // the fifth message, in the first chunk
+			_, err := b.launcher.Pause(ctx, "test", c.ID)
+			require.NoError(t, err)
+		}
+		return mailer.Result{Outcome: mailer.Accepted}
+	}
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
+	b.sendNow(t, c)
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	require.Equal(t, ClaimChunk, rec.count(), "the claimed chunk goes, nothing after the pause")
+	require.Equal(t, map[string]int{"sent/sent": ClaimChunk, "scheduled/scheduled": 50 - ClaimChunk}, deliveryStates(t, b))
+
+	rec.mu.Lock()
+	rec.answer = nil
+	rec.mu.Unlock()
+	_, err := b.launcher.Resume(ctx, "test", c.ID)
+	require.NoError(t, err)
+	b.waitJobs(t, time.Minute, "replan_campaign", "send_batch")
+	require.Equal(t, map[string]int{"sent/sent": 50}, deliveryStates(t, b))
+	seen := map[string]bool{}
+	for _, e := range rec.sent {
+		require.False(t, seen[e.To], "%s mailed twice", e.To)
+		seen[e.To] = true
+	}
+	require.Len(t, seen, 50)
+}

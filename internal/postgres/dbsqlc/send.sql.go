@@ -177,11 +177,13 @@ func (q *Queries) MarkRetry(ctx context.Context, arg MarkRetryParams) error {
 }
 
 const markSending = `-- name: MarkSending :many
-UPDATE deliveries SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
-       message_id = 'rapport.' || id::text || '.' || campaign_id::text || '@' || $2::text,
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '@' || $2::text,
        updated_at = $3
-WHERE id = ANY($4::bigint[]) AND state = 'scheduled'
-RETURNING id
+FROM campaigns c
+WHERE d.id = ANY($4::bigint[]) AND d.state = 'scheduled'
+  AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
+RETURNING d.id
 `
 
 type MarkSendingParams struct {
@@ -192,7 +194,9 @@ type MarkSendingParams struct {
 }
 
 // Message-IDs are derived from the delivery id (see jobs), so the SQL can
-// build them and a resend would show up as a duplicate Message-ID.
+// build them and a resend would show up as a duplicate Message-ID. A
+// campaign paused or canceled since the batch's check claims nothing more:
+// its deliveries stay scheduled, held for resume (or skipped by cancel).
 func (q *Queries) MarkSending(ctx context.Context, arg MarkSendingParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, markSending,
 		arg.JobID,

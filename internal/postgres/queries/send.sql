@@ -30,12 +30,16 @@ RETURNING id;
 
 -- name: MarkSending :many
 -- Message-IDs are derived from the delivery id (see jobs), so the SQL can
--- build them and a resend would show up as a duplicate Message-ID.
-UPDATE deliveries SET state = 'sending', attempts = attempts + 1, send_job_id = @job_id,
-       message_id = 'rapport.' || id::text || '.' || campaign_id::text || '@' || @domain::text,
+-- build them and a resend would show up as a duplicate Message-ID. A
+-- campaign paused or canceled since the batch's check claims nothing more:
+-- its deliveries stay scheduled, held for resume (or skipped by cancel).
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = @job_id,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '@' || @domain::text,
        updated_at = @now
-WHERE id = ANY(@ids::bigint[]) AND state = 'scheduled'
-RETURNING id;
+FROM campaigns c
+WHERE d.id = ANY(@ids::bigint[]) AND d.state = 'scheduled'
+  AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
+RETURNING d.id;
 
 -- name: MarkSent :exec
 UPDATE deliveries SET state = 'sent', reason = 'sent', rule = '', sent_at = @now::timestamptz, updated_at = @now::timestamptz
