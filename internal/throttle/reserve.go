@@ -58,7 +58,7 @@ func (l *Limiter) Reserve(ctx context.Context, now time.Time, domains []string) 
 	return at, nil
 }
 
-// Slot is one message's turn from ReserveWithin.
+// Slot is one message's turn from ReserveWithin or PeekWithin.
 type Slot struct {
 	// At is when the message may be handed to the mail server; when not
 	// Reserved, the earliest moment its calendars have room, to try again.

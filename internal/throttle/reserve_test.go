@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -292,9 +293,17 @@ func TestReserveHorizon(t *testing.T) {
 	ctx := context.Background()
 	put(t, b.lim, Settings{Domains: map[string]float64{"slow.com": 2}})
 	batch := append(repeat("slow.com", 10), repeat("fast.com", 5)...)
+	// A peek answers the same as the reservation after it: it took nothing.
+	peek, err := b.lim.PeekWithin(ctx, t0, batch, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
 	slots, err := b.lim.ReserveWithin(ctx, t0, batch, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(peek, slots) {
+		t.Errorf("peek %v, then reserved %v; want the same", peek, slots)
 	}
 	if len(slots) != len(batch) {
 		t.Fatalf("got %d slots; want %d", len(slots), len(batch))
