@@ -314,3 +314,34 @@ func TestPauseStopsARunningBatch(t *testing.T) {
 	}
 	require.Len(t, seen, 50)
 }
+
+// TestSlowServerStopsBeforeTimeout: a batch whose server is so slow that it
+// would run into its job timeout stops claiming in time and leaves the rest
+// scheduled for a later job — nothing unknown, nothing failed, no attempt
+// used — instead of being cut off half sent.
+func TestSlowServerStopsBeforeTimeout(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 30)
+	ctx := context.Background()
+	b.deps.SendTimeout = stopMargin + time.Second // one second to claim in
+	rec.answer = func(*mailer.Envelope) mailer.Result {
+		time.Sleep(150 * time.Millisecond)
+		return mailer.Result{Outcome: mailer.Accepted}
+	}
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
+	b.sendNow(t, b.campaign(t, "slow server", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run")
+	require.Eventually(t, func() bool {
+		var done int
+		_ = b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'completed'").Scan(&done)
+		return done == 1
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, map[string]int{"sent/sent": ClaimChunk, "scheduled/scheduled": 30 - ClaimChunk}, deliveryStates(t, b),
+		"the first chunk (1.5 s) is sent; after it the job's time is too short to claim more")
+	var attempts int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT coalesce(sum(attempts), 0) FROM deliveries WHERE state = 'scheduled'").Scan(&attempts))
+	require.Zero(t, attempts)
+	var later int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'scheduled'").Scan(&later))
+	require.Equal(t, 1, later, "the rest wait in a later job")
+}
