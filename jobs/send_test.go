@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"net/textproto"
 	"sync"
 	"testing"
 	"time"
@@ -207,8 +206,6 @@ func TestPauseResumeCancel(t *testing.T) {
 	require.Error(t, err)
 	require.Equal(t, outreach.ECONFLICT, outreach.ErrorCode(err))
 }
-
-var _ = textproto.CanonicalMIMEHeaderKey
 
 func TestCampaignCompletes(t *testing.T) {
 	t.Parallel()
