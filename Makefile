@@ -7,13 +7,12 @@
 
 SHELL := /bin/bash
 GO ?= go
-STATICCHECK_VERSION := v0.7.0
-SQLC_VERSION := v1.30.0
-GOBIN := $(shell $(GO) env GOPATH)/bin
+# staticcheck and sqlc are pinned as tool dependencies in go.mod
+# (`go tool staticcheck`, `go tool sqlc`): no separate install step.
 
 DB = $$(./.ci/postgres.sh)
 
-.PHONY: run test check bench build sqlc sqlc-diff tools crashtest clean-data
+.PHONY: run test check bench build sqlc sqlc-diff crashtest clean-data
 
 build:
 	$(GO) build -o bin/rapport ./cmd/rapport
@@ -37,22 +36,20 @@ test:
 	$(GO) test -race -count=1 -timeout 30m $$($(GO) list ./... | grep -v /internal/systemtest); \
 	$(GO) test -count=1 -timeout 30m ./internal/systemtest/
 
-tools:
-	@command -v staticcheck >/dev/null || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-
-check: tools
+check:
 	@test -z "$$(gofmt -l cmd internal jobs migrations templates)" || { gofmt -l cmd internal jobs migrations templates; echo "gofmt: files above need formatting"; exit 1; }
 	$(GO) vet ./...
-	PATH="$(GOBIN):$$PATH" staticcheck ./...
+	$(GO) tool staticcheck ./...
+	$(MAKE) sqlc-diff
 	$(MAKE) test
 
-# sqlc generates internal/postgres/dbsqlc from internal/postgres/queries.
+# sqlc generates internal/postgres/internal/dbsqlc from internal/postgres/queries.
 sqlc:
-	@command -v sqlc >/dev/null || $(GO) install github.com/sqlc-dev/sqlc/cmd/sqlc@$(SQLC_VERSION)
-	cd internal/postgres && PATH="$(GOBIN):$$PATH" sqlc generate
+	cd internal/postgres && $(GO) tool sqlc generate
 
+# sqlc-diff fails when the generated code is not what the queries produce.
 sqlc-diff:
-	cd internal/postgres && PATH="$(GOBIN):$$PATH" sqlc diff
+	cd internal/postgres && $(GO) tool sqlc diff
 
 bench:
 	@set -euo pipefail; export DATABASE_URL="$(DB)"; \

@@ -196,12 +196,7 @@ var (
 
 func openAPIRouter() (routers.Router, error) {
 	openapiOnce.Do(func() {
-		raw, err := openAPI30(api.OpenAPIDocument())
-		if err != nil {
-			openapiErr = err
-			return
-		}
-		doc, err := openapi3.NewLoader().LoadFromData(raw)
+		doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPIDocument())
 		if err != nil {
 			openapiErr = fmt.Errorf("load openapi.json: %w", err)
 			return
@@ -215,48 +210,6 @@ func openAPIRouter() (routers.Router, error) {
 		openapiRouter, openapiErr = gorillamux.NewRouter(doc)
 	})
 	return openapiRouter, openapiErr
-}
-
-// openAPI30 rewrites the 3.1 nullable types ("type": ["string", "null"])
-// as 3.0's "nullable": true, which is all kin-openapi v0.133 needs to load
-// and validate the document (see internal/api/openapi_test.go).
-func openAPI30(raw []byte) ([]byte, error) {
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("openapi.json: %w", err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if types, ok := v["type"].([]any); ok {
-				var rest []any
-				for _, ty := range types {
-					if ty == "null" {
-						v["nullable"] = true
-					} else {
-						rest = append(rest, ty)
-					}
-				}
-				if len(rest) == 1 {
-					v["type"] = rest[0]
-				} else {
-					v["type"] = rest
-				}
-			}
-			for k, sub := range v {
-				if k != "example" && k != "examples" {
-					walk(sub)
-				}
-			}
-		case []any:
-			for _, sub := range v {
-				walk(sub)
-			}
-		}
-	}
-	walk(doc)
-	return json.Marshal(doc)
 }
 
 // checkResponse validates an answer against the OpenAPI document: the

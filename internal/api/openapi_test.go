@@ -18,60 +18,9 @@ import (
 	"github.com/rapport-dev/rapport/internal/prefcenter"
 )
 
-// asOpenAPI30 rewrites the document's OpenAPI 3.1 nullable types, the one
-// 3.1 construct it uses that kin-openapi v0.133 does not validate (its
-// Schema.Validate refuses the "null" type, although its runtime validation
-// accepts it), into their 3.0 form: {"type": ["string", "null"]} becomes
-// {"type": "string", "nullable": true}. Examples are left alone. Everything
-// else in the document is valid 3.0 as well as 3.1, so what kin-openapi
-// validates after this is the whole document.
-func asOpenAPI30(t testing.TB, raw []byte) []byte {
-	t.Helper()
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatalf("openapi.json is not JSON: %v", err)
-	}
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if types, ok := v["type"].([]any); ok {
-				var rest []any
-				for _, ty := range types {
-					if ty == "null" {
-						v["nullable"] = true
-					} else {
-						rest = append(rest, ty)
-					}
-				}
-				if len(rest) == 1 {
-					v["type"] = rest[0]
-				} else {
-					v["type"] = rest
-				}
-			}
-			for k, sub := range v {
-				if k != "example" && k != "examples" {
-					walk(sub)
-				}
-			}
-		case []any:
-			for _, sub := range v {
-				walk(sub)
-			}
-		}
-	}
-	walk(doc)
-	out, err := json.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func loadOpenAPI(t *testing.T) *openapi3.T {
 	t.Helper()
-	doc, err := openapi3.NewLoader().LoadFromData(asOpenAPI30(t, OpenAPIDocument()))
+	doc, err := openapi3.NewLoader().LoadFromData(OpenAPIDocument())
 	if err != nil {
 		t.Fatalf("load openapi.json: %v", err)
 	}
@@ -92,10 +41,8 @@ func TestOpenAPIDocumentIsValid(t *testing.T) {
 	if strings.Contains(string(raw), `"nullable"`) {
 		t.Error(`"nullable" is OpenAPI 3.0; in 3.1 write "type": ["string", "null"]`)
 	}
-	// The 3.1 document as it is loads (kin-openapi reads type arrays).
-	if _, err := openapi3.NewLoader().LoadFromData(raw); err != nil {
-		t.Fatalf("load the 3.1 document: %v", err)
-	}
+	// kin-openapi (v0.150 and later) validates OpenAPI 3.1 as it is:
+	// type arrays with "null", examples, defaults, formats and patterns.
 	doc := loadOpenAPI(t)
 	if err := doc.Validate(context.Background(), openapi3.EnableExamplesValidation(), openapi3.EnableSchemaDefaultsValidation(),
 		openapi3.EnableSchemaFormatValidation(), openapi3.EnableSchemaPatternValidation()); err != nil {
