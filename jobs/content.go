@@ -2,12 +2,15 @@ package jobs
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/rapport-dev/rapport/internal/cadence"
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
 )
 
@@ -38,21 +41,30 @@ func (c *contentCache) get(camp outreach.Campaign, tier string) (*render.Compile
 	return comp, nil
 }
 
+// MessageID is a delivery's Message-ID (without brackets). It is derived
+// from the delivery, so a message sent twice would carry the same id: the
+// crash tests count on that to prove nothing is. The claim writes the same
+// id to the delivery (postgres.Tx.Claim).
+func MessageID(deliveryID, campaignID int64, domain string) string {
+	return "rapport." + strconv.FormatInt(deliveryID, 10) + "." + strconv.FormatInt(campaignID, 10) + "@" + domain
+}
+
 // envelope renders one delivery's message.
-func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, r dbsqlc.SendLoadRow) (*mailer.Envelope, error) {
-	comp, err := w.cache.get(camp, r.Tier)
+func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, error) {
+	comp, err := w.cache.get(camp, it.Tier)
 	if err != nil {
 		return nil, err
 	}
-	unsub := w.d.UnsubscribeURL(contact.ID, camp.ID)
+	m := w.cfg.Mail
+	unsub := m.Links.Unsubscribe(contact.ID, camp.ID)
 	data := render.Data{
 		Contact: render.ContactData{ID: contact.ID, Name: contact.Name, Email: contact.Email, Locale: contact.Locale,
-			Tier: r.Tier, Attributes: contact.Attributes},
+			Tier: it.Tier, Attributes: contact.Attributes},
 		Campaign:       render.CampaignData{ID: camp.ID, Name: camp.Name, Topic: camp.Topic},
-		PreferencesURL: w.d.PreferencesURL(contact.ID, camp.ID),
+		PreferencesURL: m.Links.Preferences(contact.ID, camp.ID),
 		UnsubscribeURL: unsub,
 	}
-	msg, err := w.d.Renderer.Render(comp, data)
+	msg, err := m.Renderer.Render(comp, data)
 	if err != nil {
 		return nil, err
 	}
@@ -66,8 +78,11 @@ func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, 
 		headers["Precedence"] = "bulk"
 	}
 	return &mailer.Envelope{
-		From: w.d.From, To: contact.Email, ToName: strings.TrimSpace(contact.Name),
+		From: m.From, To: contact.Email, ToName: strings.TrimSpace(contact.Name),
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-		MessageID: MessageID(r.ID, camp.ID, w.domain()), Headers: headers, Date: w.d.Clock.Now(),
+		MessageID: MessageID(it.ID, camp.ID, w.domain()), Headers: headers, Date: w.cfg.Clock.Now(),
 	}, nil
 }
+
+// cadenceEvent is a message sent (or about to be) at t, for the caps.
+func cadenceEvent(t time.Time) cadence.Event { return cadence.Event{At: t} }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 // TestSendOrderInterleaves: messages free to go at once fill the gaps
@@ -19,7 +19,7 @@ func TestSendOrderInterleaves(t *testing.T) {
 	slots := map[int64]time.Time{}
 	var ready []outgoing
 	add := func(id int64, at time.Time) {
-		ready = append(ready, outgoing{row: dbsqlc.SendLoadRow{ID: id}})
+		ready = append(ready, outgoing{item: sendItem(id)})
 		slots[id] = at
 	}
 	add(100, now.Add(900*time.Millisecond)) // out of order on purpose
@@ -28,11 +28,11 @@ func TestSendOrderInterleaves(t *testing.T) {
 	}
 	add(101, now.Add(300*time.Millisecond))
 	add(102, now.Add(310*time.Millisecond))
-	o := newSendOrder(ready, newPacer(slots))
+	o := newSendOrder(ready, realPacer(slots))
 	ids := func(chunk []outgoing) []int64 {
 		out := make([]int64, len(chunk))
 		for i, c := range chunk {
-			out[i] = c.row.ID
+			out[i] = c.item.ID
 		}
 		return out
 	}
@@ -49,11 +49,22 @@ func TestSendOrderInterleaves(t *testing.T) {
 	require.Empty(t, o.rest())
 
 	// A chunk put back, and what was never handed out, are the rest.
-	o = newSendOrder(ready[:0:0], newPacer(nil))
+	o = newSendOrder(ready[:0:0], realPacer(nil))
 	require.Nil(t, o.next(ctx))
-	o = newSendOrder([]outgoing{{row: dbsqlc.SendLoadRow{ID: 7}}, {row: dbsqlc.SendLoadRow{ID: 8}}}, newPacer(nil))
+	o = newSendOrder([]outgoing{{item: sendItem(7)}, {item: sendItem(8)}}, realPacer(nil))
 	c := o.next(ctx)
 	require.Equal(t, []int64{7, 8}, ids(c))
 	o.putBack(c)
 	require.Equal(t, []int64{7, 8}, ids(o.rest()))
+}
+
+func sendItem(id int64) postgres.SendItem {
+	var it postgres.SendItem
+	it.ID = id
+	return it
+}
+
+// realPacer paces on real time, as a worker on the system clock does.
+func realPacer(slots map[int64]time.Time) *pacer {
+	return NewSendWorker(nil, SendConfig{}).newPacer(slots)
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 // maxPace is the furthest ahead a send job reserves throttle slots and
@@ -23,19 +23,19 @@ const maxPace = 2 * time.Second
 // peek keeps the due deliveries that could have a throttle slot within
 // maxPace, reserving nothing, and returns when to try the others (zero:
 // none left out).
-func (w *SendWorker) peek(ctx context.Context, due []dbsqlc.SendLoadRow) ([]dbsqlc.SendLoadRow, time.Time, error) {
-	if w.d.Throttle == nil || len(due) == 0 {
+func (w *SendWorker) peek(ctx context.Context, due []postgres.SendItem) ([]postgres.SendItem, time.Time, error) {
+	if w.cfg.Throttle == nil || len(due) == 0 {
 		return due, time.Time{}, nil
 	}
 	domains := make([]string, len(due))
 	for i, r := range due {
 		domains[i] = outreach.EmailDomain(r.Email)
 	}
-	got, err := w.d.Throttle.PeekWithin(ctx, w.d.Clock.Now(), domains, maxPace)
+	got, err := w.cfg.Throttle.PeekWithin(ctx, w.cfg.Clock.Now(), domains, maxPace)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	var keep []dbsqlc.SendLoadRow
+	var keep []postgres.SendItem
 	var turn time.Time
 	for i, r := range due {
 		if got[i].Reserved {
@@ -51,15 +51,15 @@ func (w *SendWorker) peek(ctx context.Context, due []dbsqlc.SendLoadRow) ([]dbsq
 // messages. It returns the slots by delivery (nil: no throttle), the
 // messages that got one, and when to try the others again (zero: none).
 func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]time.Time, []outgoing, time.Time, error) {
-	if w.d.Throttle == nil {
+	if w.cfg.Throttle == nil {
 		return nil, ready, time.Time{}, nil
 	}
 	domains := make([]string, len(ready))
 	for i, o := range ready {
 		domains[i] = outreach.EmailDomain(o.contact.Email)
 	}
-	now := w.d.Clock.Now()
-	got, err := w.d.Throttle.ReserveWithin(ctx, now, domains, maxPace)
+	now := w.cfg.Clock.Now()
+	got, err := w.cfg.Throttle.ReserveWithin(ctx, now, domains, maxPace)
 	if err != nil {
 		return nil, nil, time.Time{}, err
 	}
@@ -68,7 +68,7 @@ func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]t
 	var turn, first time.Time
 	for i, o := range ready {
 		if got[i].Reserved {
-			slots[o.row.ID] = got[i].At
+			slots[o.item.ID] = got[i].At
 			keep = append(keep, o)
 			first = earlier(first, got[i].At)
 		} else {
@@ -76,7 +76,7 @@ func (w *SendWorker) reserve(ctx context.Context, ready []outgoing) (map[int64]t
 		}
 	}
 	if !first.IsZero() {
-		w.metric(func(m Metrics) { m.ThrottleWait(max(first.Sub(now), 0)) })
+		w.cfg.Metrics.ThrottleWait(max(first.Sub(now), 0))
 	}
 	return slots, keep, turn, nil
 }
@@ -89,7 +89,11 @@ func earlier(a, b time.Time) time.Time {
 	return a
 }
 
+// sleep waits for d of real time, or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -116,10 +120,10 @@ type sendOrder struct {
 }
 
 func newSendOrder(ready []outgoing, pace *pacer) *sendOrder {
-	slices.SortStableFunc(ready, func(a, b outgoing) int { return pace.slots[a.row.ID].Compare(pace.slots[b.row.ID]) })
-	now := time.Now()
+	slices.SortStableFunc(ready, func(a, b outgoing) int { return pace.slots[a.item.ID].Compare(pace.slots[b.item.ID]) })
+	now := pace.now()
 	i, _ := slices.BinarySearchFunc(ready, now.Add(lookahead), func(o outgoing, t time.Time) int {
-		if pace.at(o.row.ID).After(t) {
+		if pace.at(o.item.ID).After(t) {
 			return 1
 		}
 		return -1
@@ -132,8 +136,8 @@ func newSendOrder(ready []outgoing, pace *pacer) *sendOrder {
 func (o *sendOrder) next(ctx context.Context) []outgoing {
 	for {
 		n := 0
-		due := time.Now().Add(lookahead)
-		for n < len(o.timed) && n < ClaimChunk && !o.pace.at(o.timed[n].row.ID).After(due) {
+		due := o.pace.now().Add(lookahead)
+		for n < len(o.timed) && n < ClaimChunk && !o.pace.at(o.timed[n].item.ID).After(due) {
 			n++
 		}
 		if n > 0 {
@@ -150,7 +154,7 @@ func (o *sendOrder) next(ctx context.Context) []outgoing {
 		if len(o.timed) == 0 {
 			return nil
 		}
-		if sleep(ctx, time.Until(o.pace.at(o.timed[0].row.ID))-lookahead) != nil {
+		if o.pace.sleep(ctx, o.pace.at(o.timed[0].item.ID).Sub(o.pace.now())-lookahead) != nil {
 			return nil
 		}
 	}
@@ -162,27 +166,33 @@ func (o *sendOrder) putBack(chunk []outgoing) { o.free = append(chunk, o.free...
 // rest is what next has not handed out.
 func (o *sendOrder) rest() []outgoing { return slices.Concat(o.free, o.timed) }
 
-// pacer sends each message at its throttle slot. A batch usually starts a
-// little after its first slot (the connection, the first claim's commit):
-// the whole schedule shifts by that lag instead of sending the overdue
-// messages back to back, which would burst above the rate.
+// pacer sends each message at its throttle slot, on the worker's clock. A
+// batch usually starts a little after its first slot (the connection, the
+// first claim's commit): the whole schedule shifts by that lag instead of
+// sending the overdue messages back to back, which would burst above the
+// rate.
 type pacer struct {
 	slots map[int64]time.Time
+	now   func() time.Time
+	sleep func(ctx context.Context, d time.Duration) error
 	lag   time.Duration
 	set   bool
 }
 
-func newPacer(slots map[int64]time.Time) *pacer { return &pacer{slots: slots} }
+func (w *SendWorker) newPacer(slots map[int64]time.Time) *pacer {
+	return &pacer{slots: slots, now: w.cfg.Clock.Now, sleep: w.cfg.Sleep}
+}
 
-// wait sleeps until the message's turn.
-func (p *pacer) wait(id int64) {
+// wait waits until the message's turn, or until ctx ends (its error).
+func (p *pacer) wait(ctx context.Context, id int64) error {
 	if _, ok := p.slots[id]; ok && !p.set {
 		p.set = true
-		p.lag = max(0, time.Since(p.slots[id]))
+		p.lag = max(0, p.now().Sub(p.slots[id]))
 	}
-	if d := time.Until(p.at(id)); d > 0 {
-		time.Sleep(d)
+	if d := p.at(id).Sub(p.now()); d > 0 {
+		return p.sleep(ctx, d)
 	}
+	return nil
 }
 
 // at is the message's turn: its slot shifted by the batch's lag, or now
@@ -190,11 +200,11 @@ func (p *pacer) wait(id int64) {
 func (p *pacer) at(id int64) time.Time {
 	slot, ok := p.slots[id]
 	if !ok {
-		return time.Now()
+		return p.now()
 	}
 	lag := p.lag
 	if !p.set {
-		lag = max(0, time.Since(slot))
+		lag = max(0, p.now().Sub(slot))
 	}
 	return slot.Add(lag)
 }

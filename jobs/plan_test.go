@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -71,15 +70,9 @@ func TestConcurrentPlanningHoldsCaps(t *testing.T) {
 	b.contacts(t, 5000, "busy", "UTC")
 
 	ctx := context.Background()
-	var runs []int64
 	for i := 0; i < 10; i++ {
 		c := b.campaign(t, "c"+itoa(i), 10*i, 14*24*time.Hour)
-		err := b.store.InTx(ctx, func(tx pgx.Tx) error {
-			id, err := b.launcher.startRun(ctx, tx, c, b.deps.Clock.Now())
-			runs = append(runs, id)
-			return err
-		})
-		require.NoError(t, err)
+		b.startRun(t, c, b.set.clock.Now())
 	}
 	// A second OS process plans alongside this one.
 	cmd := exec.Command(os.Args[0])

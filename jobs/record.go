@@ -1,5 +1,5 @@
 // Recording a send batch's outcomes: sent, retried with backoff, failed and
-// suppressed, or unknown.
+// suppressed, or unknown, as sendcheck.Next decides.
 
 package jobs
 
@@ -8,102 +8,106 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/sendcheck"
 )
 
-// contactUpdates are the contact rows a batch changes (last_sent_at, a
-// bounce's status). The batch holds those rows locked in its lock
-// transaction, so only that transaction can write them: chunks recorded
-// before it collect them here.
-type contactUpdates struct {
-	touched, bounced []int64
+// bounceActor names the send path in the suppressions it makes.
+const bounceActor = "smtp"
+
+// recording records one batch's outcomes, chunk by chunk. The contact rows a
+// batch changes (last_sent_at, a bounce's suppression and status) are held
+// locked by its lock transaction, so only that transaction can write them:
+// the chunks' commits collect them here for finish.
+type recording struct {
+	w       *SendWorker
+	rng     *rand.Rand
+	touched []int64
+	bounced []attempt
 }
 
-// apply writes the collected contact changes in the lock transaction.
-func (u *contactUpdates) apply(ctx context.Context, q *dbsqlc.Queries, now time.Time) error {
-	if len(u.touched) > 0 {
-		if err := q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: u.touched, Now: now}); err != nil {
-			return err
+func (w *SendWorker) newRecording(job *river.Job[SendArgs]) *recording {
+	return &recording{w: w, rng: w.jobRNG(job)}
+}
+
+// reply is what the mailer's result means to the send rules.
+func reply(r mailer.Result) sendcheck.Reply {
+	c := sendcheck.TempFail
+	switch r.Outcome {
+	case mailer.Accepted:
+		c = sendcheck.Accepted
+	case mailer.PermFail:
+		c = sendcheck.PermFail
+	case mailer.Uncertain:
+		c = sendcheck.Uncertain
+	}
+	return sendcheck.Reply{Class: c, Unsent: r.Unsent, Code: r.Code, Detail: r.Detail}
+}
+
+// record writes a chunk's outcomes in tx, in one statement, and enqueues
+// the deliveries that go back to scheduled.
+func (r *recording) record(ctx context.Context, tx *postgres.Tx, all []attempt) error {
+	w := r.w
+	now := w.cfg.Clock.Now()
+	var outs []postgres.Outcome
+	var retries []due
+	for _, a := range all {
+		switch {
+		case !a.tried:
+			// Never claimed (the connection was gone first, or the job's
+			// time ran out): still scheduled; a later job sends it.
+			retries = append(retries, due{id: a.item.ID, at: now.Add(sendcheck.UnsentWait)})
+			continue
+		case !a.claimed:
+			continue // changed by someone else between the check and the claim
+		}
+		step, _ := sendcheck.Next(outreach.DeliverySending, reply(a.result), a.item.Attempts+1, a.item.PlannedFor, now, r.rng)
+		outs = append(outs, postgres.Outcome{ID: a.item.ID, State: step.State, Reason: step.Reason, Rule: step.Rule,
+			At: step.At, Refund: step.Refund, Code: step.Code})
+		switch {
+		case step.State == outreach.DeliveryScheduled:
+			retries = append(retries, due{id: a.item.ID, at: step.At})
+		case step.State == outreach.DeliverySent && a.item.Marketing:
+			r.touched = append(r.touched, a.contact.ID)
+		}
+		if step.Suppress {
+			r.bounced = append(r.bounced, a)
+		}
+		if step.State.Terminal() {
+			w.cfg.Metrics.Delivery(string(step.State), string(step.Reason), 1)
 		}
 	}
-	for _, id := range u.bounced {
-		if err := q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: id, Status: string(outreach.StatusBounced), Now: now}); err != nil {
+	if err := tx.RecordOutcomes(ctx, outs); err != nil {
+		return err
+	}
+	r.slowDown(ctx, all, now)
+	return enqueueSends(ctx, tx, retries, now, w.cfg.SendBatch)
+}
+
+// finish writes the collected contact changes in the lock transaction:
+// last_sent_at, and each bounce through the one suppression path
+// (suppression, status, timeline event and audit entry together).
+func (r *recording) finish(ctx context.Context, lock *postgres.Tx) error {
+	if err := lock.TouchLastSent(ctx, r.touched); err != nil {
+		return err
+	}
+	for _, a := range r.bounced {
+		detail := map[string]any{"delivery_id": a.item.ID, "campaign_id": a.item.CampaignID, "smtp_code": a.result.Code}
+		if _, err := lock.Suppress(ctx, bounceActor, a.contact.Email, outreach.SuppressBounce, detail); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// record writes a chunk's outcomes in tx, collecting contact changes in u.
-func (w *SendWorker) record(ctx context.Context, tx pgx.Tx, all []attempt, u *contactUpdates) error {
-	q := dbsqlc.New(tx)
-	now := w.d.Clock.Now()
-	var sent []int64
-	var retries []due
-	for _, a := range all {
-		res := a.result
-		switch {
-		case !a.tried:
-			// Never claimed (the connection was gone first, or the job's
-			// time ran out): still scheduled; a later job sends it.
-			retries = append(retries, due{id: a.row.ID, at: now.Add(unreachableWait)})
-		case !a.claimed:
-			// Changed by someone else between the check and the claim.
-		case res.Outcome == mailer.Accepted:
-			sent = append(sent, a.row.ID)
-			if a.row.Marketing {
-				u.touched = append(u.touched, a.contact.ID)
-			}
-		case res.Outcome == mailer.Uncertain:
-			if err := w.end(ctx, q, a.row.ID, outreach.DeliveryUnknown, outreach.ReasonUnknown, trim(res.Detail), now); err != nil {
-				return err
-			}
-		case res.Outcome == mailer.PermFail:
-			if err := w.bounce(ctx, q, a.outgoing, res, now); err != nil {
-				return err
-			}
-			u.bounced = append(u.bounced, a.contact.ID)
-		case res.Unsent:
-			at := now.Add(unreachableWait)
-			if err := q.MarkUnsent(ctx, dbsqlc.MarkUnsentParams{ID: a.row.ID, PlannedFor: at, Now: now}); err != nil {
-				return err
-			}
-			retries = append(retries, due{id: a.row.ID, at: at})
-		case int(a.row.Attempts)+1 >= maxAttempts:
-			if err := w.end(ctx, q, a.row.ID, outreach.DeliveryFailed, outreach.ReasonFailedPermanent, "retries exhausted: "+trim(res.Detail), now); err != nil {
-				return err
-			}
-		default:
-			at := now.Add(backoff(int(a.row.Attempts) + 1))
-			if err := q.MarkRetry(ctx, dbsqlc.MarkRetryParams{ID: a.row.ID, PlannedFor: at, Now: now}); err != nil {
-				return err
-			}
-			retries = append(retries, due{id: a.row.ID, at: at})
-		}
-	}
-	if len(sent) > 0 {
-		if err := q.MarkSent(ctx, dbsqlc.MarkSentParams{Ids: sent, Now: now}); err != nil {
-			return err
-		}
-		w.metric(func(m Metrics) { m.Delivery(string(outreach.DeliverySent), string(outreach.ReasonSent), len(sent)) })
-	}
-	w.slowDown(ctx, all, now)
-	return EnqueueSends(ctx, tx, retries, now, w.d.SendBatch)
-}
-
-// end puts a delivery in a terminal state and counts it.
-func (w *SendWorker) end(ctx context.Context, q *dbsqlc.Queries, id int64, state outreach.DeliveryState, reason outreach.Reason, rule string, now time.Time) error {
-	return w.d.end(ctx, q, id, state, reason, rule, now)
-}
-
-// slowDown backs off each domain that answered "slow down", once per batch.
-func (w *SendWorker) slowDown(ctx context.Context, all []attempt, now time.Time) {
-	if w.d.Throttle == nil {
+// slowDown backs each domain that answered "slow down" off, once per chunk.
+func (r *recording) slowDown(ctx context.Context, all []attempt, now time.Time) {
+	w := r.w
+	if w.cfg.Throttle == nil {
 		return
 	}
 	done := map[string]bool{}
@@ -111,39 +115,11 @@ func (w *SendWorker) slowDown(ctx context.Context, all []attempt, now time.Time)
 		d := outreach.EmailDomain(a.contact.Email)
 		if a.claimed && a.result.SlowDown() && !done[d] {
 			done[d] = true
-			if rate, err := w.d.Throttle.SlowDown(ctx, now, d); err != nil {
-				w.d.Log.Warn("throttle back-off failed", "domain", d, "error", err.Error())
+			if rate, err := w.cfg.Throttle.SlowDown(ctx, now, d); err != nil {
+				w.cfg.Log.Warn("throttle back-off failed", "domain", d, "error", err.Error())
 			} else {
-				w.d.Log.Info("domain asked us to slow down", "domain", d, "rate_per_second", rate)
+				w.cfg.Log.Info("domain asked us to slow down", "domain", d, "rate_per_second", rate)
 			}
 		}
 	}
-}
-
-// bounce ends a delivery the server refused for good and suppresses the
-// address, so it is never tried again (the contact's status follows in the
-// lock transaction, see contactUpdates).
-func (w *SendWorker) bounce(ctx context.Context, q *dbsqlc.Queries, o outgoing, res mailer.Result, now time.Time) error {
-	if err := w.end(ctx, q, o.row.ID, outreach.DeliveryFailed, outreach.ReasonFailedPermanent, trim(res.Detail), now); err != nil {
-		return err
-	}
-	email := o.contact.Email
-	return q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: postgres.EmailHash(email), Email: &email, Reason: string(outreach.SuppressBounce), Now: now})
-}
-
-// backoff is the wait before retry n (1-based): 1m, 2m, 4m … capped at 1h,
-// with the jitter River's own retries would have.
-func backoff(n int) time.Duration {
-	d := time.Minute << min(n-1, 6)
-	if d > time.Hour {
-		d = time.Hour
-	}
-	return d + time.Duration(rand.Int64N(int64(d/10)+1))
-}
-
-func trim(s string) string {
-	if len(s) > 300 {
-		return s[:300]
-	}
-	return s
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/schedule"
 )
@@ -40,7 +41,7 @@ func TestRecurringFiresExactlyOnce(t *testing.T) {
 		Priority: 50, Cron: "0 9 * * MON", Timezone: "Europe/Berlin", ExpiresAfter: 6 * time.Hour,
 		Content: outreach.Content{Subject: "Hi", Text: "Hello", HTML: "<p>Hello</p>"}})
 	require.NoError(t, err)
-	c, err = b.launcher.Schedule(ctx, "test", c.ID, nil)
+	c, err = b.svc.Schedule(ctx, "test", c.ID, nil)
 	require.NoError(t, err)
 	require.Equal(t, outreach.CampaignScheduled, c.Status)
 
@@ -50,7 +51,7 @@ func TestRecurringFiresExactlyOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w := &FireDueWorker{d: b.deps, l: b.launcher} // each a separate scheduler
+				w := NewFireDueWorker(b.svc) // each a separate scheduler
 				require.NoError(t, w.Work(ctx, &river.Job[FireDueArgs]{}))
 			}()
 		}
@@ -85,12 +86,14 @@ func TestLatestFiringAndDST(t *testing.T) {
 	t.Parallel()
 	s, err := schedule.Parse("30 2 * * *", "America/New_York")
 	require.NoError(t, err)
-	// 02:30 does not exist on 2026-03-08 in New York; robfig/cron skips to
-	// the next valid time rather than firing twice or never.
+	// 02:30 does not exist on 2026-03-08 in New York: the firing comes when
+	// the clock jumps, 03:00 EDT, once (robfig/cron alone would skip the
+	// day; see internal/schedule).
 	n := s.Next(time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC))
 	require.True(t, n.After(time.Date(2026, 3, 7, 12, 0, 0, 0, time.UTC)))
+	require.Equal(t, time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), n)
 	first := time.Date(2026, 3, 1, 7, 30, 0, 0, time.UTC)
-	latest := LatestFiring(s, first, time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC))
+	latest := campaign.LatestFiring(s, first, time.Date(2026, 3, 4, 8, 0, 0, 0, time.UTC))
 	require.Equal(t, time.Date(2026, 3, 4, 7, 30, 0, 0, time.UTC), latest)
 
 	_, err = schedule.Parse("not a cron", "UTC")

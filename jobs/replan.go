@@ -5,14 +5,13 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
 	"github.com/rapport-dev/rapport/internal/cadence"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/sendcheck"
 )
 
 // ReplanArgs re-plans a resumed campaign's held deliveries.
@@ -28,20 +27,43 @@ func (ReplanArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueuePlan, MaxAttempts: 25}
 }
 
+// ReplanConfig is what a ReplanWorker needs besides the store.
+type ReplanConfig struct {
+	Clock     outreach.Clock
+	Cadence   Cadence
+	SendBatch int
+	Metrics   Metrics
+}
+
 // ReplanWorker walks a campaign's scheduled deliveries in batches and
 // decides each again, under the contacts' locks, with the rules and history
 // as they are now.
 type ReplanWorker struct {
 	river.WorkerDefaults[ReplanArgs]
-	d *Deps
+	store *postgres.Store
+	cfg   ReplanConfig
 }
+
+// NewReplanWorker returns the re-planning worker.
+func NewReplanWorker(store *postgres.Store, cfg ReplanConfig) *ReplanWorker {
+	if cfg.Clock == nil {
+		cfg.Clock = outreach.SystemClock{}
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	return &ReplanWorker{store: store, cfg: cfg}
+}
+
+// replanBatch is how many held deliveries are re-planned per transaction.
+const replanBatch = 500
 
 // Work re-plans the campaign.
 func (w *ReplanWorker) Work(ctx context.Context, job *river.Job[ReplanArgs]) error {
 	var after int64
 	for {
 		var n int
-		err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
+		err := w.store.InTx(ctx, func(tx *postgres.Tx) error {
 			var err error
 			n, after, err = w.batch(ctx, tx, job.Args.CampaignID, after)
 			return err
@@ -52,17 +74,15 @@ func (w *ReplanWorker) Work(ctx context.Context, job *river.Job[ReplanArgs]) err
 	}
 }
 
-func (w *ReplanWorker) batch(ctx context.Context, tx pgx.Tx, campaignID, after int64) (int, int64, error) {
-	q := dbsqlc.New(tx)
-	crow, err := q.CampaignGet(ctx, campaignID)
+func (w *ReplanWorker) batch(ctx context.Context, tx *postgres.Tx, campaignID, after int64) (int, int64, error) {
+	camp, err := tx.Campaign(ctx, campaignID)
 	if err != nil {
 		return 0, 0, err
 	}
-	camp := postgres.CampaignFromRow(crow)
 	if camp.Status == outreach.CampaignPaused || camp.Status == outreach.CampaignCanceled {
 		return 0, 0, nil
 	}
-	held, err := q.HeldDeliveries(ctx, dbsqlc.HeldDeliveriesParams{CampaignID: campaignID, AfterID: after, Lim: 500})
+	held, err := tx.HeldDeliveries(ctx, campaignID, after, replanBatch)
 	if err != nil || len(held) == 0 {
 		return 0, after, err
 	}
@@ -70,83 +90,87 @@ func (w *ReplanWorker) batch(ctx context.Context, tx pgx.Tx, campaignID, after i
 	for _, h := range held {
 		ids = append(ids, h.ContactID)
 	}
-	contacts, err := q.LockContacts(ctx, ids)
+	contacts, err := tx.LockContacts(ctx, ids)
 	if err != nil {
 		return 0, 0, err
 	}
-	now := w.d.Clock.Now()
-	tiers, err := w.d.Store.Tiers(ctx)
+	tiers, err := w.store.Tiers(ctx)
 	if err != nil {
 		return 0, 0, err
 	}
-	p := w.d.planner(tiers)
-	byID := map[int64]outreach.Contact{}
+	p := planner.New(tiers, w.cfg.Cadence.DefaultZone, w.cfg.Cadence.Jitter)
+	byID := make(map[int64]outreach.Contact, len(contacts))
 	for _, c := range contacts {
-		byID[c.ID] = postgres.ContactFromRow(c)
+		byID[c.ID] = c
 	}
+	now := w.cfg.Clock.Now()
 	rng := rand.New(rand.NewPCG(uint64(campaignID), uint64(now.UnixNano())))
-	var sends []due
-	window := longest(tiers)
+	var r replans
 	for _, h := range held {
 		if camp.Category == outreach.Transactional {
 			// Transactional mail has no cadence: due again now.
-			if err := q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: h.ID, PlannedFor: now, Reason: string(outreach.ReasonScheduled), Now: now}); err != nil {
-				return 0, 0, err
-			}
-			sends = append(sends, due{id: h.ID, at: now})
+			r.moves = append(r.moves, postgres.Move{ID: h.ID, At: now, Reason: outreach.ReasonScheduled})
+			r.sends = append(r.sends, due{id: h.ID, at: now})
 			continue
 		}
-		d, err := w.d.replanOne(ctx, q, p, byID[h.ContactID], h.ID, h.ExpiresAt, camp.Priority, nil, window, now, rng)
-		if err != nil {
+		if err := r.add(ctx, tx, p, byID[h.ContactID], h.ID, h.ExpiresAt, camp.Priority, nil, now, rng); err != nil {
 			return 0, 0, err
 		}
-		if d != nil {
-			sends = append(sends, *d)
-		}
 	}
-	if err := EnqueueSends(ctx, tx, sends, now, w.d.SendBatch); err != nil {
+	if err := r.write(ctx, tx, w.cfg.Metrics); err != nil {
+		return 0, 0, err
+	}
+	if err := enqueueSends(ctx, tx, r.sends, now, w.cfg.SendBatch); err != nil {
 		return 0, 0, err
 	}
 	return len(held), held[len(held)-1].ID, nil
 }
 
-// replanOne decides a held or failed-check delivery again, with the
-// contact's history as it is now (extra: events not in the table yet),
-// and either moves it to its next valid moment — returning when it is due —
-// or skips it as expired (expiry counts from the run's firing).
-func (d *Deps) replanOne(ctx context.Context, q *dbsqlc.Queries, p *planner.Planner, c outreach.Contact, id int64, expires *time.Time,
-	priority int, extra []cadence.Event, window time.Duration, now time.Time, rng *rand.Rand) (*due, error) {
-	rows, err := q.ContactCapHistory(ctx, dbsqlc.ContactCapHistoryParams{ContactID: c.ID, ExceptID: id, Since: now.Add(-window)})
-	if err != nil {
-		return nil, err
-	}
-	hist := make([]cadence.Event, 0, len(rows)+len(extra))
-	for _, r := range rows {
-		hist = append(hist, cadence.Event{ID: r.ID, At: r.At, Priority: int(r.Priority), Reserved: r.State == string(outreach.DeliveryScheduled)})
-	}
-	hist = append(hist, extra...)
-	tier, _ := p.EffectiveTier(c)
-	req := cadence.Request{Rule: tier.Rule, Location: p.Zone(c), History: hist, Now: now, Priority: priority}
-	if expires != nil {
-		req.ExpiresAt = *expires
-	}
-	dec := cadence.Decide(req, rng, p.Spread)
-	if dec.Reason == outreach.ReasonExpired {
-		return nil, d.end(ctx, q, id, outreach.DeliverySkipped, outreach.ReasonExpired, dec.Rule, now)
-	}
-	if err := q.DeliveryReplan(ctx, dbsqlc.DeliveryReplanParams{ID: id, PlannedFor: dec.At, Reason: string(dec.Reason), Rule: dec.Rule, Now: now}); err != nil {
-		return nil, err
-	}
-	return &due{id: id, at: dec.At}, nil
+// replans collects re-planning decisions, written together.
+type replans struct {
+	moves []postgres.Move
+	ends  []postgres.End
+	sends []due
 }
 
-// end puts a delivery in a terminal state and counts it.
-func (d *Deps) end(ctx context.Context, q *dbsqlc.Queries, id int64, state outreach.DeliveryState, reason outreach.Reason, rule string, now time.Time) error {
-	if err := q.MarkTerminal(ctx, dbsqlc.MarkTerminalParams{ID: id, State: string(state), Reason: string(reason), Rule: rule, Now: now}); err != nil {
+// add decides a held or failed-check delivery again, with the contact's
+// history as it is now (extra: events not in the table yet, such as what
+// the batch claimed), and moves it to its next valid moment or skips it as
+// expired (expiry counts from the run's firing).
+func (r *replans) add(ctx context.Context, tx *postgres.Tx, p *planner.Planner, c outreach.Contact, id int64, expires *time.Time,
+	priority int, extra []cadence.Event, now time.Time, rng *rand.Rand) error {
+	hist, err := tx.ContactCapHistory(ctx, c.ID, id, now.Add(-p.Window()))
+	if err != nil {
 		return err
 	}
-	if d.Metrics != nil {
-		d.Metrics.Delivery(string(state), string(reason), 1)
+	tier, _ := p.EffectiveTier(c)
+	m := sendcheck.Replan(sendcheck.ReplanInput{Tier: tier, Zone: p.Zone(c), History: append(hist, extra...), Now: now,
+		ExpiresAt: expires, Priority: priority, Spread: p.Spread}, rng)
+	if m.Expired {
+		r.ends = append(r.ends, postgres.End{ID: id, State: outreach.DeliverySkipped, Reason: outreach.ReasonExpired, Rule: m.Rule})
+		return nil
 	}
+	r.moves = append(r.moves, postgres.Move{ID: id, At: m.At, Reason: m.Reason, Rule: m.Rule})
+	r.sends = append(r.sends, due{id: id, at: m.At})
 	return nil
+}
+
+// write applies the decisions in tx, one statement each for the moved and
+// the ended, and counts the ended.
+func (r *replans) write(ctx context.Context, tx *postgres.Tx, m Metrics) error {
+	if err := tx.ReplanDeliveries(ctx, r.moves); err != nil {
+		return err
+	}
+	if err := tx.EndDeliveries(ctx, r.ends); err != nil {
+		return err
+	}
+	countEnds(m, r.ends)
+	return nil
+}
+
+// countEnds counts deliveries reaching terminal states.
+func countEnds(m Metrics, ends []postgres.End) {
+	for _, e := range ends {
+		m.Delivery(string(e.State), string(e.Reason), 1)
+	}
 }

@@ -3,18 +3,20 @@ package jobs
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net/mail"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/render"
+	"github.com/rapport-dev/rapport/internal/throttle"
+	"github.com/rapport-dev/rapport/internal/token"
 )
-
-type riverDriver = riverpgxv5.Driver
 
 // SendArgs sends a batch of deliveries due at about the same moment.
 type SendArgs struct {
@@ -29,35 +31,82 @@ func (SendArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueSend, MaxAttempts: 10}
 }
 
+// Throttle paces sends across all worker processes (throttle.Limiter).
+type Throttle interface {
+	ReserveWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]throttle.Slot, error)
+	PeekWithin(ctx context.Context, now time.Time, domains []string, horizon time.Duration) ([]throttle.Slot, error)
+	SlowDown(ctx context.Context, now time.Time, domain string) (float64, error)
+}
+
+// Mail is how messages are made and handed over.
+type Mail struct {
+	Renderer  *render.Renderer
+	Transport mailer.Transport
+	Links     token.Links
+	From      *mail.Address
+}
+
+// SendConfig is what a SendWorker needs besides the store.
+type SendConfig struct {
+	Clock outreach.Clock
+	// Sleep waits for d or until ctx ends (nil: real time). Pacing to the
+	// throttle's slots uses it with Clock, so tests can run it on a fake
+	// clock.
+	Sleep     func(ctx context.Context, d time.Duration) error
+	Log       *slog.Logger
+	Cadence   Cadence
+	Mail      Mail
+	Throttle  Throttle // nil: no throttle
+	Metrics   Metrics  // nil: none
+	SendBatch int      // deliveries per send job, for the jobs it enqueues
+	Timeout   time.Duration
+}
+
 // SendWorker hands a batch of deliveries to the mail server, keeping every
 // promise of the spec:
 //
 //  1. A transaction L locks the batch's contacts (id order) and holds the
 //     locks until the end, so a preference change either commits before the
 //     check (and is honoured) or waits until the messages are handed over.
-//  2. A short transaction re-checks each delivery (status, suppression, topic,
-//     pause, caps against what was really sent, send window), marks the ones
-//     that may go 'sending' and commits: from then on a crash leaves them
+//  2. A short transaction re-checks each delivery (sendcheck.Check) and
+//     ends or re-plans the ones that may not go now.
+//  3. Chunk by chunk, a commit records the previous chunk's outcomes and
+//     claims the next ('sending'): from then on a crash leaves them
 //     'sending', and the retry marks them 'unknown' instead of resending.
-//  3. The messages go out over one pooled SMTP connection.
-//  4. L records each outcome and completes the River job, in one commit.
+//  4. The messages go out over one pooled SMTP connection, each at its
+//     throttle slot.
+//  5. L records the last outcomes, the contacts' changes (a bounce's
+//     suppression through the one suppression path) and completes the
+//     River job, in one commit.
 type SendWorker struct {
 	river.WorkerDefaults[SendArgs]
-	d     *Deps
+	store *postgres.Store
+	cfg   SendConfig
 	cache *contentCache
 }
 
-// Timeout bounds a batch: SMTP commands time out on their own well before.
-func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration {
-	if w.d.SendTimeout > 0 {
-		return w.d.SendTimeout
+// NewSendWorker returns the send worker.
+func NewSendWorker(store *postgres.Store, cfg SendConfig) *SendWorker {
+	if cfg.Clock == nil {
+		cfg.Clock = outreach.SystemClock{}
 	}
-	return 3 * time.Minute
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = noMetrics{}
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 3 * time.Minute
+	}
+	return &SendWorker{store: store, cfg: cfg, cache: newContentCache()}
 }
 
-// maxAttempts is how often a delivery is tried before temporary failures
-// become permanent.
-const maxAttempts = 8
+// Timeout bounds a batch: SMTP commands time out on their own well before.
+func (w *SendWorker) Timeout(*river.Job[SendArgs]) time.Duration { return w.cfg.Timeout }
 
 // dueSlack lets a job run a little before a delivery's moment count it due;
 // River schedules to the second.
@@ -65,26 +114,25 @@ const dueSlack = time.Second
 
 // Work sends the batch.
 func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
-	pool := w.d.Store.Pool()
-	now := w.d.Clock.Now()
-	rows, err := dbsqlc.New(pool).SendLoad(ctx, job.Args.DeliveryIDs)
+	now := w.cfg.Clock.Now()
+	items, err := w.store.SendLoad(ctx, job.Args.DeliveryIDs)
 	if err != nil {
 		return err
 	}
-	if err := w.markStale(ctx, job, rows, now); err != nil {
+	if err := w.finishDead(ctx, job, items); err != nil {
 		return err
 	}
 	// A look at the throttle first, before any lock: deliveries that
 	// cannot have a slot within maxPace are left to a later run of this
 	// job, which snoozes until their turn, holding no worker and no lock.
-	due, turn, err := w.peek(ctx, dueRows(rows, now))
+	due, turn, err := w.peek(ctx, dueItems(items, now))
 	if err != nil {
 		return err
 	}
 	if len(due) == 0 && !turn.IsZero() {
 		return w.snooze(turn)
 	}
-	err = pgx.BeginFunc(ctx, pool, func(lock pgx.Tx) error {
+	err = w.store.InTx(ctx, func(lock *postgres.Tx) error {
 		later, err := w.sendDue(ctx, job, lock, due)
 		if err != nil {
 			return err
@@ -92,7 +140,7 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		if turn = earlier(turn, later); !turn.IsZero() {
 			return nil // recorded; the job snoozes for the rest
 		}
-		_, err = river.JobCompleteTx[*riverDriver](ctx, lock, job)
+		_, err = river.JobCompleteTx[*riverDriver](ctx, lock.RiverTx(), job)
 		return err
 	})
 	var u *unreachable
@@ -100,8 +148,8 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		// Nothing was claimed: the deliveries stay scheduled and the job
 		// waits, without using up any delivery's attempts, however long
 		// the server is away.
-		w.d.Log.Warn("smtp server unreachable; send batch waits", "job_id", job.ID, "error", u.err.Error())
-		w.metric(func(m Metrics) { m.SMTPError("unreachable") })
+		w.cfg.Log.Warn("smtp server unreachable; send batch waits", "job_id", job.ID, "error", u.err.Error())
+		w.cfg.Metrics.SMTPError("unreachable")
 		return river.JobSnooze(unreachableWait)
 	}
 	if err == nil && !turn.IsZero() {
@@ -110,36 +158,49 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	return err
 }
 
-// markStale marks unknown the deliveries an earlier attempt of this job
-// claimed and died before recording: the server may have them. Never
-// resend.
-func (w *SendWorker) markStale(ctx context.Context, job *river.Job[SendArgs], rows []dbsqlc.SendLoadRow, now time.Time) error {
+// finishDead finishes what an earlier attempt of this job did not (its
+// worker died): the deliveries it claimed and did not record are marked
+// unknown — the server may have them; never resend — and the addresses it
+// recorded as refused for good are suppressed, which it would have done at
+// its end.
+func (w *SendWorker) finishDead(ctx context.Context, job *river.Job[SendArgs], items []postgres.SendItem) error {
 	var stale []int64
-	for _, r := range rows {
-		if r.State == string(outreach.DeliverySending) && r.SendJobID != nil && *r.SendJobID == job.ID {
-			stale = append(stale, r.ID)
+	for _, it := range items {
+		if it.State == outreach.DeliverySending && it.SendJobID == job.ID {
+			stale = append(stale, it.ID)
 		}
 	}
-	if len(stale) == 0 {
+	if len(stale) > 0 {
+		n, err := w.store.MarkUnknown(ctx, stale, job.ID)
+		if err != nil {
+			return err
+		}
+		w.cfg.Metrics.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), n)
+	}
+	if job.Attempt <= 1 {
 		return nil
 	}
-	marked, err := dbsqlc.New(w.d.Store.Pool()).MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: stale, JobID: &job.ID, Now: now})
-	if err != nil {
+	bounced, err := w.store.BouncedUnsuppressed(ctx, job.Args.DeliveryIDs, job.ID)
+	if err != nil || len(bounced) == 0 {
 		return err
 	}
-	w.metric(func(m Metrics) {
-		m.Delivery(string(outreach.DeliveryUnknown), string(outreach.ReasonUnknown), len(marked))
+	return w.store.InTx(ctx, func(tx *postgres.Tx) error {
+		for _, b := range bounced {
+			if _, err := tx.Suppress(ctx, bounceActor, b.Email, outreach.SuppressBounce, map[string]any{"delivery_id": b.DeliveryID}); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return nil
 }
 
-// dueRows are the scheduled deliveries due now. The job's others are not
+// dueItems are the scheduled deliveries due now. The job's others are not
 // its own any more: re-planned to a later job, or ended.
-func dueRows(rows []dbsqlc.SendLoadRow, now time.Time) []dbsqlc.SendLoadRow {
-	var due []dbsqlc.SendLoadRow
-	for _, r := range rows {
-		if r.State == string(outreach.DeliveryScheduled) && !r.PlannedFor.After(now.Add(dueSlack)) {
-			due = append(due, r)
+func dueItems(items []postgres.SendItem, now time.Time) []postgres.SendItem {
+	var due []postgres.SendItem
+	for _, it := range items {
+		if it.State == outreach.DeliveryScheduled && !it.PlannedFor.After(now.Add(dueSlack)) {
+			due = append(due, it)
 		}
 	}
 	return due
@@ -151,19 +212,19 @@ func dueRows(rows []dbsqlc.SendLoadRow, now time.Time) []dbsqlc.SendLoadRow {
 // check, right before the messages go: slots taken earlier would be stale
 // by then, and the batch would catch up in a burst. It returns when to try
 // again the ones that got no slot (zero: none).
-func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, due []dbsqlc.SendLoadRow) (time.Time, error) {
+func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock *postgres.Tx, due []postgres.SendItem) (time.Time, error) {
 	if len(due) == 0 {
 		return time.Time{}, nil
 	}
 	ids := make([]int64, 0, len(due))
 	want := make(map[int64]bool, len(due))
-	for _, r := range due {
-		want[r.ID] = true
-		if len(ids) == 0 || ids[len(ids)-1] != r.ContactID { // SendLoad orders by contact
-			ids = append(ids, r.ContactID)
+	for _, it := range due {
+		want[it.ID] = true
+		if len(ids) == 0 || ids[len(ids)-1] != it.ContactID { // SendLoad orders by contact
+			ids = append(ids, it.ContactID)
 		}
 	}
-	contacts, err := dbsqlc.New(lock).LockContacts(ctx, ids)
+	contacts, err := lock.LockContacts(ctx, ids)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -175,7 +236,7 @@ func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock
 	if err != nil || len(ready) == 0 {
 		return later, err
 	}
-	sess, err := w.d.Transport.Session(ctx)
+	sess, err := w.cfg.Mail.Transport.Session(ctx)
 	if err != nil {
 		return time.Time{}, &unreachable{err}
 	}
@@ -187,8 +248,8 @@ func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock
 // available again at once, due at turn, so the wait is not stretched to
 // its scheduler's interval.
 func (w *SendWorker) snooze(turn time.Time) error {
-	wait := max(turn.Sub(w.d.Clock.Now()), 0)
-	w.metric(func(m Metrics) { m.ThrottleWait(wait) })
+	wait := max(turn.Sub(w.cfg.Clock.Now()), 0)
+	w.cfg.Metrics.ThrottleWait(wait)
 	return river.JobSnooze(wait)
 }
 
@@ -199,8 +260,7 @@ type unreachable struct{ err error }
 func (u *unreachable) Error() string { return "smtp unreachable: " + u.err.Error() }
 
 // unreachableWait is how long a batch waits when the SMTP server cannot be
-// reached, and how soon a message is retried after its connection failed
-// before the server had it.
+// reached.
 const unreachableWait = 30 * time.Second
 
 // ClaimChunk is how many deliveries are marked 'sending' per commit. A
@@ -209,22 +269,64 @@ const unreachableWait = 30 * time.Second
 // records the previous chunk's outcomes, so a small chunk is cheap.
 const ClaimChunk = 10
 
-// outgoing is a claimed delivery and its message.
+// outgoing is a delivery that passed the check, and its message.
 type outgoing struct {
-	row      dbsqlc.SendLoadRow
+	item     postgres.SendItem
 	contact  outreach.Contact
 	envelope *mailer.Envelope
+}
+
+// sendAll claims, sends and records the ready deliveries chunk by chunk,
+// each message at its throttle slot (see sendOrder). One commit records a
+// chunk's outcomes and claims the next, so a killed worker leaves at most
+// one chunk 'sending' at one commit per chunk. The last chunk is recorded
+// with the job's completion in the lock transaction. Once the connection
+// is gone the rest are neither claimed nor sent: they go to a later job.
+func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock *postgres.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
+	pace := w.newPacer(slots)
+	order := newSendOrder(ready, pace)
+	rec := w.newRecording(job)
+	var done []attempt // sent, not yet recorded
+	for next := order.next(ctx); next != nil; next = order.next(ctx) {
+		if late(ctx, pace.at(next[len(next)-1].item.ID)) {
+			// A slow server: what is left goes to a later job rather than
+			// run into the job's timeout half sent.
+			order.putBack(next)
+			break
+		}
+		chunk := attempts(next)
+		err := w.store.InTx(ctx, func(tx *postgres.Tx) error {
+			if err := rec.record(ctx, tx, done); err != nil {
+				return err
+			}
+			return w.claim(ctx, tx, job, chunk)
+		})
+		if err != nil {
+			return err
+		}
+		done = chunk
+		if w.sendChunk(ctx, sess, chunk, pace) {
+			break
+		}
+	}
+	// Whatever was not handed out (connection gone, time up) stays
+	// scheduled for a later job.
+	done = append(done, attempts(order.rest())...)
+	if err := rec.record(ctx, lock, done); err != nil {
+		return err
+	}
+	return rec.finish(ctx, lock)
 }
 
 // claim marks a chunk of ready deliveries 'sending' in tx, so they are
 // recorded as handed over before the SMTP conversation. It marks the chunk
 // tried and each delivery it claimed (one changed meanwhile is left out).
-func (w *SendWorker) claim(ctx context.Context, tx pgx.Tx, job *river.Job[SendArgs], chunk []attempt) error {
+func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[SendArgs], chunk []attempt) error {
 	ids := make([]int64, len(chunk))
 	for i := range chunk {
-		ids[i] = chunk[i].row.ID
+		ids[i] = chunk[i].item.ID
 	}
-	marked, err := dbsqlc.New(tx).MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &job.ID, Domain: w.domain(), Now: w.d.Clock.Now()})
+	marked, err := tx.Claim(ctx, ids, job.ID, w.domain())
 	if err != nil {
 		return err
 	}
@@ -234,7 +336,7 @@ func (w *SendWorker) claim(ctx context.Context, tx pgx.Tx, job *river.Job[SendAr
 	}
 	for i := range chunk {
 		chunk[i].tried = true
-		chunk[i].claimed = got[chunk[i].row.ID]
+		chunk[i].claimed = got[chunk[i].item.ID]
 	}
 	return nil
 }
@@ -257,48 +359,6 @@ func attempts(ready []outgoing) []attempt {
 	return out
 }
 
-// sendAll claims, sends and records the ready deliveries chunk by chunk,
-// each message at its throttle slot (see sendOrder). One commit records a
-// chunk's outcomes and claims the next, so a killed worker leaves at most
-// one chunk 'sending' at one commit per chunk. The last chunk is recorded
-// with the job's completion in the lock transaction. Once the connection
-// is gone the rest are neither claimed nor sent: they go to a later job.
-func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock pgx.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
-	pace := newPacer(slots)
-	order := newSendOrder(ready, pace)
-	var updates contactUpdates
-	var done []attempt // sent, not yet recorded
-	for next := order.next(ctx); next != nil; next = order.next(ctx) {
-		if late(ctx, pace.at(next[len(next)-1].row.ID)) {
-			// A slow server: what is left goes to a later job rather than
-			// run into the job's timeout half sent.
-			order.putBack(next)
-			break
-		}
-		chunk := attempts(next)
-		err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
-			if err := w.record(ctx, tx, done, &updates); err != nil {
-				return err
-			}
-			return w.claim(ctx, tx, job, chunk)
-		})
-		if err != nil {
-			return err
-		}
-		done = chunk
-		if w.sendChunk(ctx, sess, chunk, pace) {
-			break
-		}
-	}
-	// Whatever was not handed out (connection gone, time up) stays
-	// scheduled for a later job.
-	done = append(done, attempts(order.rest())...)
-	if err := w.record(ctx, lock, done, &updates); err != nil {
-		return err
-	}
-	return updates.apply(ctx, dbsqlc.New(lock), w.d.Clock.Now())
-}
-
 // stopMargin is the part of a send job's time kept for recording what it
 // sent: no chunk is claimed that would still be sending after it.
 const stopMargin = 10 * time.Second
@@ -318,15 +378,15 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		if !a.claimed {
 			continue
 		}
-		pace.wait(a.row.ID)
+		if pace.wait(ctx, a.item.ID) != nil {
+			return true // stopping: the rest of the chunk goes back unsent
+		}
 		start := time.Now()
 		a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
-		w.metric(func(m Metrics) {
-			m.SendLatency(time.Since(start))
-			if a.result.Outcome != mailer.Accepted {
-				m.SMTPError(a.result.Outcome.String())
-			}
-		})
+		w.cfg.Metrics.SendLatency(time.Since(start))
+		if a.result.Outcome != mailer.Accepted {
+			w.cfg.Metrics.SMTPError(a.result.Outcome.String())
+		}
 		if a.result.Unsent {
 			return true // the session already tried a fresh connection
 		}
@@ -334,10 +394,10 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 	return false
 }
 
-func (w *SendWorker) domain() string { return outreach.EmailDomain(w.d.From.Address) }
+func (w *SendWorker) domain() string { return outreach.EmailDomain(w.cfg.Mail.From.Address) }
 
-func (w *SendWorker) metric(f func(Metrics)) {
-	if w.d.Metrics != nil {
-		f(w.d.Metrics)
-	}
+// jobRNG is a job's source of randomness (retry backoff, re-planning
+// jitter), seeded from the job and the clock so a run can be replayed.
+func (w *SendWorker) jobRNG(job *river.Job[SendArgs]) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(job.ID), uint64(w.cfg.Clock.Now().UnixNano())))
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapport-dev/rapport/internal/mailer"
@@ -65,7 +64,7 @@ func deliveryStates(t *testing.T, b *bundle) map[string]int {
 func sendSetup(t *testing.T, n int) (*bundle, *recorder) {
 	b := setup(t, realClock{})
 	rec := &recorder{}
-	b.deps.Transport = rec
+	b.set.transport = rec
 	busyTier(t, b)
 	b.contacts(t, n, "busy", "UTC")
 	return b, rec
@@ -73,7 +72,7 @@ func sendSetup(t *testing.T, n int) (*bundle, *recorder) {
 
 func (b *bundle) sendNow(t *testing.T, c outreach.Campaign) {
 	t.Helper()
-	_, _, err := b.launcher.SendNow(context.Background(), "test", c.ID)
+	_, _, _, err := b.svc.Send(context.Background(), "test", c.ID, nil)
 	require.NoError(t, err)
 }
 
@@ -144,6 +143,51 @@ func TestSendOutcomes(t *testing.T) {
 	require.Equal(t, 1, sup)
 	require.NoError(t, b.pool.QueryRow(context.Background(), "SELECT planned_for FROM deliveries WHERE state = 'scheduled'").Scan(&planned))
 	require.Greater(t, time.Until(planned), 50*time.Second, "a 4xx is retried with backoff")
+	// The bounce went through the one suppression path: the contact's
+	// timeline says why they became bounced, and the audit log has it.
+	var events, audits int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM contact_events e JOIN contacts c ON c.id = e.contact_id
+		WHERE c.email = 'c0000000@example.com' AND e.kind = 'suppressed' AND e.actor = 'smtp'
+		  AND e.detail->>'smtp_code' = '550' AND e.detail->>'delivery_id' IS NOT NULL`).Scan(&events))
+	require.Equal(t, 1, events)
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_log
+		WHERE entity = 'suppression' AND entity_id = 'c0000000@example.com' AND actor = 'smtp'`).Scan(&audits))
+	require.Equal(t, 1, audits)
+}
+
+// TestRetryFinishesABounce simulates a worker killed after a chunk's
+// commit recorded a 5xx and before the batch's end suppressed the address:
+// the retried job suppresses it, through the one suppression path, and
+// sends nothing.
+func TestRetryFinishesABounce(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 2)
+	ctx := context.Background()
+	b.workers(t, map[string]int{QueuePlan: 1})
+	b.sendNow(t, b.campaign(t, "bounce-crash", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run")
+	var jobID int64
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT id FROM river_job WHERE kind = 'send_batch'").Scan(&jobID))
+	for _, stmt := range []string{
+		`UPDATE deliveries SET state = 'failed', reason = 'failed_permanent', rule = '550 5.1.1 no such user',
+		 smtp_code = 550, send_job_id = $1, attempts = 1 WHERE contact_id = (SELECT id FROM contacts WHERE email = 'c0000000@example.com')`,
+		`UPDATE deliveries SET state = 'sent', reason = 'sent', send_job_id = $1, attempts = 1, sent_at = now()
+		 WHERE contact_id = (SELECT id FROM contacts WHERE email = 'c0000001@example.com')`,
+		`UPDATE river_job SET attempt = 1 WHERE id = $1`,
+	} {
+		_, err := b.pool.Exec(ctx, stmt, jobID)
+		require.NoError(t, err)
+	}
+	b.workers(t, map[string]int{QueueSend: 1})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Zero(t, rec.count(), "nothing is sent again")
+	var status, reason string
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT c.status, s.reason FROM contacts c JOIN suppressions s ON s.email = c.email
+		WHERE c.email = 'c0000000@example.com'`).Scan(&status, &reason))
+	require.Equal(t, []string{"bounced", "hard_bounce"}, []string{status, reason})
+	var n int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM suppressions").Scan(&n))
+	require.Equal(t, 1, n, "only the bounced address")
 }
 
 // TestRetryAfterCrashMarksUnknown simulates a worker killed between the
@@ -175,34 +219,30 @@ func TestPauseResumeCancel(t *testing.T) {
 	c := b.campaign(t, "lifecycle", 50, 0)
 	b.sendNow(t, c)
 	b.waitJobs(t, time.Minute, "plan_run")
-	_, err := b.launcher.Pause(ctx, "test", c.ID)
+	_, err := b.svc.Pause(ctx, "test", c.ID)
 	require.NoError(t, err)
 	b.workers(t, map[string]int{QueueSend: 2})
 	b.waitJobs(t, time.Minute, "send_batch")
 	require.Zero(t, rec.count(), "a paused campaign sends nothing")
 	require.Equal(t, map[string]int{"scheduled/scheduled": 20}, deliveryStates(t, b), "held, not lost")
 
-	_, err = b.launcher.Pause(ctx, "test", c.ID)
+	_, err = b.svc.Pause(ctx, "test", c.ID)
 	require.Error(t, err, "pausing twice is a conflict")
-	_, err = b.launcher.Resume(ctx, "test", c.ID)
+	_, err = b.svc.Resume(ctx, "test", c.ID)
 	require.NoError(t, err)
 	b.workers(t, map[string]int{QueuePlan: 1})
 	b.waitJobs(t, time.Minute, "replan_campaign", "send_batch")
 	require.Equal(t, 20, rec.count())
 
 	c2 := b.campaign(t, "canceled", 50, 0)
-	err = b.store.InTx(ctx, func(tx pgx.Tx) error {
-		_, err := b.launcher.startRun(ctx, tx, c2, time.Now().Add(time.Hour))
-		return err
-	})
-	require.NoError(t, err)
+	b.startRun(t, c2, time.Now().Add(time.Hour))
 	b.waitJobs(t, time.Minute, "plan_run")
-	_, err = b.launcher.Cancel(ctx, "test", c2.ID)
+	_, err = b.svc.Cancel(ctx, "test", c2.ID)
 	require.NoError(t, err)
 	var canceled int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE campaign_id = $1 AND state = 'skipped' AND reason = 'canceled'", c2.ID).Scan(&canceled))
 	require.Equal(t, 20, canceled)
-	_, err = b.launcher.Resume(ctx, "test", c2.ID)
+	_, err = b.svc.Resume(ctx, "test", c2.ID)
 	require.Error(t, err)
 	require.Equal(t, outreach.ECONFLICT, outreach.ErrorCode(err))
 }
@@ -214,7 +254,7 @@ func TestCampaignCompletes(t *testing.T) {
 	c := b.campaign(t, "complete", 50, 0)
 	b.sendNow(t, c)
 	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
-	w := &FireDueWorker{d: b.deps, l: b.launcher}
+	w := NewFireDueWorker(b.svc)
 	require.NoError(t, w.Work(context.Background(), nil))
 	got, err := b.store.Campaign(context.Background(), c.ID)
 	require.NoError(t, err)
@@ -237,7 +277,7 @@ func TestConnectionFailuresCostNoAttempts(t *testing.T) {
 	t.Parallel()
 	b, rec := sendSetup(t, 3)
 	ctx := context.Background()
-	b.deps.Transport = unreachableTransport{}
+	b.set.transport = unreachableTransport{}
 	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
 	b.sendNow(t, b.campaign(t, "outage", 50, 0))
 	require.Eventually(t, func() bool {
@@ -286,7 +326,7 @@ func TestPauseStopsARunningBatch(t *testing.T) {
 	c := b.campaign(t, "paused mid-batch", 50, 0)
 	rec.answer = func(e *mailer.Envelope) mailer.Result {
 		if len(rec.sent) == 4 { // the fifth message, in the first chunk
-			_, err := b.launcher.Pause(ctx, "test", c.ID)
+			_, err := b.svc.Pause(ctx, "test", c.ID)
 			require.NoError(t, err)
 		}
 		return mailer.Result{Outcome: mailer.Accepted}
@@ -300,7 +340,7 @@ func TestPauseStopsARunningBatch(t *testing.T) {
 	rec.mu.Lock()
 	rec.answer = nil
 	rec.mu.Unlock()
-	_, err := b.launcher.Resume(ctx, "test", c.ID)
+	_, err := b.svc.Resume(ctx, "test", c.ID)
 	require.NoError(t, err)
 	b.waitJobs(t, time.Minute, "replan_campaign", "send_batch")
 	require.Equal(t, map[string]int{"sent/sent": 50}, deliveryStates(t, b))
@@ -320,7 +360,7 @@ func TestSlowServerStopsBeforeTimeout(t *testing.T) {
 	t.Parallel()
 	b, rec := sendSetup(t, 30)
 	ctx := context.Background()
-	b.deps.SendTimeout = stopMargin + time.Second // one second to claim in
+	b.set.sendTimeout = stopMargin + time.Second // one second to claim in
 	rec.answer = func(*mailer.Envelope) mailer.Result {
 		time.Sleep(150 * time.Millisecond)
 		return mailer.Result{Outcome: mailer.Accepted}

@@ -1,163 +1,102 @@
 // The send-time check: each due delivery against the locked contact, its
-// suppression, its campaign and the caps as really sent.
+// suppression, its campaign and the caps as really sent, decided by
+// sendcheck.Check and written in one statement per kind of change.
 
 package jobs
 
 import (
 	"context"
 	"math/rand/v2"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 
-	"github.com/rapport-dev/rapport/internal/cadence"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/planner"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/sendcheck"
 )
 
 // check re-checks the job's due deliveries for the locked contacts, in its
 // own committed transaction: deliveries that must never go are ended with
 // their reason, those that may go later are re-planned, and the rest are
 // returned ready to send (not yet claimed).
-func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []dbsqlc.Contact, want map[int64]bool) ([]outgoing, error) {
+func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked []outreach.Contact, want map[int64]bool) ([]outgoing, error) {
+	tiers, err := w.store.Tiers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := planner.New(tiers, w.cfg.Cadence.DefaultZone, w.cfg.Cadence.Jitter)
+	contacts := make(map[int64]outreach.Contact, len(locked))
+	for _, c := range locked {
+		contacts[c.ID] = c
+	}
 	var ready []outgoing
-	err := pgx.BeginFunc(ctx, w.d.Store.Pool(), func(tx pgx.Tx) error {
+	err = w.store.InTx(ctx, func(tx *postgres.Tx) error {
 		ready = nil
-		q := dbsqlc.New(tx)
-		now := w.d.Clock.Now()
-		c, err := w.newCheck(ctx, tx, locked, now)
+		now := w.cfg.Clock.Now()
+		st, err := tx.SendState(ctx, locked, now.Add(-p.Window()))
 		if err != nil {
 			return err
 		}
-		rows, err := q.SendLoad(ctx, job.Args.DeliveryIDs)
+		items, err := tx.SendLoad(ctx, job.Args.DeliveryIDs)
 		if err != nil {
 			return err
 		}
-		var replans []due
-		for _, r := range rows {
-			if !want[r.ID] || r.State != string(outreach.DeliveryScheduled) || r.PlannedFor.After(now.Add(dueSlack)) {
+		camps, err := tx.Campaigns(ctx, campaignIDs(items))
+		if err != nil {
+			return err
+		}
+		rng := rand.New(rand.NewPCG(uint64(job.ID), uint64(now.UnixNano())))
+		var r replans
+		for _, it := range items {
+			contact, known := contacts[it.ContactID]
+			if !want[it.ID] || !known || it.State != outreach.DeliveryScheduled || it.PlannedFor.After(now.Add(dueSlack)) {
 				continue // not this run's, handled elsewhere, or re-planned to a later job
 			}
-			contact, known := c.contacts[r.ContactID]
-			if !known {
-				continue
-			}
-			o, replan, err := w.checkOne(ctx, q, c, r, contact, now)
-			if err != nil {
-				return err
-			}
-			if replan != nil {
-				replans = append(replans, *replan)
-			}
-			if o != nil {
-				ready = append(ready, *o)
+			camp := camps[it.CampaignID]
+			tier, _ := p.EffectiveTier(contact)
+			v := sendcheck.Check(sendcheck.Input{Contact: contact, Suppression: st.Suppression[contact.ID], Campaign: camp,
+				Delivery: it.Delivery, Tier: tier, Zone: p.Zone(contact), Sent: st.Sent[contact.ID], Now: now})
+			switch v.Action {
+			case sendcheck.Hold:
+				// held; resume re-plans it
+			case sendcheck.End:
+				r.ends = append(r.ends, postgres.End{ID: it.ID, State: v.State, Reason: v.Reason, Rule: v.Rule})
+			case sendcheck.Later:
+				// Deliveries this batch already passed for the contact
+				// count as sent.
+				if err := r.add(ctx, tx, p, contact, it.ID, it.ExpiresAt, camp.Priority, st.Sent[contact.ID], now, rng); err != nil {
+					return err
+				}
+			case sendcheck.Send:
+				if it.Marketing {
+					st.Sent[contact.ID] = append(st.Sent[contact.ID], cadenceEvent(now))
+				}
+				env, err := w.envelope(camp, contact, it)
+				if err != nil {
+					r.ends = append(r.ends, postgres.End{ID: it.ID, State: outreach.DeliveryFailed,
+						Reason: outreach.ReasonFailedPermanent, Rule: "template: " + err.Error()})
+					continue
+				}
+				ready = append(ready, outgoing{item: it, contact: contact, envelope: env})
 			}
 		}
-		return EnqueueSends(ctx, tx, replans, now, w.d.SendBatch)
+		if err := r.write(ctx, tx, w.cfg.Metrics); err != nil {
+			return err
+		}
+		return enqueueSends(ctx, tx, r.sends, now, w.cfg.SendBatch)
 	})
 	return ready, err
 }
 
-// check is the state a batch's send-time checks run against.
-type check struct {
-	planner     *planner.Planner
-	campaigns   map[int64]outreach.Campaign
-	contacts    map[int64]outreach.Contact
-	suppression map[int64]outreach.SuppressionReason
-	sent        map[int64][]cadence.Event // what was really sent, plus what this batch claims
-	window      time.Duration
-}
-
-func (w *SendWorker) newCheck(ctx context.Context, tx pgx.Tx, locked []dbsqlc.Contact, now time.Time) (*check, error) {
-	q := dbsqlc.New(tx)
-	tiers, err := w.d.Store.Tiers(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c := &check{
-		planner:   w.d.planner(tiers),
-		campaigns: map[int64]outreach.Campaign{},
-		contacts:  map[int64]outreach.Contact{},
-		sent:      map[int64][]cadence.Event{},
-		window:    longest(tiers),
-	}
-	ids := make([]int64, len(locked))
-	for i, row := range locked {
-		ids[i] = row.ID
-		c.contacts[row.ID] = postgres.ContactFromRow(row)
-	}
-	if c.suppression, err = suppressionsOf(ctx, q, locked); err != nil {
-		return nil, err
-	}
-	sent, err := q.SentHistory(ctx, dbsqlc.SentHistoryParams{ContactIds: ids, Since: now.Add(-c.window)})
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range sent {
-		c.sent[s.ContactID] = append(c.sent[s.ContactID], cadence.Event{At: s.At})
-	}
-	return c, nil
-}
-
-func (w *SendWorker) campaign(ctx context.Context, q *dbsqlc.Queries, c *check, id int64) (outreach.Campaign, error) {
-	if camp, ok := c.campaigns[id]; ok {
-		return camp, nil
-	}
-	row, err := q.CampaignGet(ctx, id)
-	if err != nil {
-		return outreach.Campaign{}, err
-	}
-	camp := postgres.CampaignFromRow(row)
-	c.campaigns[id] = camp
-	return camp, nil
-}
-
-// checkOne decides whether one delivery may go now. It ends it (skipped or
-// failed) when it must never go, re-plans it when it may go later, and
-// returns the message when it may go now.
-func (w *SendWorker) checkOne(ctx context.Context, q *dbsqlc.Queries, c *check, r dbsqlc.SendLoadRow, contact outreach.Contact, now time.Time) (*outgoing, *due, error) {
-	camp, err := w.campaign(ctx, q, c, r.CampaignID)
-	if err != nil {
-		return nil, nil, err
-	}
-	end := func(state outreach.DeliveryState, reason outreach.Reason, rule string) (*outgoing, *due, error) {
-		return nil, nil, w.end(ctx, q, r.ID, state, reason, rule, now)
-	}
-	switch camp.Status {
-	case outreach.CampaignPaused:
-		return nil, nil, nil // held; resume re-plans it
-	case outreach.CampaignCanceled:
-		return end(outreach.DeliverySkipped, outreach.ReasonCanceled, "")
-	}
-	if reason := planner.Blocked(contact, c.suppression[contact.ID], camp.Category, camp.Topic, now); reason != "" {
-		return end(outreach.DeliverySkipped, reason, "")
-	}
-	if r.ExpiresAt != nil && now.After(*r.ExpiresAt) {
-		return end(outreach.DeliverySkipped, outreach.ReasonExpired, "expires_after")
-	}
-	if r.Marketing {
-		tier, _ := c.planner.EffectiveTier(contact)
-		req := cadence.Request{Rule: tier.Rule, Location: c.planner.Zone(contact), History: c.sent[contact.ID], Now: now}
-		if ok, _, _ := cadence.Check(req); !ok {
-			return w.replan(ctx, q, c, r, camp, contact, now)
+func campaignIDs(items []postgres.SendItem) []int64 {
+	seen := map[int64]bool{}
+	var ids []int64
+	for _, it := range items {
+		if !seen[it.CampaignID] {
+			seen[it.CampaignID] = true
+			ids = append(ids, it.CampaignID)
 		}
-		c.sent[contact.ID] = append(c.sent[contact.ID], cadence.Event{At: now})
 	}
-	env, err := w.envelope(camp, contact, r)
-	if err != nil {
-		return end(outreach.DeliveryFailed, outreach.ReasonFailedPermanent, "template: "+err.Error())
-	}
-	return &outgoing{row: r, contact: contact, envelope: env}, nil, nil
-}
-
-// replan moves a delivery that may not go now to its next valid moment, or
-// skips it as expired. Deliveries this batch already claimed for the
-// contact count as sent.
-func (w *SendWorker) replan(ctx context.Context, q *dbsqlc.Queries, c *check, r dbsqlc.SendLoadRow, camp outreach.Campaign, contact outreach.Contact, now time.Time) (*outgoing, *due, error) {
-	rng := rand.New(rand.NewPCG(uint64(r.ID), uint64(now.UnixNano())))
-	d, err := w.d.replanOne(ctx, q, c.planner, contact, r.ID, r.ExpiresAt, camp.Priority, c.sent[contact.ID], c.window, now, rng)
-	return nil, d, err
+	return ids
 }

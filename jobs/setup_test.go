@@ -16,6 +16,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
@@ -34,15 +35,50 @@ func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); ret
 func (c *fakeClock) Set(t time.Time)     { c.mu.Lock(); c.now = t.UTC(); c.mu.Unlock() }
 func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// settings are what a test may change before it starts workers.
+type settings struct {
+	clock       outreach.Clock
+	transport   mailer.Transport
+	throttle    Throttle
+	sendTimeout time.Duration
+}
+
 // bundle is what a jobs test works with.
 type bundle struct {
-	pool     *pgxpool.Pool
-	url      string
-	store    *postgres.Store
-	clock    *fakeClock
-	deps     *Deps
-	launcher *Launcher
-	insert   *Client // insert-only River client
+	pool   *pgxpool.Pool
+	url    string
+	store  *postgres.Store
+	clock  *fakeClock
+	set    *settings
+	svc    *campaign.Service
+	mail   Mail
+	insert *Client // insert-only River client
+}
+
+var (
+	testSecret = "jobs-test-secret-0123456789abcdefghijklmnop"
+	testCad    = Cadence{DefaultZone: time.UTC, Jitter: 10 * time.Minute}
+)
+
+const testSendBatch = 100
+
+func newBundle(t testing.TB, url string, pool *pgxpool.Pool, clock outreach.Clock) *bundle {
+	t.Helper()
+	fc, _ := clock.(*fakeClock)
+	store := postgres.NewStore(pool, clock)
+	signer, err := token.New([]string{testSecret})
+	require.NoError(t, err)
+	renderer, err := render.New(render.Company{Name: "Test Co", Address: "1 Test Way"})
+	require.NoError(t, err)
+	pub, _ := url2("https://mail.example.test")
+	links := token.Links{Signer: signer, Base: pub}
+	insert, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	svc := campaign.New(store, Queue{Client: insert}, campaign.Config{Clock: clock, Renderer: renderer, Links: links,
+		DefaultZone: testCad.DefaultZone, Jitter: testCad.Jitter})
+	return &bundle{pool: pool, url: url, store: store, clock: fc, svc: svc, insert: insert,
+		set:  &settings{clock: clock, transport: mustOutbox(t)},
+		mail: Mail{Renderer: renderer, Links: links, From: &mail.Address{Address: "news@example.com"}}}
 }
 
 func setup(t *testing.T, clock outreach.Clock) *bundle {
@@ -51,21 +87,9 @@ func setup(t *testing.T, clock outreach.Clock) *bundle {
 	pool, err := postgres.Open(context.Background(), url, 40)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	fc, _ := clock.(*fakeClock)
-	store := postgres.NewStore(pool, clock)
-	require.NoError(t, store.Seed(context.Background()))
-	signer, err := token.New([]string{"jobs-test-secret-0123456789abcdefghijklmnop"})
-	require.NoError(t, err)
-	renderer, err := render.New(render.Company{Name: "Test Co", Address: "1 Test Way"})
-	require.NoError(t, err)
-	pub, _ := url2("https://mail.example.test")
-	deps := &Deps{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer,
-		Transport: mustOutbox(t), Signer: signer, PublicURL: pub, From: &mail.Address{Address: "news@example.com"},
-		DefaultZone: time.UTC, Jitter: 10 * time.Minute, BatchSize: 1000, SendBatch: 100}
-	insert, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	l := &Launcher{Store: store, Client: insert, Clock: clock, Deps: deps}
-	return &bundle{pool: pool, url: url, store: store, clock: fc, deps: deps, launcher: l, insert: insert}
+	b := newBundle(t, url, pool, clock)
+	require.NoError(t, b.store.Seed(context.Background()))
+	return b
 }
 
 func url2(s string) (*url.URL, error) { return url.Parse(s) }
@@ -74,6 +98,21 @@ func mustOutbox(t testing.TB) mailer.Transport {
 	o, err := mailer.NewOutbox(t.TempDir(), nil)
 	require.NoError(t, err)
 	return o
+}
+
+// newWorkers builds the workers as cmd/rapport does, from the bundle's
+// settings.
+func (b *bundle) newWorkers() Workers {
+	s := b.set
+	m := b.mail
+	m.Transport = s.transport
+	return Workers{
+		Plan: NewPlanWorker(b.store, PlanConfig{Clock: s.clock, Cadence: testCad, BatchSize: 1000, SendBatch: testSendBatch}),
+		Send: NewSendWorker(b.store, SendConfig{Clock: s.clock, Cadence: testCad, Mail: m, Throttle: s.throttle,
+			SendBatch: testSendBatch, Timeout: s.sendTimeout}),
+		Replan:  NewReplanWorker(b.store, ReplanConfig{Clock: s.clock, Cadence: testCad, SendBatch: testSendBatch}),
+		FireDue: NewFireDueWorker(b.svc),
+	}
 }
 
 // workers starts a River client working the given queues until the test
@@ -88,7 +127,7 @@ func (b *bundle) workers(t *testing.T, queues map[string]int) *Client {
 func (b *bundle) workersID(t testing.TB, queues map[string]int, id string) *Client {
 	t.Helper()
 	w := river.NewWorkers()
-	Register(w, b.deps, b.launcher)
+	Register(w, b.newWorkers())
 	qc := map[string]river.QueueConfig{}
 	for q, n := range queues {
 		qc[q] = river.QueueConfig{MaxWorkers: n}
@@ -105,11 +144,25 @@ func (b *bundle) workersID(t testing.TB, queues map[string]int, id string) *Clie
 	return c
 }
 
+// startRun starts a run of c firing at fireAt, as the campaign service
+// does.
+func (b *bundle) startRun(t *testing.T, c outreach.Campaign, fireAt time.Time) int64 {
+	t.Helper()
+	var id int64
+	err := b.store.InTx(context.Background(), func(tx *postgres.Tx) error {
+		var err error
+		id, err = b.svc.StartRun(context.Background(), tx, c, fireAt)
+		return err
+	})
+	require.NoError(t, err)
+	return id
+}
+
 // contacts inserts n contacts of a tier with COPY.
 func (b *bundle) contacts(t *testing.T, n int, tier, zone string) {
 	t.Helper()
 	ctx := context.Background()
-	now := b.deps.Clock.Now()
+	now := b.set.clock.Now()
 	rows := make([][]any, n)
 	for i := range rows {
 		rows[i] = []any{fmt.Sprintf("c%07d@example.com", i), tier, zone, now, now}
@@ -165,18 +218,5 @@ func attach(t testing.TB, url string) *bundle {
 	pool, err := postgres.Open(context.Background(), url, 20)
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
-	b := &bundle{pool: pool, url: url}
-	clock := realClock{}
-	b.store = postgres.NewStore(pool, clock)
-	signer, _ := token.New([]string{"jobs-test-secret-0123456789abcdefghijklmnop"})
-	renderer, _ := render.New(render.Company{Name: "Test Co", Address: "1 Test Way"})
-	pub, _ := url2("https://mail.example.test")
-	b.deps = &Deps{Store: b.store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer,
-		Transport: mustOutbox(t), Signer: signer, PublicURL: pub, From: &mail.Address{Address: "news@example.com"},
-		DefaultZone: time.UTC, Jitter: 10 * time.Minute, BatchSize: 1000, SendBatch: 100}
-	insert, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler)})
-	require.NoError(t, err)
-	b.insert = insert
-	b.launcher = &Launcher{Store: b.store, Client: insert, Clock: clock, Deps: b.deps}
-	return b
+	return newBundle(t, url, pool, realClock{})
 }

@@ -27,9 +27,9 @@ func TestSendSlowDomainHoldsUpNothing(t *testing.T) {
 	const total, rate = 80, 4.0
 	b := setup(t, realClock{})
 	rec := &recorder{}
-	b.deps.Transport = rec
-	lim := throttle.New(b.pool, realClock{}, throttle.Config{})
-	b.deps.Throttle = lim
+	b.set.transport = rec
+	lim := throttle.New(b.store, realClock{}, throttle.Config{})
+	b.set.throttle = lim
 	_, err := lim.Put(context.Background(), "test", throttle.Settings{Domains: map[string]float64{"slow.test": rate}})
 	require.NoError(t, err)
 	busyTier(t, b)

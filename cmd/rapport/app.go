@@ -18,6 +18,7 @@ import (
 	"riverqueue.com/riverui"
 
 	"github.com/rapport-dev/rapport/internal/api"
+	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/config"
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/metrics"
@@ -36,7 +37,7 @@ func newLogger(cfgLevel string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// loadConfig reads the configuration for commands that need only the
+// openDB connects to DATABASE_URL for commands that need only the
 // database, so `migrate` does not demand SECRET_KEY.
 func openDB(ctx context.Context, getenv func(string) string, maxConns int32) (*pgxpool.Pool, error) {
 	url := getenv("DATABASE_URL")
@@ -95,15 +96,16 @@ func keys(ctx context.Context, args []string, getenv func(string) string, stdout
 
 // app is a running rapport: what serve builds and tears down.
 type app struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	pool     *pgxpool.Pool
-	store    *postgres.Store
-	river    *jobs.Client
-	deps     *jobs.Deps
-	launcher *jobs.Launcher
-	limiter  *throttle.Limiter
-	metrics  *metrics.Registry
+	cfg       *config.Config
+	log       *slog.Logger
+	pool      *pgxpool.Pool
+	store     *postgres.Store
+	river     *jobs.Client
+	campaigns *campaign.Service
+	renderer  *render.Renderer
+	signer    *token.Signer
+	limiter   *throttle.Limiter
+	metrics   *metrics.Registry
 }
 
 // roles says what one serve process does. More worker processes can be
@@ -205,20 +207,34 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
-	reg := metrics.New(pool, jobs.QueuePlan, jobs.QueueSend)
-	limiter := throttle.New(pool, clock, throttle.Config{})
-	deps := &jobs.Deps{Store: store, Clock: clock, Log: log, Renderer: renderer, Transport: transport, Signer: signer,
-		PublicURL: cfg.PublicURL, From: cfg.From, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
-		BatchSize: 5000, SendBatch: cfg.SendBatch, Throttle: limiter, Metrics: reg}
-	deps.SendTimeout, deps.PlanTimeout = jobs.Timeouts(cfg.RescueAfter)
-	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
-	rc, err := newRiver(pool, cfg, log, deps, launcher, r)
+	reg := metrics.New(store, jobs.QueuePlan, jobs.QueueSend)
+	limiter := throttle.New(store, clock, throttle.Config{})
+	links := token.Links{Signer: signer, Base: cfg.PublicURL}
+	// The campaign service enqueues through an insert-only River client,
+	// made before the workers that use the service: one-way wiring.
+	inserter, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: log})
 	if err != nil {
 		return fail(err)
 	}
-	launcher.Client = rc
-	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, deps: deps, launcher: launcher,
-		limiter: limiter, metrics: reg}, nil
+	campaigns := campaign.New(store, jobs.Queue{Client: inserter}, campaign.Config{Clock: clock, Log: log, Renderer: renderer,
+		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter})
+	sendTimeout, planTimeout := jobs.Timeouts(cfg.RescueAfter)
+	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}
+	workers := jobs.Workers{
+		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Cadence: cad, BatchSize: 5000, SendBatch: cfg.SendBatch,
+			Timeout: planTimeout}),
+		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Log: log, Cadence: cad,
+			Mail:     jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From},
+			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, Timeout: sendTimeout}),
+		Replan:  jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg}),
+		FireDue: jobs.NewFireDueWorker(campaigns),
+	}
+	rc, err := newRiver(pool, cfg, log, workers, planTimeout, r)
+	if err != nil {
+		return fail(err)
+	}
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, renderer: renderer,
+		signer: signer, limiter: limiter, metrics: reg}, nil
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -240,11 +256,11 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // newRiver builds the River client. Its fetch settings matter: with the
 // default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
 // a second; sends are batched, but a short cooldown keeps latency low.
-func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jobs.Deps, l *jobs.Launcher, r roles) (*jobs.Client, error) {
+func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.Workers, jobTimeout time.Duration, r roles) (*jobs.Client, error) {
 	rc := &river.Config{Logger: log}
 	if r.works() {
 		workers := river.NewWorkers()
-		jobs.Register(workers, deps, l)
+		jobs.Register(workers, ws)
 		rc.Workers = workers
 		// Every working client may become River's leader, which enqueues
 		// the periodic fire_due job; scheduler processes work it.
@@ -264,7 +280,7 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, deps *jo
 		// snoozed for its throttle turn is picked up again.
 		rc.FetchCooldown = 10 * time.Millisecond
 		rc.FetchPollInterval = 250 * time.Millisecond
-		rc.JobTimeout = deps.PlanTimeout // workers set their own; this bounds the rest
+		rc.JobTimeout = jobTimeout // workers set their own; this bounds the rest
 		rc.RescueStuckJobsAfter = cfg.RescueAfter
 	}
 	return river.NewClient[pgx.Tx](riverpgxv5.New(pool), rc)
@@ -293,9 +309,11 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	if err := ui.Start(ctx); err != nil {
 		return fmt.Errorf("river ui: %w", err)
 	}
+	pages := prefcenter.New(prefcenter.Deps{Store: a.store, Signer: a.signer, SecretKeys: a.cfg.SecretKeys,
+		Company: a.renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	srv := api.New(api.Deps{
-		RiverUI: ui,
-		Store:   a.store, Launcher: a.launcher, Renderer: a.deps.Renderer, Log: a.log, Clock: outreach.SystemClock{},
+		RiverUI: ui, Pages: pages,
+		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: func(ctx context.Context) error {
 			if err := a.pool.Ping(ctx); err != nil {
 				return fmt.Errorf("database unreachable: %w", err)
@@ -306,10 +324,6 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		Throttles: throttleSettings{a.limiter}, Metrics: a.metrics.Handler(),
 		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit, ImportBodyLimit: a.cfg.ImportBodyLimit,
 	})
-	// The customer pages share the API's router, so they get its client-IP
-	// rules and its request log (route patterns only: tokens never logged).
-	prefcenter.Register(srv.Echo(), prefcenter.Deps{Store: a.store, Signer: a.deps.Signer, SecretKeys: a.cfg.SecretKeys,
-		Company: a.deps.Renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.HTTPAddr, err)

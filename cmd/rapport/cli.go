@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/contactcsv"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
@@ -68,7 +69,7 @@ func contacts(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	enc := json.NewEncoder(stdout)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return enc.Encode(api.ImportJSON(res))
 }
 
 // demoContacts are people in several tiers and time zones, so a forecast

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 var errEmptyBody = errors.New("empty body")
@@ -155,4 +157,62 @@ func (jsonSerializer) Serialize(c echo.Context, i any, indent string) error {
 		enc.SetIndent("", indent)
 	}
 	return enc.Encode(i)
+}
+
+// strPtr is nil for "" and a pointer to s otherwise: empty optional fields
+// answer null.
+func strPtr(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// marshalNoEscape is json.Marshal without escaping <, > and &.
+func marshalNoEscape(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(b.Bytes(), "\n"), nil
+}
+
+// withoutCursor lets paging read only the limit for lists whose cursors are
+// not plain ids.
+func withoutCursor(c echo.Context) echo.Context {
+	q := c.QueryParams()
+	if _, ok := q["cursor"]; !ok {
+		return c
+	}
+	r := c.Request().Clone(c.Request().Context())
+	v := r.URL.Query()
+	v.Del("cursor")
+	r.URL.RawQuery = v.Encode()
+	return c.Echo().NewContext(r, c.Response())
+}
+
+// idempotency reads an Idempotency-Key header. The request is identified by
+// route and body, so the same key with another request is refused rather
+// than answered with the wrong result. It buffers the body so the handler
+// can still decode it.
+func idempotency(c echo.Context, route string) (*postgres.Idem, error) {
+	key := c.Request().Header.Get("Idempotency-Key")
+	if key == "" {
+		return nil, nil
+	}
+	if len(key) > 255 {
+		return nil, newBadRequest("Idempotency-Key", "must be at most 255 characters")
+	}
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	c.Request().Body = io.NopCloser(bytes.NewReader(body))
+	h := sha256.New()
+	h.Write([]byte(c.Request().Method + " " + c.Request().URL.Path + "\n"))
+	h.Write(body)
+	k, _ := c.Get(keyContext).(postgres.APIKey)
+	return &postgres.Idem{APIKeyID: k.ID, Key: key, Route: route, Hash: h.Sum(nil)}, nil
 }

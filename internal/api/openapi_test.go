@@ -117,9 +117,8 @@ func openAPIPath(p string) string {
 func testServer(t *testing.T) *Server {
 	t.Helper()
 	stub := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	srv := New(Deps{Log: slog.New(slog.DiscardHandler), Metrics: stub, RiverUI: stub})
-	prefcenter.Register(srv.Echo(), prefcenter.Deps{Log: slog.New(slog.DiscardHandler)})
-	return srv
+	return New(Deps{Log: slog.New(slog.DiscardHandler), Metrics: stub, RiverUI: stub,
+		Pages: prefcenter.New(prefcenter.Deps{Log: slog.New(slog.DiscardHandler)})})
 }
 
 // TestOpenAPICoversEveryRoute fails when a route is added without being
@@ -133,7 +132,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		}
 	}
 	served := map[string]bool{}
-	for _, r := range testServer(t).Echo().Routes() {
+	for _, r := range testServer(t).Routes() {
 		path := openAPIPath(r.Path)
 		// River's UI is mounted with Any: every method goes to River's own
 		// handler, which has its own routes. The document describes GET.

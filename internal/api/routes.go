@@ -6,9 +6,19 @@ import (
 	"github.com/rapport-dev/rapport/internal/outreach"
 )
 
-// routes is the whole API surface in one place.
+// routes is the whole HTTP surface in one place.
 func (s *Server) routes() {
 	e := s.e
+	if p := s.Pages; p != nil {
+		// The customer pages share the router, so they get its client-IP
+		// rules and its request log (route patterns only: tokens are never
+		// logged).
+		mw := p.Middleware()
+		e.GET("/p/:token", p.ShowPreferences, mw...)
+		e.POST("/p/:token", p.ChangePreferences, mw...)
+		e.GET("/u/:token", p.ShowUnsubscribe, mw...)
+		e.POST("/u/:token", p.Unsubscribe, mw...)
+	}
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/api/v1/openapi.json", s.openapi)

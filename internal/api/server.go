@@ -1,6 +1,9 @@
-// Package api is rapport's admin HTTP API, served by Echo: routes, auth by
-// API key and role, strict JSON decoding, and the one place domain errors
-// become RFC 9457 problem documents. Nothing below this package imports Echo.
+// Package api is rapport's HTTP surface, served by Echo: the admin API
+// (auth by API key and role, strict JSON decoding, one file per resource
+// with its own request and response types, and the one place domain
+// errors become RFC 9457 problem documents), with the customer pages,
+// River's UI and the probes mounted on the same router, all listed in
+// routes.go. Nothing below this package imports Echo.
 package api
 
 import (
@@ -15,35 +18,26 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/render"
-	"github.com/rapport-dev/rapport/jobs"
+	"github.com/rapport-dev/rapport/internal/prefcenter"
 )
-
-// CampaignLauncher starts campaign runs (jobs.Launcher).
-type CampaignLauncher interface {
-	SendNowIdem(ctx context.Context, actor string, id int64, idem *postgres.Idem) (outreach.Campaign, int64, bool, error)
-	Preview(ctx context.Context, campaignID, contactID int64) (jobs.Preview, error)
-	Schedule(ctx context.Context, actor string, id int64, sendAt *time.Time) (outreach.Campaign, error)
-	Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
-	Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
-	Cancel(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
-	Forecast(ctx context.Context, id int64) (jobs.Forecast, error)
-}
 
 // Deps is what the API needs.
 type Deps struct {
-	Store          *postgres.Store
-	Launcher       CampaignLauncher
-	Renderer       *render.Renderer
-	Log            *slog.Logger
-	Clock          outreach.Clock
-	Ready          func(context.Context) error
-	BodyLimit      string
+	Store     *postgres.Store
+	Campaigns Campaigns
+	Log       *slog.Logger
+	Clock     outreach.Clock
+	Ready     func(context.Context) error
+	BodyLimit string
+	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
 	Throttles      Throttles
 	Metrics        http.Handler
 	// RiverUI is River's web UI, mounted under /riverui for admins.
 	RiverUI http.Handler
+	// Pages are the customer pages (preference center, unsubscribe),
+	// mounted on the same router; nil leaves them out.
+	Pages *prefcenter.Pages
 	// EventsSecret authenticates POST /api/v1/events; empty disables it.
 	EventsSecret string
 	// SoftBounceLimit soft bounces within 30 days suppress an address.
@@ -95,10 +89,6 @@ func New(d Deps) *Server {
 // ServeHTTP makes the server an http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.e.ServeHTTP(w, r) }
 
-// Echo exposes the router for mounting further handlers (preference center,
-// metrics) before serving.
-func (s *Server) Echo() *echo.Echo { return s.e }
-
 // requestLog logs one JSON line per request: never bodies, query strings or
 // headers, which may carry tokens or personal data.
 func (s *Server) requestLog() echo.MiddlewareFunc {
@@ -134,3 +124,6 @@ func (s *Server) readyz(c echo.Context) error {
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
+
+// Routes lists every route the server serves.
+func (s *Server) Routes() []*echo.Route { return s.e.Routes() }

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,12 +16,26 @@ type Throttles interface {
 	Put(ctx context.Context, actor string, s throttle.Settings) (throttle.Settings, error)
 }
 
+// throttlesJSON is the send-rate settings as the API answers them.
+type throttlesJSON struct {
+	GlobalPerSecond float64            `json:"global_per_second"`
+	Domains         map[string]float64 `json:"domains"`
+	UpdatedAt       *time.Time         `json:"updated_at,omitempty"`
+}
+
 func (s *Server) getThrottles(c echo.Context) error {
 	t, err := s.Throttles.Get(c.Request().Context())
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, t)
+	out := throttlesJSON{GlobalPerSecond: t.GlobalPerSecond, Domains: t.Domains}
+	if !t.UpdatedAt.IsZero() {
+		out.UpdatedAt = &t.UpdatedAt
+	}
+	if out.Domains == nil {
+		out.Domains = map[string]float64{}
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) putThrottles(c echo.Context) error {

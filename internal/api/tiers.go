@@ -1,9 +1,7 @@
 package api
 
 import (
-	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -33,6 +31,18 @@ func (in tierInput) tier() (outreach.Tier, error) {
 		return outreach.Tier{}, outreach.Invalid(errs...)
 	}
 	return outreach.Tier{Key: in.Key, Name: in.Name, Description: in.Description, Rank: *in.Rank, Selectable: in.Selectable, Rule: rule}, nil
+}
+
+func (s *Server) listTiers(c echo.Context) error {
+	tiers, err := s.Store.Tiers(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out, err := pageByKey(c, tiers, func(t outreach.Tier) string { return t.Key }, toTierJSON)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 func (s *Server) getTier(c echo.Context) error {
@@ -80,28 +90,6 @@ func (s *Server) putTier(c echo.Context) error {
 	return c.JSON(http.StatusOK, toTierJSON(updated))
 }
 
-type auditJSON struct {
-	ID       int64           `json:"id"`
-	Actor    string          `json:"actor"`
-	Action   string          `json:"action"`
-	Entity   string          `json:"entity"`
-	EntityID string          `json:"entity_id"`
-	Before   json.RawMessage `json:"before"`
-	After    json.RawMessage `json:"after"`
-	At       time.Time       `json:"at"`
-}
-
-func toAuditJSON(e outreach.AuditEntry) auditJSON {
-	out := auditJSON{ID: e.ID, Actor: e.Actor, Action: e.Action, Entity: e.Entity, EntityID: e.EntityID, Before: e.Before, After: e.After, At: e.CreatedAt}
-	if len(out.Before) == 0 {
-		out.Before = json.RawMessage("null")
-	}
-	if len(out.After) == 0 {
-		out.After = json.RawMessage("null")
-	}
-	return out
-}
-
 func (s *Server) tierHistory(c echo.Context) error {
 	key := c.Param("key")
 	if _, err := s.Store.Tier(c.Request().Context(), key); err != nil {
@@ -115,8 +103,45 @@ func (s *Server) tierHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, pageOf(entries, limit, func(e outreach.AuditEntry) int64 { return e.ID },
-		func(e outreach.AuditEntry) auditJSON { return toAuditJSON(e) }))
+	return c.JSON(http.StatusOK, pageOf(entries, limit, auditID, toAuditJSON))
 }
 
-var _ = strconv.Itoa
+// tierJSON is a tier as the API answers it: its fields and its rule, flat.
+type tierJSON struct {
+	Key         string `json:"key"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	Rank        int    `json:"rank"`
+	Selectable  bool   `json:"selectable"`
+	outreach.Rule
+	Version   int       `json:"version"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// MarshalJSON flattens the rule's fields into the tier object.
+func (t tierJSON) MarshalJSON() ([]byte, error) {
+	rule, err := t.Rule.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	head, err := marshalNoEscape(struct {
+		Key         string    `json:"key"`
+		Name        string    `json:"name"`
+		Description string    `json:"description"`
+		Rank        int       `json:"rank"`
+		Selectable  bool      `json:"selectable"`
+		Version     int       `json:"version"`
+		UpdatedAt   time.Time `json:"updated_at"`
+	}{t.Key, t.Name, t.Description, t.Rank, t.Selectable, t.Version, t.UpdatedAt})
+	if err != nil {
+		return nil, err
+	}
+	// Join {"key":…} and {"caps":…} into one object.
+	out := append(head[:len(head)-1:len(head)-1], ',')
+	return append(out, rule[1:]...), nil
+}
+
+func toTierJSON(t outreach.Tier) tierJSON {
+	return tierJSON{Key: t.Key, Name: t.Name, Description: t.Description, Rank: t.Rank, Selectable: t.Selectable,
+		Rule: t.Rule, Version: t.Version, UpdatedAt: t.UpdatedAt}
+}

@@ -99,7 +99,11 @@ func BenchmarkImportMillion(b *testing.B) {
 	if resp.StatusCode != http.StatusOK {
 		b.Fatalf("import: %d %s", resp.StatusCode, raw)
 	}
-	var res postgres.ImportResult
+	var res struct {
+		Rows    int `json:"rows"`
+		Created int `json:"created"`
+		Invalid int `json:"invalid"`
+	}
 	if err := json.Unmarshal(raw, &res); err != nil {
 		b.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/mail"
 	"net/url"
 	"os"
 	"runtime"
@@ -90,18 +89,14 @@ func BenchmarkPlanMillion(b *testing.B) {
 	outbox, _ := mailer.NewOutbox(b.TempDir(), nil)
 	pub, _ := url.Parse("https://mail.example.test")
 	clock := outreach.SystemClock{}
-	deps := &jobs.Deps{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer, Transport: outbox,
-		Signer: signer, PublicURL: pub, From: &mail.Address{Address: "news@example.com"}, DefaultZone: time.UTC,
-		Jitter: 30 * time.Minute, BatchSize: 5000, SendBatch: 100}
-	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
+	svc, ws := benchWorkers(b, pool, store, clock, renderer, signer, pub, outbox, 100, nil, 0, 0)
 	workers := river.NewWorkers()
-	jobs.Register(workers, deps, launcher)
+	jobs.Register(workers, ws)
 	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: workers,
 		Queues: map[string]river.QueueConfig{jobs.QueuePlan: {MaxWorkers: 2}}, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {
 		b.Fatal(err)
 	}
-	launcher.Client = rc
 	camp, err := store.CreateCampaign(ctx, "bench", outreach.Campaign{Name: "Million", Topic: "offers", Category: outreach.Marketing,
 		Priority: 60, ExpiresAfter: 14 * 24 * time.Hour, Content: outreach.Content{Subject: "Hi", Text: "Hello", HTML: "<p>Hello</p>"}})
 	if err != nil {
@@ -114,7 +109,7 @@ func BenchmarkPlanMillion(b *testing.B) {
 	if err := rc.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
-	_, runID, err := launcher.SendNow(ctx, "bench", camp.ID)
+	_, runID, _, err := svc.Send(ctx, "bench", camp.ID, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -294,24 +294,20 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 	pub, _ := url.Parse("https://mail.example.test")
 	tr := mailer.NewPool(mailer.SMTPConfig{Host: s.host, Port: s.port, TLS: "none", PoolSize: smtpPool}, nil)
 	defer tr.Close()
-	deps := &jobs.Deps{Store: store, Clock: clock, Log: slog.New(slog.DiscardHandler), Renderer: renderer, Transport: tr,
-		Signer: signer, PublicURL: pub, From: &mail.Address{Name: "Bench Co", Address: "news@example.com"}, DefaultZone: time.UTC,
-		Jitter: 30 * time.Minute, BatchSize: 5000, SendBatch: sendBatch, Metrics: metrics.New(nil)}
 	rescue := 15 * time.Minute
-	deps.SendTimeout, deps.PlanTimeout = jobs.Timeouts(rescue)
-	launcher := &jobs.Launcher{Store: store, Clock: clock, Deps: deps}
+	sendTimeout, planTimeout := jobs.Timeouts(rescue)
+	svc, ws := benchWorkers(b, pool, store, clock, renderer, signer, pub, tr, sendBatch, metrics.New(nil), sendTimeout, planTimeout)
 	workers := river.NewWorkers()
-	jobs.Register(workers, deps, launcher)
+	jobs.Register(workers, ws)
 	// The River client exactly as cmd/rapport's newRiver builds it.
 	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: workers,
 		PeriodicJobs:  jobs.PeriodicJobs(),
 		Queues:        map[string]river.QueueConfig{jobs.QueuePlan: {MaxWorkers: 2}, jobs.QueueSend: {MaxWorkers: sendWorkers}},
 		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond,
-		JobTimeout: deps.PlanTimeout, RescueStuckJobsAfter: rescue})
+		JobTimeout: planTimeout, RescueStuckJobsAfter: rescue})
 	if err != nil {
 		b.Fatal(err)
 	}
-	launcher.Client = rc
 	camp, err := store.CreateCampaign(ctx, "bench", outreach.Campaign{Name: "Autumn", Topic: "offers", Category: outreach.Marketing,
 		Priority: 50, ExpiresAfter: 24 * time.Hour, Content: benchContent})
 	if err != nil {
@@ -334,7 +330,7 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 		tracer.reset()
 	}
 	start := time.Now()
-	_, runID, err := launcher.SendNow(ctx, "bench", camp.ID)
+	_, runID, _, err := svc.Send(ctx, "bench", camp.ID, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

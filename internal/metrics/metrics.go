@@ -8,12 +8,11 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 // Registry holds the metrics of one process.
@@ -26,9 +25,14 @@ type Registry struct {
 	smtpErrors   *prometheus.CounterVec
 }
 
-// New registers every metric; pool feeds the queue-depth gauge (nil: none)
-// for the named queues (others appear when they hold jobs).
-func New(pool *pgxpool.Pool, queues ...string) *Registry {
+// Depths counts River's jobs by queue and state (postgres.Store).
+type Depths interface {
+	QueueDepth(ctx context.Context) ([]postgres.QueueCount, error)
+}
+
+// New registers every metric; depths feeds the queue-depth gauge (nil:
+// none) for the named queues (others appear when they hold jobs).
+func New(depths Depths, queues ...string) *Registry {
 	r := &Registry{
 		reg: prometheus.NewRegistry(),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rapport_deliveries_total",
@@ -44,8 +48,8 @@ func New(pool *pgxpool.Pool, queues ...string) *Registry {
 	}
 	r.reg.MustRegister(r.deliveries, r.latency, r.throttleWait, r.throttled, r.smtpErrors,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if pool != nil {
-		r.reg.MustRegister(&queueDepth{q: dbsqlc.New(pool), queues: queues})
+	if depths != nil {
+		r.reg.MustRegister(&queueDepth{depths: depths, queues: queues})
 	}
 	return r
 }
@@ -75,7 +79,7 @@ func (r *Registry) SMTPError(class string) { r.smtpErrors.WithLabelValues(class)
 // queueDepth reads River's job counts at scrape time, so the gauge is the
 // whole cluster's queue, not one process's view.
 type queueDepth struct {
-	q      *dbsqlc.Queries
+	depths Depths
 	queues []string
 }
 
@@ -86,7 +90,7 @@ func (d *queueDepth) Describe(ch chan<- *prometheus.Desc) { ch <- depthDesc }
 func (d *queueDepth) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	rows, err := d.q.QueueDepth(ctx)
+	rows, err := d.depths.QueueDepth(ctx)
 	if err != nil {
 		ch <- prometheus.NewInvalidMetric(depthDesc, err)
 		return

@@ -125,8 +125,11 @@ type Campaign struct {
 	Timezone     string
 	ExpiresAfter time.Duration
 	Status       CampaignStatus
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// NextFireAt is a recurring campaign's next firing while it is
+	// scheduled; nil otherwise.
+	NextFireAt *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // ContentFor picks the content for a contact's effective tier.
@@ -188,10 +191,18 @@ type Delivery struct {
 	RunID      int64
 	CampaignID int64
 	ContactID  int64
+	// Marketing and Priority are the campaign's, copied when planned: caps
+	// count marketing deliveries, arbitration compares priorities.
+	Marketing bool
+	Priority  int
+	// Tier is the contact's effective tier when planned, whose content
+	// variant is sent.
+	Tier       string
 	State      DeliveryState
 	Reason     Reason
 	Rule       string
 	PlannedFor time.Time
+	ExpiresAt  *time.Time
 	Attempts   int
 	MessageID  string
 	SentAt     *time.Time

@@ -46,6 +46,25 @@ type Planner struct {
 	Spread      time.Duration // jitter for deferred messages
 }
 
+// New returns a planner for the tiers in force now.
+func New(tiers []outreach.Tier, defaultZone *time.Location, spread time.Duration) *Planner {
+	p := &Planner{Tiers: make(map[string]outreach.Tier, len(tiers)), DefaultZone: defaultZone, Spread: spread}
+	for _, t := range tiers {
+		p.Tiers[t.Key] = t
+	}
+	return p
+}
+
+// Window is the longest cap window (or min gap) of any tier: how far back
+// a contact's history matters to any decision.
+func (p *Planner) Window() time.Duration {
+	var l time.Duration
+	for _, t := range p.Tiers {
+		l = max(l, t.Rule.LongestWindow())
+	}
+	return l
+}
+
 // EffectiveTier is the stricter of the contact's assigned and preferred tier.
 func (p *Planner) EffectiveTier(c outreach.Contact) (outreach.Tier, bool) {
 	assigned, ok := p.Tiers[c.Tier]

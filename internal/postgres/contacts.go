@@ -3,10 +3,9 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // UpsertContact creates a contact or updates the one with the same email,
@@ -23,8 +22,8 @@ func (s *Store) UpsertContact(ctx context.Context, actor string, c outreach.Cont
 	now := s.clock.Now()
 	var out outreach.Contact
 	var inserted bool
-	err = s.InTx(ctx, func(tx pgxTx) error {
-		q := Queries(tx)
+	err = s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
 		if err := checkTopics(ctx, q, "topics_opted_out", c.TopicsOptedOut); err != nil {
 			return err
 		}
@@ -36,12 +35,12 @@ func (s *Store) UpsertContact(ctx context.Context, actor string, c outreach.Cont
 		if err != nil {
 			return err
 		}
-		out, inserted = ContactFromRow(row.Contact), row.Inserted
+		out, inserted = contactFromRow(row.Contact), row.Inserted
 		action := "update"
 		if inserted {
 			action = "create"
 		}
-		return contactEvent(ctx, q, now, out.ID, "contact_"+action, actor, nil)
+		return tx.contactEvent(ctx, out.ID, "contact_"+action, actor, nil)
 	})
 	if err != nil {
 		return outreach.Contact{}, false, mapError("upsert contact", err)
@@ -62,9 +61,9 @@ func checkTopics(ctx context.Context, q *dbsqlc.Queries, field string, keys []st
 	return nil
 }
 
-// contactEvent records a fact for the contact's timeline in the caller's
+// contactEvent records a fact for the contact's timeline in the
 // transaction.
-func contactEvent(ctx context.Context, q *dbsqlc.Queries, now time.Time, contactID int64, kind, actor string, detail any) error {
+func (t *Tx) contactEvent(ctx context.Context, contactID int64, kind, actor string, detail any) error {
 	d, err := jsonOrNil(detail)
 	if err != nil {
 		return err
@@ -72,7 +71,8 @@ func contactEvent(ctx context.Context, q *dbsqlc.Queries, now time.Time, contact
 	if d == nil {
 		d = []byte("{}")
 	}
-	return q.ContactEventInsert(ctx, dbsqlc.ContactEventInsertParams{ContactID: contactID, Kind: kind, Detail: d, Actor: actor, Now: now})
+	return mapError("contact event", t.q.ContactEventInsert(ctx, dbsqlc.ContactEventInsertParams{ContactID: contactID, Kind: kind,
+		Detail: d, Actor: actor, Now: t.Now()}))
 }
 
 // Contact returns one contact.
@@ -81,7 +81,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (outreach.Contact, error)
 	if err != nil {
 		return outreach.Contact{}, mapError("contact", err)
 	}
-	return ContactFromRow(row), nil
+	return contactFromRow(row), nil
 }
 
 // ContactFilter narrows a contact listing.
@@ -100,38 +100,74 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Conta
 	if err != nil {
 		return nil, mapError("list contacts", err)
 	}
-	out := make([]outreach.Contact, len(rows))
-	for i, r := range rows {
-		out[i] = ContactFromRow(r)
-	}
-	return out, nil
+	return contactsFromRows(rows), nil
 }
 
-// ContactFromRow converts a stored contact.
-func ContactFromRow(r dbsqlc.Contact) outreach.Contact {
-	c := outreach.Contact{ID: r.ID, Email: r.Email, ExternalID: deref(r.ExternalID), Name: r.Name, Locale: r.Locale,
-		Timezone: r.Timezone, Tier: r.Tier, PreferredTier: deref(r.PreferredTier), TopicsOptedOut: r.TopicsOptedOut,
-		PausedUntil: r.PausedUntil, Status: outreach.ContactStatus(r.Status), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
-	if c.TopicsOptedOut == nil {
-		c.TopicsOptedOut = []string{}
-	}
-	_ = json.Unmarshal(r.Attributes, &c.Attributes)
-	if c.Attributes == nil {
-		c.Attributes = map[string]any{}
-	}
-	return c
+// UpdateContact replaces a contact's fields with c (the caller merged the
+// patch onto the current contact) under the contact's row lock, so a send
+// batch in flight either sees all of the change or none.
+func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error) (outreach.Contact, error) {
+	now := s.clock.Now()
+	var out outreach.Contact
+	err := s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
+		row, err := q.ContactGetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := contactFromRow(row)
+		c := before
+		c.TopicsOptedOut = append([]string(nil), before.TopicsOptedOut...)
+		if err := patch(&c); err != nil {
+			return err
+		}
+		if errs := c.Normalize(); len(errs) > 0 {
+			return outreach.Invalid(errs...)
+		}
+		if err := checkTopics(ctx, q, "topics_opted_out", c.TopicsOptedOut); err != nil {
+			return err
+		}
+		attrs, err := json.Marshal(c.Attributes)
+		if err != nil {
+			return outreach.Invalid(outreach.FieldError{Field: "attributes", Message: "must be a JSON object"})
+		}
+		updated, err := q.ContactUpdate(ctx, dbsqlc.ContactUpdateParams{ID: id, Email: c.Email, ExternalID: nilIfEmpty(c.ExternalID),
+			Name: c.Name, Locale: c.Locale, Timezone: c.Timezone, Tier: c.Tier, PreferredTier: nilIfEmpty(c.PreferredTier),
+			TopicsOptedOut: c.TopicsOptedOut, PausedUntil: c.PausedUntil, Attributes: attrs, Now: now})
+		if err != nil {
+			return err
+		}
+		out = contactFromRow(updated)
+		return tx.contactEvent(ctx, id, "contact_update", actor, nil)
+	})
+	return out, mapError("update contact", err)
 }
 
-func nilIfEmpty(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return ""
-	}
-	return *s
+// EraseContact removes a contact's personal data for good. The row stays
+// (deliveries refer to it) under a placeholder address; the real address is
+// kept only as a SHA-256 suppression, so it is never mailed again, even if
+// it is imported anew.
+func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error {
+	now := s.clock.Now()
+	err := s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
+		row, err := q.ContactGetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Suppress(ctx, actor, row.Email, outreach.SuppressErased, nil); err != nil {
+			return err
+		}
+		if err := q.AuditScrub(ctx, row.Email); err != nil {
+			return err
+		}
+		if err := q.ContactEventsScrub(ctx, id); err != nil {
+			return err
+		}
+		if err := q.ContactErase(ctx, dbsqlc.ContactEraseParams{ID: id, Now: now}); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, actor, "erase", "contact", itoa(id), nil, nil)
+	})
+	return mapError("erase contact", err)
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // ImportBatchSize is how many valid rows an import upserts per statement.
@@ -33,21 +33,21 @@ type ImportColumns struct {
 
 // ImportRowError is one problem with one row of an import file.
 type ImportRowError struct {
-	Line    int    `json:"line"`
-	Field   string `json:"field"`
-	Message string `json:"message"`
+	Line    int // where the row's record starts; the header is line 1
+	Field   string
+	Message string
 }
 
 // ImportResult counts what an import did. Every data row is exactly one of
 // created, updated, unchanged or invalid.
 type ImportResult struct {
-	Rows            int              `json:"rows"`
-	Created         int              `json:"created"`
-	Updated         int              `json:"updated"`
-	Unchanged       int              `json:"unchanged"`
-	Invalid         int              `json:"invalid"`
-	Errors          []ImportRowError `json:"errors"`
-	ErrorsTruncated bool             `json:"errors_truncated"`
+	Rows            int
+	Created         int
+	Updated         int
+	Unchanged       int
+	Invalid         int
+	Errors          []ImportRowError // the first MaxImportErrors
+	ErrorsTruncated bool             // more rows had errors than are listed
 }
 
 // Importer upserts a stream of contacts by email, validating each row
@@ -263,8 +263,8 @@ func (im *Importer) Finish(ctx context.Context) (ImportResult, error) {
 	// imported must be on record.
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	aerr := im.s.InTx(actx, func(tx pgxTx) error {
-		return audit(actx, tx, im.s.clock.Now(), im.actor, "import", "contact", "", nil, summary)
+	aerr := im.s.InTx(actx, func(tx *Tx) error {
+		return tx.Audit(actx, im.actor, "import", "contact", "", nil, summary)
 	})
 	if ferr != nil {
 		return res, ferr

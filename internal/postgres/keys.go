@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // APIKey is a stored key, without its secret.
@@ -61,15 +61,15 @@ func (s *Store) CreateKey(ctx context.Context, actor, name string, role outreach
 	plain := keyPrefix + prefix + "_" + base64.RawURLEncoding.EncodeToString(secret[:])
 	now := s.clock.Now()
 	var out APIKey
-	err := s.InTx(ctx, func(tx pgxTx) error {
-		row, err := Queries(tx).KeyInsert(ctx, dbsqlc.KeyInsertParams{
+	err := s.InTx(ctx, func(tx *Tx) error {
+		row, err := tx.q.KeyInsert(ctx, dbsqlc.KeyInsertParams{
 			Name: name, Role: string(role), Prefix: prefix, SecretHash: hashKey(plain), Now: now,
 		})
 		if err != nil {
 			return err
 		}
 		out = keyFromRow(row)
-		return audit(ctx, tx, now, actor, "create", "api_key", prefix, nil, map[string]any{"name": name, "role": role})
+		return tx.Audit(ctx, actor, "create", "api_key", prefix, nil, map[string]any{"name": name, "role": role})
 	})
 	if err != nil {
 		return "", APIKey{}, mapError("create key", err)
@@ -119,4 +119,50 @@ func (s *Store) KeyCount(ctx context.Context) (int64, error) {
 func keyFromRow(r dbsqlc.ApiKey) APIKey {
 	return APIKey{ID: r.ID, Name: r.Name, Role: outreach.Role(r.Role), Prefix: r.Prefix,
 		CreatedAt: r.CreatedAt, RevokedAt: r.RevokedAt, LastUsedAt: r.LastUsedAt}
+}
+
+// Keys lists API keys, without secrets.
+func (s *Store) Keys(ctx context.Context, afterID int64, limit int) ([]APIKey, error) {
+	rows, err := s.q.KeyList(ctx, dbsqlc.KeyListParams{AfterID: afterID, Lim: int32(limit)})
+	if err != nil {
+		return nil, mapError("list keys", err)
+	}
+	out := make([]APIKey, len(rows))
+	for i, r := range rows {
+		out[i] = keyFromRow(r)
+	}
+	return out, nil
+}
+
+// RevokeKey revokes a key at once. The last live admin key cannot be
+// revoked: nobody could create another.
+func (s *Store) RevokeKey(ctx context.Context, actor string, id int64) error {
+	now := s.clock.Now()
+	err := s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
+		if err := q.KeysLock(ctx); err != nil {
+			return err
+		}
+		k, err := q.KeyGetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return nil
+		}
+		if k.Role == string(outreach.RoleAdmin) {
+			n, err := q.AdminKeysLive(ctx)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return outreach.Errorf(outreach.ECONFLICT, "this is the last admin key; create another admin key first")
+			}
+		}
+		if err := q.KeyRevoke(ctx, dbsqlc.KeyRevokeParams{ID: id, Now: &now}); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, actor, "revoke", "api_key", k.Prefix, map[string]any{"name": k.Name, "role": k.Role}, nil)
+	})
+	return mapError("revoke key", err)
 }

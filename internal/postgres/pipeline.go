@@ -1,4 +1,4 @@
-package throttle
+package postgres
 
 import (
 	"context"
@@ -26,7 +26,7 @@ type pipeTx struct {
 
 func (p *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
 	if p.begun {
-		return nil, errors.New("throttle: pipeTx supports one query")
+		return nil, errors.New("postgres: pipeTx supports one query")
 	}
 	p.begun = true
 	b := &pgx.Batch{}
@@ -47,7 +47,7 @@ func (p *pipeTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, 
 
 func (p *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
 	if !p.begun || p.closed {
-		return pgconn.CommandTag{}, errors.New("throttle: pipeTx executes once, after its query")
+		return pgconn.CommandTag{}, errors.New("postgres: pipeTx executes once, after its query")
 	}
 	p.closed = true
 	b := &pgx.Batch{}
@@ -69,11 +69,11 @@ func (p *pipeTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.Comm
 }
 
 func (p *pipeTx) QueryRow(context.Context, string, ...any) pgx.Row {
-	return errRow{errors.New("throttle: pipeTx has no QueryRow")}
+	return errRow{errors.New("postgres: pipeTx has no QueryRow")}
 }
 
 func (p *pipeTx) CopyFrom(context.Context, pgx.Identifier, []string, pgx.CopyFromSource) (int64, error) {
-	return 0, errors.New("throttle: pipeTx has no CopyFrom")
+	return 0, errors.New("postgres: pipeTx has no CopyFrom")
 }
 
 // commit ends a transaction that had nothing to write.

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // Prefs is the part of a contact that the contact controls through the
@@ -130,29 +130,13 @@ func (s *Store) Unsubscribe(ctx context.Context, contactID int64, o PrefOrigin) 
 // ECONFLICT error: only the company may lift those.
 func (s *Store) Resubscribe(ctx context.Context, contactID int64, o PrefOrigin) (PrefChange, error) {
 	return s.changePrefs(ctx, contactID, o, EventResubscribed, func(_ *dbsqlc.Queries, _ outreach.Contact, p *Prefs, _ time.Time) error {
-		if !CanResubscribe(p.Status, p.Suppression) {
+		if !outreach.CanResubscribe(p.Status, p.Suppression) {
 			return outreach.Errorf(outreach.ECONFLICT, "this address cannot be resubscribed by its owner")
 		}
 		p.Status = outreach.StatusActive
 		p.Suppression = ""
 		return nil
 	})
-}
-
-// CanResubscribe reports whether a contact may lift their own suppression:
-// only an unsubscribe is theirs to undo.
-func CanResubscribe(status outreach.ContactStatus, sup outreach.SuppressionReason) bool {
-	return (status == outreach.StatusActive || status == outreach.StatusUnsubscribed) &&
-		(sup == "" || sup == outreach.SuppressUnsubscribe)
-}
-
-// SuppressionOf returns the suppression reason on an address, "" if none.
-func (s *Store) SuppressionOf(ctx context.Context, email string) (outreach.SuppressionReason, error) {
-	r, err := s.q.PrefsSuppression(ctx, EmailHash(email))
-	if err != nil {
-		return "", mapError("suppression", err)
-	}
-	return outreach.SuppressionReason(r), nil
 }
 
 // changePrefs runs one change under the contact's row lock: it reads the
@@ -163,13 +147,13 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 	apply func(q *dbsqlc.Queries, c outreach.Contact, p *Prefs, now time.Time) error) (PrefChange, error) {
 	now := s.clock.Now()
 	var out PrefChange
-	err := s.InTx(ctx, func(tx pgxTx) error {
-		q := Queries(tx)
+	err := s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
 		row, err := q.PrefsLockContact(ctx, contactID)
 		if err != nil {
 			return err
 		}
-		c := ContactFromRow(row)
+		c := contactFromRow(row)
 		hash := EmailHash(c.Email)
 		sup, err := q.PrefsSuppression(ctx, hash)
 		if err != nil {
@@ -194,7 +178,7 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 		switch {
 		case before.Suppression == "" && after.Suppression == outreach.SuppressUnsubscribe:
 			email := c.Email
-			err = q.SuppressionUpsert(ctx, dbsqlc.SuppressionUpsertParams{EmailHash: hash, Email: &email, Reason: string(after.Suppression), Now: now})
+			err = q.SuppressionInsert(ctx, dbsqlc.SuppressionInsertParams{EmailHash: hash, Email: &email, Reason: string(after.Suppression), Now: now})
 		case before.Suppression == outreach.SuppressUnsubscribe && after.Suppression == "":
 			_, err = q.PrefsDeleteUnsubscribe(ctx, hash)
 		}
@@ -208,10 +192,10 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 		if o.CampaignID != 0 {
 			detail["campaign_id"] = o.CampaignID
 		}
-		if err := contactEvent(ctx, q, now, c.ID, kind, o.Actor, detail); err != nil {
+		if err := tx.contactEvent(ctx, c.ID, kind, o.Actor, detail); err != nil {
 			return err
 		}
-		return audit(ctx, tx, now, o.Actor, kind, "contact", itoa(c.ID), before, after)
+		return tx.Audit(ctx, o.Actor, kind, "contact", itoa(c.ID), before, after)
 	})
 	if err != nil {
 		return PrefChange{}, mapError("change preferences", err)

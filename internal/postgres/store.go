@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
-// Store reads and writes rapport's tables. Times come from its clock, never
-// from the database's now(), so tests can move time.
+// Store reads and writes rapport's tables. Every use the rest of rapport
+// has for the database is one of its methods (or one of Tx's, for the
+// use cases that must commit together); the generated queries behind them
+// are visible to this package alone. Times come from its clock, never from
+// the database's now(), so tests can move time.
 type Store struct {
 	pool  *pgxpool.Pool
 	q     *dbsqlc.Queries
@@ -23,19 +27,51 @@ type Store struct {
 
 // NewStore returns a store over pool.
 func NewStore(pool *pgxpool.Pool, clock outreach.Clock) *Store {
+	if clock == nil {
+		clock = outreach.SystemClock{}
+	}
 	return &Store{pool: pool, q: dbsqlc.New(pool), clock: clock}
 }
 
-// Pool returns the connection pool, for River and for the jobs that share
-// transactions with it.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
-// Queries returns the typed queries bound to tx.
-func Queries(tx pgx.Tx) *dbsqlc.Queries { return dbsqlc.New(tx) }
+// Tx is one transaction on the store. Use cases that must commit together
+// (a run and its planning jobs, a send chunk's outcomes and the next
+// claim, an action and its audit entry) are its methods, called inside
+// Store.InTx.
+type Tx struct {
+	tx pgx.Tx
+	q  *dbsqlc.Queries
+	s  *Store
+}
 
-// InTx runs fn in a transaction, committed when fn returns nil.
-func (s *Store) InTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+// RiverTx is the transaction for River's *Tx calls alone (InsertTx,
+// InsertManyFastTx, JobCompleteTx), so a job is enqueued or completed in
+// the same commit as the write that needs it. Nothing else may run SQL on
+// it: the store's methods are the only way to the tables.
+func (t *Tx) RiverTx() pgx.Tx { return t.tx }
+
+// Now is the store clock's time, for the transaction's writes.
+func (t *Tx) Now() time.Time { return t.s.clock.Now() }
+
+// InTx runs fn in a transaction, committed when fn returns nil and rolled
+// back otherwise. Database errors the caller can fix come back as domain
+// errors (see mapError).
+func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return fn(&Tx{tx: tx, q: dbsqlc.New(tx), s: s})
+	})
+	return mapError("transaction", err)
+}
+
+// InReadTx runs fn in a read-only transaction: a dry run (a forecast, a
+// replay) that is guaranteed to write nothing.
+func (s *Store) InReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		return fn(&Tx{tx: tx, q: dbsqlc.New(tx), s: s})
+	})
+	return mapError("read transaction", err)
 }
 
 // constraintFields maps constraint names to the API field they protect, so a
@@ -56,6 +92,10 @@ func mapError(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	var oe *outreach.Error
+	if errors.As(err, &oe) {
+		return err
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return outreach.Errorf(outreach.ENOTFOUND, "%s: not found", op)
 	}
@@ -68,12 +108,5 @@ func mapError(op string, err error) error {
 			return outreach.Invalid(fe)
 		}
 	}
-	var oe *outreach.Error
-	if errors.As(err, &oe) {
-		return err
-	}
 	return fmt.Errorf("%s: %w", op, err)
 }
-
-// MapError is mapError for the packages that run their own transactions.
-func MapError(op string, err error) error { return mapError(op, err) }

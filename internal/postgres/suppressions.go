@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // Suppression is an address that must not be mailed. Email is empty when
@@ -23,24 +23,10 @@ type Suppression struct {
 }
 
 // EmailHash keys the suppressions table: SHA-256 of the lower-cased
-// address, so an erased contact stays suppressed with no address kept. The
-// planner, the send-time check and every suppression write use it.
+// address, so an erased contact stays suppressed with no address kept.
 func EmailHash(email string) []byte {
 	h := sha256.Sum256([]byte(strings.ToLower(email)))
 	return h[:]
-}
-
-// statusFor is the contact status a suppression reason implies.
-func statusFor(r outreach.SuppressionReason) outreach.ContactStatus {
-	switch r {
-	case outreach.SuppressBounce:
-		return outreach.StatusBounced
-	case outreach.SuppressComplaint:
-		return outreach.StatusComplained
-	case outreach.SuppressUnsubscribe, outreach.SuppressManual:
-		return outreach.StatusUnsubscribed
-	}
-	return ""
 }
 
 // Suppressions lists suppressions in id order after afterID.
@@ -56,49 +42,94 @@ func (s *Store) Suppressions(ctx context.Context, afterID int64, limit int) ([]S
 	return out, nil
 }
 
-// Suppress adds a suppression for an address and, when a contact has it,
-// sets their status to match, records the event and audits it — in one
-// transaction that holds the contact's row lock, like every change the send
-// check must honour.
-func (s *Store) Suppress(ctx context.Context, actor, email string, reason outreach.SuppressionReason) (bool, error) {
-	e, ok := outreach.NormalizeEmail(email)
-	if !ok {
-		return false, outreach.Invalid(outreach.FieldError{Field: "email", Message: "must be a valid email address"})
+// SuppressionOf returns the suppression reason on an address, "" if none.
+func (s *Store) SuppressionOf(ctx context.Context, email string) (outreach.SuppressionReason, error) {
+	r, err := s.q.PrefsSuppression(ctx, EmailHash(email))
+	if err != nil {
+		return "", mapError("suppression", err)
 	}
+	return outreach.SuppressionReason(r), nil
+}
+
+// Suppress adds a suppression for an address in its own transaction (see
+// Tx.Suppress). It reports whether the suppression is new.
+func (s *Store) Suppress(ctx context.Context, actor, email string, reason outreach.SuppressionReason) (bool, error) {
 	var inserted bool
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.InTx(ctx, func(tx *Tx) error {
 		var err error
-		inserted, err = suppressTx(ctx, tx, s.clock.Now(), actor, e, reason)
+		inserted, err = tx.Suppress(ctx, actor, email, reason, nil)
 		return err
 	})
 	return inserted, mapError("suppress", err)
 }
 
-func suppressTx(ctx context.Context, tx pgx.Tx, now time.Time, actor, email string, reason outreach.SuppressionReason) (bool, error) {
-	q := dbsqlc.New(tx)
-	contact, err := q.ContactByEmailForUpdate(ctx, email)
+// Suppress is the one way an address becomes suppressed, whatever the
+// cause: an admin or marketer through the API, a provider's webhook, a
+// 5xx at send time, a complaint, the soft-bounce limit, erasure. In the
+// transaction it writes the suppression, the contact's status, an event
+// on the contact's timeline and an audit entry, under the contact's row
+// lock (the lock every change the send check must honour takes; the send
+// path calls it in the transaction that already holds it). detail adds
+// facts to the timeline event (the delivery, the server's answer).
+//
+// It is idempotent: an address already suppressed for this reason whose
+// contact already has the matching status writes nothing again, so a
+// provider's retry or a re-run after a crash leaves one event. It reports
+// whether the suppression is new.
+//
+// Erasure (SuppressErased) keeps no address: the suppression is the hash
+// alone, an existing suppression keeps its reason, and neither the event
+// nor the audit entry names the address (the erasure removes the timeline
+// it would have gone on).
+func (t *Tx) Suppress(ctx context.Context, actor, email string, reason outreach.SuppressionReason, detail map[string]any) (bool, error) {
+	e, ok := outreach.NormalizeEmail(email)
+	if !ok && reason != outreach.SuppressErased {
+		return false, outreach.Invalid(outreach.FieldError{Field: "email", Message: "must be a valid email address"})
+	}
+	if !ok {
+		e = strings.ToLower(strings.TrimSpace(email))
+	}
+	contact, err := t.q.ContactByEmailForUpdate(ctx, e)
 	hasContact := err == nil
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return false, err
+		return false, mapError("suppress", err)
 	}
-	row, err := q.SuppressionAdd(ctx, dbsqlc.SuppressionAddParams{EmailHash: EmailHash(email), Email: &email, Reason: string(reason), Now: now})
+	prev, err := t.q.PrefsSuppression(ctx, EmailHash(e))
 	if err != nil {
-		return false, err
+		return false, mapError("suppress", err)
+	}
+	if reason == outreach.SuppressErased {
+		err := t.q.SuppressionErase(ctx, dbsqlc.SuppressionEraseParams{EmailHash: EmailHash(e), Now: t.Now()})
+		if err != nil {
+			return false, mapError("suppress", err)
+		}
+		return prev == "", t.Audit(ctx, actor, "suppress", "suppression", "erased", nil, map[string]any{"reason": reason})
+	}
+	before := outreach.ContactStatus(contact.Status)
+	after := outreach.StatusFor(reason)
+	if prev == string(reason) && (!hasContact || before == after) {
+		return false, nil // already so: a retry
+	}
+	now := t.Now()
+	row, err := t.q.SuppressionAdd(ctx, dbsqlc.SuppressionAddParams{EmailHash: EmailHash(e), Email: &e, Reason: string(reason), Now: now})
+	if err != nil {
+		return false, mapError("suppress", err)
 	}
 	if hasContact {
-		before := contact.Status
-		after := string(statusFor(reason))
-		if after != "" && before != after {
-			if err := q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: contact.ID, Status: after, Now: now}); err != nil {
-				return false, err
+		if before != after {
+			if err := t.q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: contact.ID, Status: string(after), Now: now}); err != nil {
+				return false, mapError("suppress", err)
 			}
 		}
-		detail := map[string]any{"reason": reason, "before": map[string]any{"status": before}, "after": map[string]any{"status": after}}
-		if err := contactEvent(ctx, q, now, contact.ID, "suppressed", actor, detail); err != nil {
+		ev := map[string]any{"reason": reason, "before": map[string]any{"status": before}, "after": map[string]any{"status": after}}
+		for k, v := range detail {
+			ev[k] = v
+		}
+		if err := t.contactEvent(ctx, contact.ID, "suppressed", actor, ev); err != nil {
 			return false, err
 		}
 	}
-	return row.Inserted, audit(ctx, tx, now, actor, "suppress", "suppression", email, nil, map[string]any{"email": email, "reason": reason})
+	return row.Inserted, t.Audit(ctx, actor, "suppress", "suppression", e, nil, map[string]any{"email": e, "reason": reason})
 }
 
 // Unsuppress removes an address's suppression and makes its contact active
@@ -108,9 +139,8 @@ func (s *Store) Unsuppress(ctx context.Context, actor, email string) error {
 	if !ok {
 		return outreach.Errorf(outreach.ENOTFOUND, "no suppression for that address")
 	}
-	now := s.clock.Now()
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
-		q := dbsqlc.New(tx)
+	err := s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
 		contact, err := q.ContactByEmailForUpdate(ctx, e)
 		hasContact := err == nil
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
@@ -123,16 +153,16 @@ func (s *Store) Unsuppress(ctx context.Context, actor, email string) error {
 			}
 			return err
 		}
-		if hasContact && contact.Status == string(statusFor(outreach.SuppressionReason(reason))) {
-			if err := q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: contact.ID, Status: string(outreach.StatusActive), Now: now}); err != nil {
+		if hasContact && contact.Status == string(outreach.StatusFor(outreach.SuppressionReason(reason))) {
+			if err := q.ContactSetStatus(ctx, dbsqlc.ContactSetStatusParams{ID: contact.ID, Status: string(outreach.StatusActive), Now: tx.Now()}); err != nil {
 				return err
 			}
 			detail := map[string]any{"reason": reason, "before": map[string]any{"status": contact.Status}, "after": map[string]any{"status": "active"}}
-			if err := contactEvent(ctx, q, now, contact.ID, "unsuppressed", actor, detail); err != nil {
+			if err := tx.contactEvent(ctx, contact.ID, "unsuppressed", actor, detail); err != nil {
 				return err
 			}
 		}
-		return audit(ctx, tx, now, actor, "unsuppress", "suppression", e, map[string]any{"email": e, "reason": reason}, nil)
+		return tx.Audit(ctx, actor, "unsuppress", "suppression", e, map[string]any{"email": e, "reason": reason}, nil)
 	})
 	return mapError("unsuppress", err)
 }
@@ -146,17 +176,16 @@ func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit i
 	if !ok {
 		return "", outreach.Invalid(outreach.FieldError{Field: "email", Message: "must be a valid email address"})
 	}
-	now := s.clock.Now()
 	const actor = "webhook"
 	var out outreach.SuppressionReason
-	err := s.InTx(ctx, func(tx pgx.Tx) error {
+	err := s.InTx(ctx, func(tx *Tx) error {
 		switch kind {
 		case "hard_bounce":
 			out = outreach.SuppressBounce
 		case "complaint":
 			out = outreach.SuppressComplaint
 		case "soft_bounce":
-			q := dbsqlc.New(tx)
+			q := tx.q
 			contact, err := q.ContactByEmailForUpdate(ctx, e)
 			if errors.Is(err, pgx.ErrNoRows) {
 				return nil // nobody to count for; nothing to send to either
@@ -164,11 +193,12 @@ func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit i
 			if err != nil {
 				return err
 			}
+			now := tx.Now()
 			n, err := q.ContactSoftBounce(ctx, dbsqlc.ContactSoftBounceParams{ID: contact.ID, WindowStart: now.Add(-window), Now: now})
 			if err != nil {
 				return err
 			}
-			if err := contactEvent(ctx, q, now, contact.ID, "soft_bounce", actor, map[string]any{"count": n}); err != nil {
+			if err := tx.contactEvent(ctx, contact.ID, "soft_bounce", actor, map[string]any{"count": n}); err != nil {
 				return err
 			}
 			if int(n) < softLimit {
@@ -178,7 +208,7 @@ func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit i
 		default:
 			return outreach.Invalid(outreach.FieldError{Field: "type", Message: "must be hard_bounce, soft_bounce or complaint"})
 		}
-		_, err := suppressTx(ctx, tx, now, actor, e, out)
+		_, err := tx.Suppress(ctx, actor, e, out, map[string]any{"source": kind})
 		return err
 	})
 	return out, mapError("bounce event", err)

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
 // Tiers lists every tier, strictest first.
@@ -33,15 +33,6 @@ func (s *Store) Tier(ctx context.Context, key string) (outreach.Tier, error) {
 		return outreach.Tier{}, mapError("tier "+key, err)
 	}
 	return tierFromRow(r)
-}
-
-func tierFromRow(r dbsqlc.Tier) (outreach.Tier, error) {
-	t := outreach.Tier{Key: r.Key, Name: r.Name, Description: r.Description, Rank: int(r.Rank),
-		Selectable: r.Selectable, Version: int(r.Version), UpdatedAt: r.UpdatedAt}
-	if err := json.Unmarshal(r.Rule, &t.Rule); err != nil {
-		return t, err
-	}
-	return t, nil
 }
 
 // DefaultTiers are the tiers shipped on first start (SPEC "Domain"). Mail
@@ -78,8 +69,8 @@ func DefaultTopics() []outreach.Topic {
 // admin changed are left alone.
 func (s *Store) Seed(ctx context.Context) error {
 	now := s.clock.Now()
-	return mapError("seed", s.InTx(ctx, func(tx pgxTx) error {
-		q := Queries(tx)
+	return mapError("seed", s.InTx(ctx, func(tx *Tx) error {
+		q := tx.q
 		for _, t := range DefaultTiers() {
 			rule, err := json.Marshal(t.Rule)
 			if err != nil {
@@ -110,4 +101,26 @@ func (s *Store) Topics(ctx context.Context) ([]outreach.Topic, error) {
 		out[i] = outreach.Topic{Key: r.Key, Name: r.Name}
 	}
 	return out, nil
+}
+
+// CreateTopic adds a topic.
+func (s *Store) CreateTopic(ctx context.Context, actor string, t outreach.Topic) (outreach.Topic, error) {
+	var errs []outreach.FieldError
+	if !outreach.ValidKey(t.Key) {
+		errs = append(errs, outreach.FieldError{Field: "key", Message: "must be a lower-case slug (a-z, 0-9, - and _)"})
+	}
+	if t.Name == "" || len(t.Name) > 200 {
+		errs = append(errs, outreach.FieldError{Field: "name", Message: "is required (at most 200 characters)"})
+	}
+	if len(errs) > 0 {
+		return t, outreach.Invalid(errs...)
+	}
+	now := s.clock.Now()
+	err := s.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.q.TopicCreate(ctx, dbsqlc.TopicCreateParams{Key: t.Key, Name: t.Name, Now: now}); err != nil {
+			return err
+		}
+		return tx.Audit(ctx, actor, "create", "topic", t.Key, nil, map[string]any{"key": t.Key, "name": t.Name})
+	})
+	return t, mapError("create topic", err)
 }

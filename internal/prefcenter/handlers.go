@@ -95,7 +95,7 @@ func (h *handler) showPreferences(c echo.Context) error {
 	case ct.Status == outreach.StatusComplained || sup == outreach.SuppressComplaint:
 		p.State = "blocked"
 		p.Notices = append(p.Notices, notice{Text: v.ms.T("status.complained", h.Company.Name), Warn: true})
-	case !postgres.CanResubscribe(ct.Status, sup):
+	case !outreach.CanResubscribe(ct.Status, sup):
 		p.State = "blocked"
 		p.Notices = append(p.Notices, notice{Text: v.ms.T("status.blocked", h.Company.Name), Warn: true})
 	case ct.Status == outreach.StatusUnsubscribed || sup == outreach.SuppressUnsubscribe:

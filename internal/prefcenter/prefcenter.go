@@ -63,28 +63,48 @@ const (
 	defaultBurst = 40
 )
 
-type handler struct {
+// Pages are the customer pages' handlers; the router that serves them
+// (internal/api's routes.go) mounts each on its route with Middleware.
+type Pages struct {
 	Deps
 	csrf  csrf
 	pages *template.Template
+	limit echo.MiddlewareFunc
 }
 
-// Register mounts the pages on e. It panics if the embedded templates do
-// not parse, which is a build defect, not a runtime condition.
-func Register(e *echo.Echo, d Deps) {
+type handler = Pages
+
+// New returns the pages. It panics if the embedded templates do not
+// parse, which is a build defect, not a runtime condition.
+func New(d Deps) *Pages {
 	if d.Clock == nil {
 		d.Clock = outreach.SystemClock{}
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	h := &handler{Deps: d, csrf: newCSRF(d.SecretKeys),
+	h := &Pages{Deps: d, csrf: newCSRF(d.SecretKeys),
 		pages: template.Must(template.ParseFS(templates.FS, "pages/*.tmpl"))}
-	// Middleware per route rather than on a group: an Echo group mounted at
-	// the root would also answer every unknown path.
-	mw := []echo.MiddlewareFunc{h.secureHeaders, h.rateLimit()}
-	e.GET("/p/:token", h.showPreferences, mw...)
-	e.POST("/p/:token", h.changePreferences, mw...)
-	e.GET("/u/:token", h.showUnsubscribe, mw...)
-	e.POST("/u/:token", h.unsubscribe, mw...)
+	h.limit = h.rateLimit()
+	return h
 }
+
+// Middleware is what every customer page runs behind: strict security
+// headers and a per-client-IP rate limit. It is applied per route rather
+// than on a group, because an Echo group mounted at the root would also
+// answer every unknown path.
+func (h *Pages) Middleware() []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{h.secureHeaders, h.limit}
+}
+
+// ShowPreferences is GET /p/{token}: the preference center (reads only).
+func (h *Pages) ShowPreferences(c echo.Context) error { return h.showPreferences(c) }
+
+// ChangePreferences is POST /p/{token}: one change, CSRF-checked.
+func (h *Pages) ChangePreferences(c echo.Context) error { return h.changePreferences(c) }
+
+// ShowUnsubscribe is GET /u/{token}: asks "Unsubscribe?" (reads only).
+func (h *Pages) ShowUnsubscribe(c echo.Context) error { return h.showUnsubscribe(c) }
+
+// Unsubscribe is POST /u/{token}: RFC 8058 one-click, or the page's button.
+func (h *Pages) Unsubscribe(c echo.Context) error { return h.unsubscribe(c) }

@@ -96,7 +96,7 @@ func TestBadTokenAndRateLimit(t *testing.T) {
 	signer, err := token.New([]string{strings.Repeat("k", 32)})
 	require.NoError(t, err)
 	e := echo.New()
-	Register(e, Deps{Signer: signer, SecretKeys: []string{strings.Repeat("k", 32)},
+	mount(e, Deps{Signer: signer, SecretKeys: []string{strings.Repeat("k", 32)},
 		Company: render.Company{Name: "Acme", Address: "1 Road"}, RatePerSecond: 0.001, Burst: 3})
 	get := func(path string) *httptest.ResponseRecorder {
 		w := httptest.NewRecorder()
@@ -115,4 +115,14 @@ func TestBadTokenAndRateLimit(t *testing.T) {
 	require.Contains(t, w.Body.String(), "Too many requests")
 	require.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 	require.Contains(t, w.Header().Get("Content-Security-Policy"), "default-src 'none'")
+}
+
+// mount serves the pages on e as internal/api's routes.go does.
+func mount(e *echo.Echo, d Deps) {
+	p := New(d)
+	mw := p.Middleware()
+	e.GET("/p/:token", p.ShowPreferences, mw...)
+	e.POST("/p/:token", p.ChangePreferences, mw...)
+	e.GET("/u/:token", p.ShowUnsubscribe, mw...)
+	e.POST("/u/:token", p.Unsubscribe, mw...)
 }

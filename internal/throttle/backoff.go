@@ -5,45 +5,29 @@ import (
 	"math"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
 
-// backoff is a domain's slowed rate after "slow down" answers.
-type backoff struct {
-	rate    float64       // the halved rate
-	at      time.Time     // when it was last halved
-	until   time.Time     // it holds until then, then doubles once per period
-	ceiling float64       // the rate it climbs back to; it ends there
-	period  time.Duration // time between doublings
-}
-
-func backoffOf(rate *float64, at, until *time.Time, ceiling *float64, periodMS *int64) *backoff {
-	if rate == nil || at == nil || until == nil || ceiling == nil || periodMS == nil || *rate <= 0 || *periodMS <= 0 {
-		return nil
-	}
-	return &backoff{rate: *rate, at: *at, until: *until, ceiling: *ceiling,
-		period: time.Duration(*periodMS) * time.Millisecond}
-}
+// backoff is a domain's slowed rate after "slow down" answers; nil is
+// none.
+type backoff = postgres.ThrottleBackoff
 
 // rateAt is the back-off's rate at now, and false once it has climbed back
 // to its ceiling (or there is none) and no longer limits.
-func (b *backoff) rateAt(now time.Time) (float64, bool) {
+func rateAt(b *backoff, now time.Time) (float64, bool) {
 	if b == nil {
 		return 0, false
 	}
-	r := b.rate
-	if !now.Before(b.until) {
-		steps := int64(now.Sub(b.until)/b.period) + 1
+	r := b.PerSecond
+	if !now.Before(b.Until) {
+		steps := int64(now.Sub(b.Until)/b.Period) + 1
 		if steps > 60 {
 			return 0, false
 		}
 		r *= math.Exp2(float64(steps))
 	}
-	if r >= b.ceiling {
+	if r >= b.Ceiling {
 		return 0, false
 	}
 	return r, true
@@ -52,7 +36,7 @@ func (b *backoff) rateAt(now time.Time) (float64, bool) {
 // effectiveRate is a domain's rate at now: its configured rate (0: none),
 // lowered by a back-off still in force.
 func effectiveRate(configured float64, b *backoff, now time.Time) float64 {
-	r, ok := b.rateAt(now)
+	r, ok := rateAt(b, now)
 	if !ok || (configured > 0 && configured < r) {
 		return configured
 	}
@@ -82,42 +66,29 @@ func (l *Limiter) SlowDown(ctx context.Context, now time.Time, domain string) (f
 	}
 	key := domainPrefix + d
 	var rate float64
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		q := dbsqlc.New(tx)
-		if err := q.ThrottleBucketsEnsure(ctx, []string{key}); err != nil {
-			return err
-		}
-		row, err := q.ThrottleBackoffLoad(ctx, key)
-		if err != nil {
-			return err
-		}
-		ceiling := row.PerSecond
+	err := l.store.ThrottleSlowDown(ctx, key, func(st postgres.ThrottleSlowState) postgres.ThrottleBackoff {
+		ceiling := st.PerSecond
 		if ceiling <= 0 {
-			ceiling = row.GlobalPerSecond
+			ceiling = st.GlobalPerSecond
 		}
 		if ceiling <= 0 {
 			ceiling = l.cfg.UnlimitedStart
 		}
-		prev := backoffOf(row.SlowedPerSecond, row.SlowedAt, row.SlowedUntil, row.SlowCeiling, row.SlowPeriodMs)
-		current := effectiveRate(row.PerSecond, prev, now)
+		prev := st.Backoff
+		current := effectiveRate(st.PerSecond, prev, now)
 		if current <= 0 {
 			current = ceiling
 		}
 		at := now
 		rate = current / 2
-		if _, active := prev.rateAt(now); active && now.Sub(prev.at) < l.cfg.SlowDebounce && !now.Before(prev.at) {
-			at, rate = prev.at, current // the same episode: hold, do not halve again
+		if _, active := rateAt(prev, now); active && now.Sub(prev.At) < l.cfg.SlowDebounce && !now.Before(prev.At) {
+			at, rate = prev.At, current // the same episode: hold, do not halve again
 		}
 		rate = max(rate, min(l.cfg.SlowFloor, ceiling))
-		until := now.Add(l.cfg.SlowPeriod)
-		periodMS := l.cfg.SlowPeriod.Milliseconds()
-		return q.ThrottleBackoffSave(ctx, dbsqlc.ThrottleBackoffSaveParams{
-			Key: key, SlowedPerSecond: &rate, SlowedAt: &at, SlowedUntil: &until,
-			SlowCeiling: &ceiling, SlowPeriodMs: &periodMS,
-		})
+		return postgres.ThrottleBackoff{PerSecond: rate, At: at, Until: now.Add(l.cfg.SlowPeriod), Ceiling: ceiling, Period: l.cfg.SlowPeriod}
 	})
 	if err != nil {
-		return 0, postgres.MapError("slow down "+d, err)
+		return 0, err
 	}
 	l.slowed.Add(1)
 	return rate, nil
@@ -131,13 +102,9 @@ func (l *Limiter) Rate(ctx context.Context, now time.Time, domain string) (float
 	if !ok {
 		return 0, outreach.Invalid(outreach.FieldError{Field: "domain", Message: "not a valid domain name"})
 	}
-	rows, err := dbsqlc.New(l.pool).ThrottleBackoffGet(ctx, domainPrefix+d)
-	if err != nil {
-		return 0, postgres.MapError("throttle rate "+d, err)
+	per, b, found, err := l.store.ThrottleState(ctx, domainPrefix+d)
+	if err != nil || !found {
+		return 0, err
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	r := rows[0]
-	return effectiveRate(r.PerSecond, backoffOf(r.SlowedPerSecond, r.SlowedAt, r.SlowedUntil, r.SlowCeiling, r.SlowPeriodMs), now), nil
+	return effectiveRate(per, b, now), nil
 }

@@ -16,7 +16,7 @@ import (
 // ~6,700 msg/s ceiling; a reservation must stay well under that.
 func BenchmarkReserve(b *testing.B) {
 	url := pgtest.URL(b)
-	l := New(open(b, url), nil, Config{})
+	l := newLimiter(open(b, url), nil)
 	ctx := context.Background()
 	if _, err := l.Put(ctx, "bench", Settings{GlobalPerSecond: 400, Domains: map[string]float64{"gmail.com": 100, "yahoo.com": 100}}); err != nil {
 		b.Fatal(err)

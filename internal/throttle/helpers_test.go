@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
 )
@@ -39,7 +40,7 @@ func setup(t *testing.T) *bundle {
 	url := pgtest.URL(t)
 	pool := open(t, url)
 	clock := &fakeClock{now: t0}
-	return &bundle{url: url, pool: pool, clock: clock, lim: New(pool, clock, Config{})}
+	return &bundle{url: url, pool: pool, clock: clock, lim: newLimiter(pool, clock)}
 }
 
 func open(tb testing.TB, url string) *pgxpool.Pool {
@@ -117,4 +118,9 @@ func last(slots []time.Time) time.Time {
 		}
 	}
 	return l
+}
+
+// newLimiter is a Limiter over a store on pool.
+func newLimiter(pool *pgxpool.Pool, clock outreach.Clock) *Limiter {
+	return New(postgres.NewStore(pool, clock), clock, Config{})
 }

@@ -3,7 +3,6 @@ package throttle
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
 
 // Quantum is the calendar's resolution, and so the burst tolerance: a key
@@ -111,43 +109,32 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, 
 	}
 	sort.Strings(keys)
 	var slots []Slot
-	err := l.inPipeTx(ctx, func(q *dbsqlc.Queries) error {
-		rows, err := q.ThrottleLoad(ctx, keys)
-		if err != nil {
-			return err
-		}
+	err := l.store.ThrottleCalendars(ctx, keys, func(rows []postgres.ThrottleBucket) ([]postgres.ThrottleBucket, error) {
 		cals := make(map[string]*calendar, len(rows))
 		for _, r := range rows {
 			c, err := newCalendar(r, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if c != nil {
 				cals[r.Key] = c
 			}
 		}
+		var err error
 		slots, err = allocate(now, keyOf, cals, horizon)
 		if err != nil || !take {
-			return err
+			return nil, err
 		}
-		var p dbsqlc.ThrottleSaveParams
+		var out []postgres.ThrottleBucket
 		for _, k := range keys {
-			c := cals[k]
-			if c == nil || !c.dirty {
-				continue
+			if c := cals[k]; c != nil && c.dirty {
+				out = append(out, postgres.ThrottleBucket{Key: k, FullUntil: c.cursor, FullPerQ: c.perQ, Used: c.encode()})
 			}
-			p.Keys = append(p.Keys, k)
-			p.FullUntil = append(p.FullUntil, c.cursor)
-			p.FullPerQ = append(p.FullPerQ, c.perQ)
-			p.Used = append(p.Used, c.encode())
 		}
-		if len(p.Keys) == 0 {
-			return nil
-		}
-		return q.ThrottleSave(ctx, p)
+		return out, nil
 	})
 	if err != nil {
-		return nil, postgres.MapError("reserve send slots", err)
+		return nil, err
 	}
 	if !take {
 		return slots, nil
@@ -166,23 +153,6 @@ func (l *Limiter) reserve(ctx context.Context, now time.Time, domains []string, 
 	l.reserved.Add(n)
 	l.waited.Add(int64(total))
 	return slots, nil
-}
-
-// inPipeTx runs fn in a pipelined transaction (see pipeTx): fn makes one
-// query, then at most one write, which commits. Anything else, or an error,
-// rolls back.
-func (l *Limiter) inPipeTx(ctx context.Context, fn func(q *dbsqlc.Queries) error) error {
-	conn, err := l.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Release()
-	p := &pipeTx{conn: conn}
-	if err := fn(dbsqlc.New(p)); err != nil {
-		p.rollback(ctx)
-		return err
-	}
-	return p.commit(ctx)
 }
 
 // allocate gives each message the first quantum, from now on, in which its
@@ -248,10 +218,10 @@ type calendar struct {
 
 // newCalendar loads a key's calendar for a reservation at now, or returns
 // nil when the key has no limit at the moment.
-func newCalendar(r dbsqlc.ThrottleLoadRow, now time.Time) (*calendar, error) {
+func newCalendar(r postgres.ThrottleBucket, now time.Time) (*calendar, error) {
 	rate := r.PerSecond
 	if r.Key != globalKey {
-		rate = effectiveRate(r.PerSecond, backoffOf(r.SlowedPerSecond, r.SlowedAt, r.SlowedUntil, r.SlowCeiling, r.SlowPeriodMs), now)
+		rate = effectiveRate(r.PerSecond, r.Backoff, now)
 	}
 	if rate <= 0 {
 		return nil, nil
@@ -367,12 +337,4 @@ func (c *calendar) decode(b []byte) error {
 		c.used[j] = int64(v)
 	}
 	return nil
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // Settings always marshal: validated numbers, string keys
-	}
-	return b
 }

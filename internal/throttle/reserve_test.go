@@ -58,7 +58,7 @@ func TestMain(m *testing.M) {
 func helperReserve(t testing.TB, url string) {
 	nanos, _ := strconv.ParseInt(os.Getenv(helperNow), 10, 64)
 	seed, _ := strconv.ParseUint(os.Getenv(helperSeed), 10, 64)
-	l := New(open(t, url), nil, Config{})
+	l := newLimiter(open(t, url), nil)
 	slots, err := reserveAll(context.Background(), l, time.Unix(0, nanos).UTC(), strings.Split(os.Getenv(helperDomains), ","), seed)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +85,7 @@ func reserveConcurrently(t *testing.T, b *bundle, now time.Time, procs int, work
 				return
 			}
 			pool := open(t, b.url)
-			results[w], errs[w] = reserveAll(ctx, New(pool, b.clock, Config{}), now, domains, uint64(w))
+			results[w], errs[w] = reserveAll(ctx, newLimiter(pool, b.clock), now, domains, uint64(w))
 		})
 	}
 	wg.Wait()
@@ -377,7 +377,7 @@ func TestSlowDown(t *testing.T) {
 		t.Errorf("second answer of the same batch: %v/s, want 10", r)
 	}
 	// Another limiter (another process) reserves at the halved rate.
-	other := New(open(t, b.url), nil, Config{})
+	other := newLimiter(open(t, b.url), nil)
 	slots := reserve(t, other, t0.Add(2*time.Second), repeat("gmail.com", 50)...)
 	if n := maxPerWindow(slots, time.Second); n > bound(10) {
 		t.Errorf("%d gmail.com slots in a second while slowed to 10/s", n)

@@ -22,12 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
-	"github.com/rapport-dev/rapport/internal/postgres/dbsqlc"
 )
 
 // Limits on settings, checked by Put.
@@ -82,7 +78,7 @@ func (c Config) withDefaults() Config {
 // of its own beyond counters: any number of Limiters, in any number of
 // processes, over the same database act as one.
 type Limiter struct {
-	pool  *pgxpool.Pool
+	store Store
 	clock outreach.Clock
 	cfg   Config
 
@@ -92,13 +88,22 @@ type Limiter struct {
 	slowed   atomic.Int64 // SlowDown calls
 }
 
-// New returns a Limiter over pool. The clock dates settings changes; the
-// reservation methods take their time as a parameter.
-func New(pool *pgxpool.Pool, clock outreach.Clock, cfg Config) *Limiter {
+// Store is where the rates and calendars live (postgres.Store).
+type Store interface {
+	ThrottleCalendars(ctx context.Context, keys []string, reserve func([]postgres.ThrottleBucket) ([]postgres.ThrottleBucket, error)) error
+	ThrottleRates(ctx context.Context) ([]postgres.ThrottleRate, error)
+	PutThrottleRates(ctx context.Context, actor string, rates []postgres.ThrottleRate, audit func(before []postgres.ThrottleRate) (b, a any)) ([]postgres.ThrottleRate, error)
+	ThrottleSlowDown(ctx context.Context, key string, slow func(postgres.ThrottleSlowState) postgres.ThrottleBackoff) error
+	ThrottleState(ctx context.Context, key string) (perSecond float64, b *postgres.ThrottleBackoff, found bool, err error)
+}
+
+// New returns a Limiter over the store. The clock dates settings changes;
+// the reservation methods take their time as a parameter.
+func New(store Store, clock outreach.Clock, cfg Config) *Limiter {
 	if clock == nil {
 		clock = outreach.SystemClock{}
 	}
-	return &Limiter{pool: pool, clock: clock, cfg: cfg.withDefaults()}
+	return &Limiter{store: store, clock: clock, cfg: cfg.withDefaults()}
 }
 
 // Stats are counters since the Limiter was made, for metrics.
@@ -134,14 +139,14 @@ const (
 // Get returns the current settings. Domains is never nil, so the API always
 // answers an object.
 func (l *Limiter) Get(ctx context.Context) (Settings, error) {
-	rows, err := dbsqlc.New(l.pool).ThrottleRates(ctx)
+	rows, err := l.store.ThrottleRates(ctx)
 	if err != nil {
-		return Settings{}, postgres.MapError("get throttles", err)
+		return Settings{}, err
 	}
 	return settingsFromRows(rows), nil
 }
 
-func settingsFromRows(rows []dbsqlc.ThrottleRate) Settings {
+func settingsFromRows(rows []postgres.ThrottleRate) Settings {
 	s := Settings{Domains: map[string]float64{}}
 	for _, r := range rows {
 		if r.UpdatedAt.After(s.UpdatedAt) {
@@ -166,43 +171,17 @@ func (l *Limiter) Put(ctx context.Context, actor string, s Settings) (before Set
 	if err != nil {
 		return Settings{}, err
 	}
-	now := l.clock.Now()
-	keys := []string{globalKey}
-	rates := []float64{norm.GlobalPerSecond}
+	rates := []postgres.ThrottleRate{{Key: globalKey, PerSecond: norm.GlobalPerSecond}}
 	for _, d := range sortedDomains(norm.Domains) {
-		keys = append(keys, domainPrefix+d)
-		rates = append(rates, norm.Domains[d])
+		rates = append(rates, postgres.ThrottleRate{Key: domainPrefix + d, PerSecond: norm.Domains[d]})
 	}
-	err = pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		q := dbsqlc.New(tx)
-		if err := q.ThrottleLockSettings(ctx); err != nil {
-			return err
-		}
-		rows, err := q.ThrottleRates(ctx)
-		if err != nil {
-			return err
-		}
-		before = settingsFromRows(rows)
-		if err := q.ThrottleRatesDeleteExcept(ctx, keys); err != nil {
-			return err
-		}
-		if err := q.ThrottleRatesUpsert(ctx, dbsqlc.ThrottleRatesUpsertParams{Now: now, Keys: keys, Rates: rates}); err != nil {
-			return err
-		}
-		// Reservations lock bucket rows; a limited domain needs one.
-		if err := q.ThrottleBucketsEnsure(ctx, keys); err != nil {
-			return err
-		}
-		norm.UpdatedAt = now
-		return q.AuditInsert(ctx, dbsqlc.AuditInsertParams{
-			Actor: actor, Action: "update", Entity: "throttles", EntityID: "global",
-			Before: mustJSON(auditForm(before)), After: mustJSON(auditForm(norm)), Now: now,
-		})
+	rows, err := l.store.PutThrottleRates(ctx, actor, rates, func(before []postgres.ThrottleRate) (any, any) {
+		return auditForm(settingsFromRows(before)), auditForm(norm)
 	})
 	if err != nil {
-		return Settings{}, postgres.MapError("put throttles", err)
+		return Settings{}, err
 	}
-	return before, nil
+	return settingsFromRows(rows), nil
 }
 
 // auditForm drops UpdatedAt, which the audit row's own time already says.

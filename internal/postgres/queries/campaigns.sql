@@ -23,9 +23,6 @@ RETURNING *;
 -- name: RunGet :one
 SELECT * FROM campaign_runs WHERE id = $1;
 
--- name: RunSetStatus :exec
-UPDATE campaign_runs SET status = @status, updated_at = @now WHERE id = @id;
-
 -- name: CampaignSetNextFire :exec
 UPDATE campaigns SET next_fire_at = @next_fire_at, updated_at = @now WHERE id = @id;
 
@@ -50,9 +47,6 @@ WHERE campaign_id = @campaign_id AND state = 'scheduled';
 -- name: RunsCancel :exec
 UPDATE campaign_runs SET status = 'canceled', updated_at = @now
 WHERE campaign_id = @campaign_id AND status IN ('planning', 'planned');
-
--- name: RunsPlanning :many
-SELECT id FROM campaign_runs WHERE campaign_id = @campaign_id AND status = 'planning';
 
 -- name: HeldDeliveries :many
 -- A paused campaign's held deliveries, for re-planning on resume.

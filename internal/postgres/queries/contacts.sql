@@ -28,9 +28,6 @@ WHERE id > @after_id
 ORDER BY id
 LIMIT @lim;
 
--- name: ContactsByIDs :many
-SELECT * FROM contacts WHERE id = ANY(@ids::bigint[]) ORDER BY id;
-
 -- name: ContactEventInsert :exec
 INSERT INTO contact_events (contact_id, kind, detail, actor, created_at)
 VALUES (@contact_id, @kind, @detail, @actor, @now);

@@ -61,26 +61,12 @@ SET shards_pending = shards_pending - 1,
 WHERE id = @id AND status = 'planning'
 RETURNING status;
 
--- name: DeliveryReplan :exec
-UPDATE deliveries SET planned_for = @planned_for, reason = @reason, rule = @rule, updated_at = @now
-WHERE id = @id AND state = 'scheduled';
-
--- name: DeliverySkip :exec
-UPDATE deliveries SET state = 'skipped', reason = @reason, rule = @rule, updated_at = @now
-WHERE id = @id AND state = 'scheduled';
-
 -- name: DeliveriesReplanMany :exec
 -- Moves many displaced deliveries in one statement.
 UPDATE deliveries AS d
 SET planned_for = u.planned_for, reason = u.reason, rule = u.rule, updated_at = @now::timestamptz
 FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@planned::timestamptz[]) AS planned_for,
              unnest(@reasons::text[]) AS reason, unnest(@rules::text[]) AS rule) AS u
-WHERE d.id = u.id AND d.state = 'scheduled';
-
--- name: DeliveriesSkipMany :exec
-UPDATE deliveries AS d
-SET state = 'skipped', reason = @reason::text, rule = u.rule, updated_at = @now::timestamptz
-FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@rules::text[]) AS rule) AS u
 WHERE d.id = u.id AND d.state = 'scheduled';
 
 -- name: CampaignStatusShare :one

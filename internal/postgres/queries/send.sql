@@ -41,26 +41,8 @@ WHERE d.id = ANY(@ids::bigint[]) AND d.state = 'scheduled'
   AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
 RETURNING d.id;
 
--- name: MarkSent :exec
-UPDATE deliveries SET state = 'sent', reason = 'sent', rule = '', sent_at = @now::timestamptz, updated_at = @now::timestamptz
-WHERE id = ANY(@ids::bigint[]) AND state = 'sending';
-
 -- name: TouchLastSent :exec
 UPDATE contacts SET last_sent_at = @now::timestamptz WHERE id = ANY(@ids::bigint[]);
-
--- name: MarkRetry :exec
-UPDATE deliveries SET state = 'scheduled', planned_for = @planned_for, updated_at = @now
-WHERE id = @id AND state = 'sending';
-
--- name: MarkTerminal :exec
--- Ends a delivery that is scheduled or sending with a terminal state and reason.
-UPDATE deliveries SET state = @state, reason = @reason, rule = @rule, updated_at = @now
-WHERE id = @id AND state IN ('scheduled', 'sending');
-
--- name: SuppressionUpsert :exec
-INSERT INTO suppressions (email_hash, email, reason, created_at)
-VALUES (@email_hash, @email, @reason, @now::timestamptz)
-ON CONFLICT (email_hash) DO NOTHING;
 
 -- name: ContactSetStatus :exec
 UPDATE contacts SET status = @status, updated_at = @now::timestamptz WHERE id = @id;
@@ -84,8 +66,38 @@ FROM river_job
 WHERE state IN ('available', 'scheduled', 'running', 'retryable')
 GROUP BY queue, state;
 
--- name: MarkUnsent :exec
--- A claimed delivery whose connection failed before the server had it goes
--- back to 'scheduled' without the attempt counting against it.
-UPDATE deliveries SET state = 'scheduled', attempts = greatest(attempts - 1, 0), planned_for = @planned_for, updated_at = @now
-WHERE id = @id AND state = 'sending';
+-- name: RecordOutcomes :exec
+-- Records what the server said about a chunk of claimed ('sending')
+-- deliveries, in one statement: each row's next state as decided by
+-- sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
+-- message that never reached the server) keeps its reason and rule; a
+-- terminal one takes the new ones; only 'sent' sets sent_at.
+UPDATE deliveries d
+SET state = u.state,
+    reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
+    rule = CASE WHEN u.state = 'scheduled' THEN d.rule ELSE u.rule END,
+    planned_for = u.planned_for,
+    attempts = greatest(d.attempts + u.attempts_delta, 0),
+    sent_at = CASE WHEN u.state = 'sent' THEN @now::timestamptz ELSE d.sent_at END,
+    smtp_code = nullif(u.smtp_code, 0),
+    updated_at = @now::timestamptz
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unnest(@reasons::text[]) AS reason,
+             unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
+             unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
+WHERE d.id = u.id AND d.state = 'sending';
+
+-- name: EndDeliveries :exec
+-- Ends scheduled deliveries that must never go (the send-time check, an
+-- expiry on re-planning), each with its state, reason and rule.
+UPDATE deliveries d SET state = u.state, reason = u.reason, rule = u.rule, updated_at = @now::timestamptz
+FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unnest(@reasons::text[]) AS reason,
+             unnest(@rules::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled';
+
+-- name: BouncedUnsuppressed :many
+-- Deliveries a send job recorded as refused for good (a 5xx) whose address
+-- is not suppressed yet: the job died between recording the chunk and
+-- suppressing the address at its end, and its retry finishes the job.
+SELECT d.id, c.email FROM deliveries d JOIN contacts c ON c.id = d.contact_id
+WHERE d.id = ANY(@ids::bigint[]) AND d.send_job_id = @job_id AND d.state = 'failed' AND d.smtp_code >= 500
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = sha256(convert_to(c.email, 'UTF8')));

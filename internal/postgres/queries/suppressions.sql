@@ -23,3 +23,9 @@ SET soft_bounces = CASE WHEN soft_bounced_at IS NULL OR soft_bounced_at < @windo
     soft_bounced_at = @now::timestamptz, updated_at = @now::timestamptz
 WHERE id = @id
 RETURNING soft_bounces;
+
+-- name: SuppressionInsert :exec
+-- Adds a suppression unless the address has one (whatever its reason).
+INSERT INTO suppressions (email_hash, email, reason, created_at)
+VALUES (@email_hash, @email, @reason, @now::timestamptz)
+ON CONFLICT (email_hash) DO NOTHING;

@@ -469,21 +469,6 @@ func (q *Queries) RunInsert(ctx context.Context, arg RunInsertParams) (CampaignR
 	return i, err
 }
 
-const runSetStatus = `-- name: RunSetStatus :exec
-UPDATE campaign_runs SET status = $1, updated_at = $2 WHERE id = $3
-`
-
-type RunSetStatusParams struct {
-	Status string
-	Now    time.Time
-	ID     int64
-}
-
-func (q *Queries) RunSetStatus(ctx context.Context, arg RunSetStatusParams) error {
-	_, err := q.db.Exec(ctx, runSetStatus, arg.Status, arg.Now, arg.ID)
-	return err
-}
-
 const runsCancel = `-- name: RunsCancel :exec
 UPDATE campaign_runs SET status = 'canceled', updated_at = $1
 WHERE campaign_id = $2 AND status IN ('planning', 'planned')
@@ -497,28 +482,4 @@ type RunsCancelParams struct {
 func (q *Queries) RunsCancel(ctx context.Context, arg RunsCancelParams) error {
 	_, err := q.db.Exec(ctx, runsCancel, arg.Now, arg.CampaignID)
 	return err
-}
-
-const runsPlanning = `-- name: RunsPlanning :many
-SELECT id FROM campaign_runs WHERE campaign_id = $1 AND status = 'planning'
-`
-
-func (q *Queries) RunsPlanning(ctx context.Context, campaignID int64) ([]int64, error) {
-	rows, err := q.db.Query(ctx, runsPlanning, campaignID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		items = append(items, id)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
 }

@@ -199,48 +199,6 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 	return i, err
 }
 
-const contactsByIDs = `-- name: ContactsByIDs :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id
-`
-
-func (q *Queries) ContactsByIDs(ctx context.Context, ids []int64) ([]Contact, error) {
-	rows, err := q.db.Query(ctx, contactsByIDs, ids)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []Contact
-	for rows.Next() {
-		var i Contact
-		if err := rows.Scan(
-			&i.ID,
-			&i.Email,
-			&i.ExternalID,
-			&i.Name,
-			&i.Locale,
-			&i.Timezone,
-			&i.Tier,
-			&i.PreferredTier,
-			&i.TopicsOptedOut,
-			&i.PausedUntil,
-			&i.Attributes,
-			&i.Status,
-			&i.LastSentAt,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.SoftBounces,
-			&i.SoftBouncedAt,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const overdueContacts = `-- name: OverdueContacts :many
 WITH rules AS (
     SELECT unnest($3::text[]) AS tier_key, unnest($4::int[]) AS tier_rank,

@@ -159,6 +159,7 @@ type Delivery struct {
 	SentAt     *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	SmtpCode   *int32
 }
 
 type IdempotencyKey struct {

@@ -263,30 +263,6 @@ func (q *Queries) DeliveriesReplanMany(ctx context.Context, arg DeliveriesReplan
 	return err
 }
 
-const deliveriesSkipMany = `-- name: DeliveriesSkipMany :exec
-UPDATE deliveries AS d
-SET state = 'skipped', reason = $1::text, rule = u.rule, updated_at = $2::timestamptz
-FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::text[]) AS rule) AS u
-WHERE d.id = u.id AND d.state = 'scheduled'
-`
-
-type DeliveriesSkipManyParams struct {
-	Reason string
-	Now    time.Time
-	Ids    []int64
-	Rules  []string
-}
-
-func (q *Queries) DeliveriesSkipMany(ctx context.Context, arg DeliveriesSkipManyParams) error {
-	_, err := q.db.Exec(ctx, deliveriesSkipMany,
-		arg.Reason,
-		arg.Now,
-		arg.Ids,
-		arg.Rules,
-	)
-	return err
-}
-
 const deliveryIDs = `-- name: DeliveryIDs :many
 SELECT nextval(pg_get_serial_sequence('deliveries', 'id'))::bigint AS id FROM generate_series(1, $1::int)
 `
@@ -310,52 +286,6 @@ func (q *Queries) DeliveryIDs(ctx context.Context, n int32) ([]int64, error) {
 		return nil, err
 	}
 	return items, nil
-}
-
-const deliveryReplan = `-- name: DeliveryReplan :exec
-UPDATE deliveries SET planned_for = $1, reason = $2, rule = $3, updated_at = $4
-WHERE id = $5 AND state = 'scheduled'
-`
-
-type DeliveryReplanParams struct {
-	PlannedFor time.Time
-	Reason     string
-	Rule       string
-	Now        time.Time
-	ID         int64
-}
-
-func (q *Queries) DeliveryReplan(ctx context.Context, arg DeliveryReplanParams) error {
-	_, err := q.db.Exec(ctx, deliveryReplan,
-		arg.PlannedFor,
-		arg.Reason,
-		arg.Rule,
-		arg.Now,
-		arg.ID,
-	)
-	return err
-}
-
-const deliverySkip = `-- name: DeliverySkip :exec
-UPDATE deliveries SET state = 'skipped', reason = $1, rule = $2, updated_at = $3
-WHERE id = $4 AND state = 'scheduled'
-`
-
-type DeliverySkipParams struct {
-	Reason string
-	Rule   string
-	Now    time.Time
-	ID     int64
-}
-
-func (q *Queries) DeliverySkip(ctx context.Context, arg DeliverySkipParams) error {
-	_, err := q.db.Exec(ctx, deliverySkip,
-		arg.Reason,
-		arg.Rule,
-		arg.Now,
-		arg.ID,
-	)
-	return err
 }
 
 const runLastContact = `-- name: RunLastContact :one

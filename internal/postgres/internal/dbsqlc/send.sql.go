@@ -10,6 +10,45 @@ import (
 	"time"
 )
 
+const bouncedUnsuppressed = `-- name: BouncedUnsuppressed :many
+SELECT d.id, c.email FROM deliveries d JOIN contacts c ON c.id = d.contact_id
+WHERE d.id = ANY($1::bigint[]) AND d.send_job_id = $2 AND d.state = 'failed' AND d.smtp_code >= 500
+  AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = sha256(convert_to(c.email, 'UTF8')))
+`
+
+type BouncedUnsuppressedParams struct {
+	Ids   []int64
+	JobID *int64
+}
+
+type BouncedUnsuppressedRow struct {
+	ID    int64
+	Email string
+}
+
+// Deliveries a send job recorded as refused for good (a 5xx) whose address
+// is not suppressed yet: the job died between recording the chunk and
+// suppressing the address at its end, and its retry finishes the job.
+func (q *Queries) BouncedUnsuppressed(ctx context.Context, arg BouncedUnsuppressedParams) ([]BouncedUnsuppressedRow, error) {
+	rows, err := q.db.Query(ctx, bouncedUnsuppressed, arg.Ids, arg.JobID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []BouncedUnsuppressedRow
+	for rows.Next() {
+		var i BouncedUnsuppressedRow
+		if err := rows.Scan(&i.ID, &i.Email); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignsByIDs = `-- name: CampaignsByIDs :many
 SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns WHERE id = ANY($1::bigint[])
 `
@@ -115,6 +154,34 @@ func (q *Queries) ContactSetStatus(ctx context.Context, arg ContactSetStatusPara
 	return err
 }
 
+const endDeliveries = `-- name: EndDeliveries :exec
+UPDATE deliveries d SET state = u.state, reason = u.reason, rule = u.rule, updated_at = $1::timestamptz
+FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS state, unnest($4::text[]) AS reason,
+             unnest($5::text[]) AS rule) AS u
+WHERE d.id = u.id AND d.state = 'scheduled'
+`
+
+type EndDeliveriesParams struct {
+	Now     time.Time
+	Ids     []int64
+	States  []string
+	Reasons []string
+	Rules   []string
+}
+
+// Ends scheduled deliveries that must never go (the send-time check, an
+// expiry on re-planning), each with its state, reason and rule.
+func (q *Queries) EndDeliveries(ctx context.Context, arg EndDeliveriesParams) error {
+	_, err := q.db.Exec(ctx, endDeliveries,
+		arg.Now,
+		arg.Ids,
+		arg.States,
+		arg.Reasons,
+		arg.Rules,
+	)
+	return err
+}
+
 const lockContacts = `-- name: LockContacts :many
 SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 `
@@ -158,22 +225,6 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 		return nil, err
 	}
 	return items, nil
-}
-
-const markRetry = `-- name: MarkRetry :exec
-UPDATE deliveries SET state = 'scheduled', planned_for = $1, updated_at = $2
-WHERE id = $3 AND state = 'sending'
-`
-
-type MarkRetryParams struct {
-	PlannedFor time.Time
-	Now        time.Time
-	ID         int64
-}
-
-func (q *Queries) MarkRetry(ctx context.Context, arg MarkRetryParams) error {
-	_, err := q.db.Exec(ctx, markRetry, arg.PlannedFor, arg.Now, arg.ID)
-	return err
 }
 
 const markSending = `-- name: MarkSending :many
@@ -222,46 +273,6 @@ func (q *Queries) MarkSending(ctx context.Context, arg MarkSendingParams) ([]int
 	return items, nil
 }
 
-const markSent = `-- name: MarkSent :exec
-UPDATE deliveries SET state = 'sent', reason = 'sent', rule = '', sent_at = $1::timestamptz, updated_at = $1::timestamptz
-WHERE id = ANY($2::bigint[]) AND state = 'sending'
-`
-
-type MarkSentParams struct {
-	Now time.Time
-	Ids []int64
-}
-
-func (q *Queries) MarkSent(ctx context.Context, arg MarkSentParams) error {
-	_, err := q.db.Exec(ctx, markSent, arg.Now, arg.Ids)
-	return err
-}
-
-const markTerminal = `-- name: MarkTerminal :exec
-UPDATE deliveries SET state = $1, reason = $2, rule = $3, updated_at = $4
-WHERE id = $5 AND state IN ('scheduled', 'sending')
-`
-
-type MarkTerminalParams struct {
-	State  string
-	Reason string
-	Rule   string
-	Now    time.Time
-	ID     int64
-}
-
-// Ends a delivery that is scheduled or sending with a terminal state and reason.
-func (q *Queries) MarkTerminal(ctx context.Context, arg MarkTerminalParams) error {
-	_, err := q.db.Exec(ctx, markTerminal,
-		arg.State,
-		arg.Reason,
-		arg.Rule,
-		arg.Now,
-		arg.ID,
-	)
-	return err
-}
-
 const markUnknown = `-- name: MarkUnknown :many
 UPDATE deliveries SET state = 'unknown', reason = 'unknown', updated_at = $1
 WHERE id = ANY($2::bigint[]) AND state = 'sending' AND send_job_id = $3
@@ -296,24 +307,6 @@ func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int
 	return items, nil
 }
 
-const markUnsent = `-- name: MarkUnsent :exec
-UPDATE deliveries SET state = 'scheduled', attempts = greatest(attempts - 1, 0), planned_for = $1, updated_at = $2
-WHERE id = $3 AND state = 'sending'
-`
-
-type MarkUnsentParams struct {
-	PlannedFor time.Time
-	Now        time.Time
-	ID         int64
-}
-
-// A claimed delivery whose connection failed before the server had it goes
-// back to 'scheduled' without the attempt counting against it.
-func (q *Queries) MarkUnsent(ctx context.Context, arg MarkUnsentParams) error {
-	_, err := q.db.Exec(ctx, markUnsent, arg.PlannedFor, arg.Now, arg.ID)
-	return err
-}
-
 const queueDepth = `-- name: QueueDepth :many
 SELECT queue, state::text AS state, count(*)::bigint AS n
 FROM river_job
@@ -346,6 +339,52 @@ func (q *Queries) QueueDepth(ctx context.Context) ([]QueueDepthRow, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const recordOutcomes = `-- name: RecordOutcomes :exec
+UPDATE deliveries d
+SET state = u.state,
+    reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
+    rule = CASE WHEN u.state = 'scheduled' THEN d.rule ELSE u.rule END,
+    planned_for = u.planned_for,
+    attempts = greatest(d.attempts + u.attempts_delta, 0),
+    sent_at = CASE WHEN u.state = 'sent' THEN $1::timestamptz ELSE d.sent_at END,
+    smtp_code = nullif(u.smtp_code, 0),
+    updated_at = $1::timestamptz
+FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS state, unnest($4::text[]) AS reason,
+             unnest($5::text[]) AS rule, unnest($6::timestamptz[]) AS planned_for,
+             unnest($7::int[]) AS attempts_delta, unnest($8::int[]) AS smtp_code) AS u
+WHERE d.id = u.id AND d.state = 'sending'
+`
+
+type RecordOutcomesParams struct {
+	Now           time.Time
+	Ids           []int64
+	States        []string
+	Reasons       []string
+	Rules         []string
+	Planned       []time.Time
+	AttemptsDelta []int32
+	Codes         []int32
+}
+
+// Records what the server said about a chunk of claimed ('sending')
+// deliveries, in one statement: each row's next state as decided by
+// sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
+// message that never reached the server) keeps its reason and rule; a
+// terminal one takes the new ones; only 'sent' sets sent_at.
+func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) error {
+	_, err := q.db.Exec(ctx, recordOutcomes,
+		arg.Now,
+		arg.Ids,
+		arg.States,
+		arg.Reasons,
+		arg.Rules,
+		arg.Planned,
+		arg.AttemptsDelta,
+		arg.Codes,
+	)
+	return err
 }
 
 const sendLoad = `-- name: SendLoad :many
@@ -445,29 +484,6 @@ func (q *Queries) SentHistory(ctx context.Context, arg SentHistoryParams) ([]Sen
 		return nil, err
 	}
 	return items, nil
-}
-
-const suppressionUpsert = `-- name: SuppressionUpsert :exec
-INSERT INTO suppressions (email_hash, email, reason, created_at)
-VALUES ($1, $2, $3, $4::timestamptz)
-ON CONFLICT (email_hash) DO NOTHING
-`
-
-type SuppressionUpsertParams struct {
-	EmailHash []byte
-	Email     *string
-	Reason    string
-	Now       time.Time
-}
-
-func (q *Queries) SuppressionUpsert(ctx context.Context, arg SuppressionUpsertParams) error {
-	_, err := q.db.Exec(ctx, suppressionUpsert,
-		arg.EmailHash,
-		arg.Email,
-		arg.Reason,
-		arg.Now,
-	)
-	return err
 }
 
 const touchLastSent = `-- name: TouchLastSent :exec

@@ -105,6 +105,30 @@ func (q *Queries) SuppressionDelete(ctx context.Context, emailHash []byte) (stri
 	return reason, err
 }
 
+const suppressionInsert = `-- name: SuppressionInsert :exec
+INSERT INTO suppressions (email_hash, email, reason, created_at)
+VALUES ($1, $2, $3, $4::timestamptz)
+ON CONFLICT (email_hash) DO NOTHING
+`
+
+type SuppressionInsertParams struct {
+	EmailHash []byte
+	Email     *string
+	Reason    string
+	Now       time.Time
+}
+
+// Adds a suppression unless the address has one (whatever its reason).
+func (q *Queries) SuppressionInsert(ctx context.Context, arg SuppressionInsertParams) error {
+	_, err := q.db.Exec(ctx, suppressionInsert,
+		arg.EmailHash,
+		arg.Email,
+		arg.Reason,
+		arg.Now,
+	)
+	return err
+}
+
 const suppressionList = `-- name: SuppressionList :many
 SELECT id, email, reason, created_at FROM suppressions
 WHERE id > $1 ORDER BY id LIMIT $2

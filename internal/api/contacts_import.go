@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/rapport-dev/rapport/internal/contactcsv"
+	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
 // importPath is the import route; the global body limit skips it.
@@ -69,5 +70,32 @@ func (s *Server) importContacts(c echo.Context) error {
 	case err != nil:
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	return c.JSON(http.StatusOK, ImportJSON(res))
+}
+
+type importRowErrorJSON struct {
+	Line    int    `json:"line"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+type importJSON struct {
+	Rows            int                  `json:"rows"`
+	Created         int                  `json:"created"`
+	Updated         int                  `json:"updated"`
+	Unchanged       int                  `json:"unchanged"`
+	Invalid         int                  `json:"invalid"`
+	Errors          []importRowErrorJSON `json:"errors"`
+	ErrorsTruncated bool                 `json:"errors_truncated"`
+}
+
+// ImportJSON is an import's result as the API answers it; `rapport
+// contacts import` prints the same.
+func ImportJSON(r postgres.ImportResult) any {
+	out := importJSON{Rows: r.Rows, Created: r.Created, Updated: r.Updated, Unchanged: r.Unchanged, Invalid: r.Invalid,
+		Errors: make([]importRowErrorJSON, len(r.Errors)), ErrorsTruncated: r.ErrorsTruncated}
+	for i, e := range r.Errors {
+		out.Errors[i] = importRowErrorJSON{Line: e.Line, Field: e.Field, Message: e.Message}
+	}
+	return out
 }

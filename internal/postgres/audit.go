@@ -1,0 +1,72 @@
+package postgres
+
+import (
+	"context"
+	"math"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
+)
+
+// Audit records who did what to which entity, with before and after, in
+// the same transaction as the change itself so the log can never disagree
+// with it.
+func (t *Tx) Audit(ctx context.Context, actor, action, entity, id string, before, after any) error {
+	b, err := jsonOrNil(before)
+	if err != nil {
+		return err
+	}
+	a, err := jsonOrNil(after)
+	if err != nil {
+		return err
+	}
+	return mapError("audit", t.q.AuditInsert(ctx, dbsqlc.AuditInsertParams{
+		Actor: actor, Action: action, Entity: entity, EntityID: id, Before: b, After: a, Now: t.Now(),
+	}))
+}
+
+// AuditFilter narrows an audit listing.
+type AuditFilter struct {
+	Entity, EntityID string
+	BeforeID         int64 // entries older than this id; 0: from the newest
+	Limit            int
+}
+
+// Audit lists audit entries newest first.
+func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]outreach.AuditEntry, error) {
+	before := f.BeforeID
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	rows, err := s.q.AuditList(ctx, dbsqlc.AuditListParams{BeforeID: before, Entity: nilIfEmpty(f.Entity),
+		EntityID: nilIfEmpty(f.EntityID), Lim: int32(f.Limit)})
+	if err != nil {
+		return nil, mapError("audit", err)
+	}
+	out := make([]outreach.AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = auditFromRow(r)
+	}
+	return out, nil
+}
+
+// AuditEntries lists audit entries for one entity, newest first, before an
+// entry id (0: from the newest).
+func (s *Store) AuditEntries(ctx context.Context, entity, id string, beforeID int64, limit int) ([]outreach.AuditEntry, error) {
+	if beforeID <= 0 {
+		beforeID = math.MaxInt64
+	}
+	rows, err := s.q.AuditForEntity(ctx, dbsqlc.AuditForEntityParams{Entity: entity, EntityID: id, BeforeID: beforeID, Lim: int32(limit)})
+	if err != nil {
+		return nil, mapError("audit "+entity, err)
+	}
+	out := make([]outreach.AuditEntry, len(rows))
+	for i, r := range rows {
+		out[i] = auditFromRow(r)
+	}
+	return out, nil
+}
+
+func conflictf(format string, args ...any) error {
+	return outreach.Errorf(outreach.ECONFLICT, format, args...)
+}

@@ -1,0 +1,199 @@
+package postgres
+
+import (
+	"context"
+	"time"
+
+	"github.com/rapport-dev/rapport/internal/cadence"
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
+)
+
+// SendItem is one delivery of a send job that may still need work, with
+// the address it goes to.
+type SendItem struct {
+	outreach.Delivery
+	// SendJobID is the River job that claimed it ('sending'); 0 for none.
+	SendJobID int64
+	Email     string
+}
+
+// SendLoad returns a send job's deliveries that are still scheduled or
+// sending, ordered by contact.
+func (s *Store) SendLoad(ctx context.Context, ids []int64) ([]SendItem, error) {
+	rows, err := s.q.SendLoad(ctx, ids)
+	return sendItems(rows), mapError("load send batch", err)
+}
+
+// SendLoad is Store.SendLoad as the transaction sees it, after the
+// contacts were locked.
+func (t *Tx) SendLoad(ctx context.Context, ids []int64) ([]SendItem, error) {
+	rows, err := t.q.SendLoad(ctx, ids)
+	return sendItems(rows), mapError("load send batch", err)
+}
+
+func sendItems(rows []dbsqlc.SendLoadRow) []SendItem {
+	out := make([]SendItem, len(rows))
+	for i, r := range rows {
+		out[i] = SendItem{Delivery: outreach.Delivery{ID: r.ID, RunID: r.RunID, CampaignID: r.CampaignID, ContactID: r.ContactID,
+			Marketing: r.Marketing, Priority: int(r.Priority), Tier: r.Tier, State: outreach.DeliveryState(r.State),
+			PlannedFor: r.PlannedFor, ExpiresAt: r.ExpiresAt, Attempts: int(r.Attempts)}, Email: r.Email}
+		if r.SendJobID != nil {
+			out[i].SendJobID = *r.SendJobID
+		}
+	}
+	return out
+}
+
+// MarkUnknown marks unknown the deliveries a send job claimed and did not
+// record (its worker died): the server may have them, so they are never
+// sent again. It returns how many it marked.
+func (s *Store) MarkUnknown(ctx context.Context, ids []int64, jobID int64) (int, error) {
+	marked, err := s.q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: ids, JobID: &jobID, Now: s.clock.Now()})
+	return len(marked), mapError("mark unknown", err)
+}
+
+// Bounced is a delivery refused for good whose address is not suppressed.
+type Bounced struct {
+	DeliveryID int64
+	Email      string
+}
+
+// BouncedUnsuppressed lists the deliveries among ids that a send job
+// recorded as refused for good (a 5xx) and whose address is not suppressed
+// yet: the job died between recording the chunk and suppressing at its
+// end.
+func (s *Store) BouncedUnsuppressed(ctx context.Context, ids []int64, jobID int64) ([]Bounced, error) {
+	rows, err := s.q.BouncedUnsuppressed(ctx, dbsqlc.BouncedUnsuppressedParams{Ids: ids, JobID: &jobID})
+	out := make([]Bounced, len(rows))
+	for i, r := range rows {
+		out[i] = Bounced{DeliveryID: r.ID, Email: r.Email}
+	}
+	return out, mapError("bounced deliveries", err)
+}
+
+// LockContacts locks contacts, in id order, until the transaction ends: a
+// send batch holds them while it checks and hands its messages over, so a
+// preference change either commits before the check (and is honoured) or
+// waits until the messages are handed over.
+func (t *Tx) LockContacts(ctx context.Context, ids []int64) ([]outreach.Contact, error) {
+	rows, err := t.q.LockContacts(ctx, ids)
+	if err != nil {
+		return nil, mapError("lock contacts", err)
+	}
+	return contactsFromRows(rows), nil
+}
+
+// SendState is what a batch's send-time check reads about its contacts:
+// their suppressions and what was really sent to them (or may have been:
+// sending, unknown) since a moment.
+type SendState struct {
+	Suppression map[int64]outreach.SuppressionReason
+	Sent        map[int64][]cadence.Event
+}
+
+// SendState reads the check's state for the contacts.
+func (t *Tx) SendState(ctx context.Context, contacts []outreach.Contact, since time.Time) (SendState, error) {
+	sups, err := t.suppressionsOf(ctx, contacts)
+	if err != nil {
+		return SendState{}, err
+	}
+	ids := make([]int64, len(contacts))
+	for i, c := range contacts {
+		ids[i] = c.ID
+	}
+	rows, err := t.q.SentHistory(ctx, dbsqlc.SentHistoryParams{ContactIds: ids, Since: since})
+	if err != nil {
+		return SendState{}, mapError("sent history", err)
+	}
+	st := SendState{Suppression: sups, Sent: make(map[int64][]cadence.Event, len(contacts))}
+	for _, r := range rows {
+		st.Sent[r.ContactID] = append(st.Sent[r.ContactID], cadence.Event{At: r.At})
+	}
+	return st, nil
+}
+
+// Campaigns returns campaigns by id.
+func (t *Tx) Campaigns(ctx context.Context, ids []int64) (map[int64]outreach.Campaign, error) {
+	rows, err := t.q.CampaignsByIDs(ctx, ids)
+	if err != nil {
+		return nil, mapError("campaigns", err)
+	}
+	out := make(map[int64]outreach.Campaign, len(rows))
+	for _, r := range rows {
+		out[r.ID] = campaignFromRow(r)
+	}
+	return out, nil
+}
+
+// Claim marks scheduled deliveries 'sending' for a send job, counting an
+// attempt and giving each its Message-ID, before the SMTP conversation:
+// from the commit on, a crash leaves them 'sending', and the job's retry
+// marks them unknown instead of sending them again. A delivery changed
+// meanwhile, or of a campaign paused or canceled since the check, is not
+// claimed. It returns the ids it claimed.
+func (t *Tx) Claim(ctx context.Context, ids []int64, jobID int64, domain string) ([]int64, error) {
+	marked, err := t.q.MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &jobID, Domain: domain, Now: t.Now()})
+	return marked, mapError("claim deliveries", err)
+}
+
+// Outcome is a claimed delivery's next state after the server's answer
+// (see sendcheck.Next).
+type Outcome struct {
+	ID     int64
+	State  outreach.DeliveryState
+	Reason outreach.Reason // terminal states only
+	Rule   string          // terminal states only
+	At     time.Time       // the planned moment (a retry's, back to scheduled)
+	Refund bool            // the attempt does not count
+	Code   int             // SMTP reply code, 0 for none
+}
+
+// RecordOutcomes writes the outcomes of claimed deliveries in one
+// statement. A delivery no longer 'sending' is left alone, so a sent one
+// never changes again.
+func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
+	if len(outs) == 0 {
+		return nil
+	}
+	p := dbsqlc.RecordOutcomesParams{Now: t.Now()}
+	for _, o := range outs {
+		var delta int32
+		if o.Refund {
+			delta = -1
+		}
+		p.Ids, p.States = append(p.Ids, o.ID), append(p.States, string(o.State))
+		p.Reasons, p.Rules = append(p.Reasons, string(o.Reason)), append(p.Rules, o.Rule)
+		p.Planned, p.AttemptsDelta, p.Codes = append(p.Planned, o.At), append(p.AttemptsDelta, delta), append(p.Codes, int32(o.Code))
+	}
+	return mapError("record outcomes", t.q.RecordOutcomes(ctx, p))
+}
+
+// TouchLastSent records that marketing mail reached the contacts now, for
+// the overdue list. The contacts must be locked by the transaction (the
+// send batch's lock transaction holds them).
+func (t *Tx) TouchLastSent(ctx context.Context, contactIDs []int64) error {
+	if len(contactIDs) == 0 {
+		return nil
+	}
+	return mapError("touch last sent", t.q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: contactIDs, Now: t.Now()}))
+}
+
+// QueueCount is how many River jobs of a queue are in a state.
+type QueueCount struct {
+	Queue, State string
+	N            int64
+}
+
+// QueueDepth counts River jobs waiting or running, by queue and state.
+func (s *Store) QueueDepth(ctx context.Context) ([]QueueCount, error) {
+	rows, err := s.q.QueueDepth(ctx)
+	if err != nil {
+		return nil, mapError("queue depth", err)
+	}
+	out := make([]QueueCount, len(rows))
+	for i, r := range rows {
+		out[i] = QueueCount{Queue: r.Queue, State: r.State, N: r.N}
+	}
+	return out, nil
+}

@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"math"
+	"time"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
+)
+
+// TimelineItem is one line of a contact's timeline: a delivery and its
+// decision, or a preference event.
+type TimelineItem struct {
+	Kind       string // "delivery" or "event"
+	ID         int64
+	CampaignID *int64
+	State      string
+	Reason     string
+	Rule       string
+	PlannedFor *time.Time
+	SentAt     *time.Time
+	At         time.Time
+	Event      string
+	Detail     json.RawMessage
+	Actor      string
+}
+
+// TimelineCursor is where a timeline page continues.
+type TimelineCursor struct {
+	At   time.Time
+	Kind string
+	ID   int64
+}
+
+// Timeline lists a contact's deliveries and events, newest first.
+func (s *Store) Timeline(ctx context.Context, contactID int64, after *TimelineCursor, limit int) ([]TimelineItem, error) {
+	if _, err := s.Contact(ctx, contactID); err != nil {
+		return nil, err
+	}
+	p := dbsqlc.TimelineParams{ContactID: contactID, BeforeAt: time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), BeforeKind: "~", BeforeID: math.MaxInt64, Lim: int32(limit)}
+	if after != nil {
+		p.BeforeAt, p.BeforeKind, p.BeforeID = after.At, after.Kind, after.ID
+	}
+	rows, err := s.q.Timeline(ctx, p)
+	if err != nil {
+		return nil, mapError("timeline", err)
+	}
+	out := make([]TimelineItem, len(rows))
+	for i, r := range rows {
+		out[i] = TimelineItem{Kind: r.Kind, ID: r.ID, State: r.State, Reason: r.Reason, Rule: r.Rule,
+			SentAt: r.SentAt, At: r.At, Event: r.Event, Detail: r.Detail, Actor: r.Actor}
+		if r.Kind == "delivery" {
+			campaign, planned := r.CampaignID, r.PlannedFor
+			out[i].CampaignID, out[i].PlannedFor = &campaign, &planned
+		}
+	}
+	return out, nil
+}
+
+// Overdue lists active contacts past their effective tier's target interval.
+func (s *Store) Overdue(ctx context.Context, afterID int64, limit int) ([]outreach.Contact, error) {
+	tiers, err := s.Tiers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	var p dbsqlc.OverdueContactsParams
+	for _, t := range tiers {
+		if t.Rule.TargetInterval <= 0 {
+			continue
+		}
+		p.Keys = append(p.Keys, t.Key)
+		p.Ranks = append(p.Ranks, int32(t.Rank))
+		p.Cutoffs = append(p.Cutoffs, now.Add(-t.Rule.TargetInterval))
+	}
+	if len(p.Keys) == 0 {
+		return nil, nil
+	}
+	p.AfterID, p.Lim = afterID, int32(limit)
+	rows, err := s.q.OverdueContacts(ctx, p)
+	if err != nil {
+		return nil, mapError("overdue contacts", err)
+	}
+	return contactsFromRows(rows), nil
+}

@@ -1,0 +1,26 @@
+package token
+
+import "net/url"
+
+// Links makes the links to the customer pages placed in every message:
+// the preference center (/p/{token}) and one-click unsubscribe
+// (/u/{token}), each signed for one contact and the campaign that carried
+// it.
+type Links struct {
+	Signer *Signer
+	Base   *url.URL // the public URL the pages are served under
+}
+
+// Preferences is the contact's preference-center link for a campaign.
+func (l Links) Preferences(contactID, campaignID int64) string {
+	return l.link("p", Claims{Purpose: Preferences, ContactID: contactID, CampaignID: campaignID})
+}
+
+// Unsubscribe is the contact's one-click unsubscribe link for a campaign.
+func (l Links) Unsubscribe(contactID, campaignID int64) string {
+	return l.link("u", Claims{Purpose: Unsubscribe, ContactID: contactID, CampaignID: campaignID})
+}
+
+func (l Links) link(page string, c Claims) string {
+	return l.Base.String() + "/" + page + "/" + l.Signer.Sign(c)
+}
