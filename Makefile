@@ -14,8 +14,12 @@ DB = $$(./.ci/postgres.sh)
 
 .PHONY: run test check bench build sqlc sqlc-diff crashtest clean-data
 
+# The version and commit `rapport version` prints come from git.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+
 build:
-	$(GO) build -o bin/rapport ./cmd/rapport
+	$(GO) build -ldflags "-X main.version=$(VERSION) -X main.commit=$(COMMIT)" -o bin/rapport ./cmd/rapport
 
 # A SECRET_KEY is generated once into .data/ so links in sent mail keep
 # working across restarts of `make run`.

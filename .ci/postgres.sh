@@ -3,18 +3,19 @@
 # the DATABASE_URL to use on stdout (everything else goes to stderr).
 #
 # - DATABASE_URL set: used as it is.
-# - Otherwise a private cluster under .data/pg in the project, on port
-#   ${RAPPORT_PG_PORT:-55432}, started from the system's PostgreSQL binaries;
+# - Otherwise a private cluster under .data/pg in the project (or
+#   $RAPPORT_PG_DATA), on port ${RAPPORT_PG_PORT:-55432}, started from the
+#   system's PostgreSQL binaries;
 #   if there are none and we are root, Debian's postgresql package is
 #   installed first. PostgreSQL refuses to run as root, so as root the
 #   cluster belongs to the `postgres` user.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-data="$root/.data/pg"
+data="${RAPPORT_PG_DATA:-$root/.data/pg}"
 if [ "${1:-}" = stop ]; then
   alt="/var/tmp/rapport-pg-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  [ -f "$data/PG_VERSION" ] || data="$alt"
+  [ -f "$data/PG_VERSION" ] || [ -n "${RAPPORT_PG_DATA:-}" ] || data="$alt"
   if [ -f "$data/PG_VERSION" ]; then
     bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r | head -n1)
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$bindir/pg_ctl" -D "$data" -m fast stop || true
@@ -23,7 +24,7 @@ if [ "${1:-}" = stop ]; then
   exit 0
 fi
 
-if [ -n "${DATABASE_URL:-}" ]; then
+if [ -n "${DATABASE_URL:-}" ] && [ -z "${RAPPORT_PG_DATA:-}" ]; then
   echo "$DATABASE_URL"
   exit 0
 fi
@@ -72,7 +73,7 @@ mkdir -p "$root/.data"
 # data folder. When the checkout sits under a directory it cannot enter
 # (say a private temp dir), the cluster goes to a folder of its own under
 # /var/tmp instead, named after the checkout.
-if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root/.data" 2>/dev/null; then
+if [ -z "${RAPPORT_PG_DATA:-}" ] && [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$root/.data" 2>/dev/null; then
   data="/var/tmp/rapport-pg-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
   mkdir -p "$(dirname "$data")"
   log "postgres cannot enter $root; using $data"

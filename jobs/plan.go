@@ -36,6 +36,9 @@ type PlanConfig struct {
 	BatchSize int           // contacts per planning transaction; 0 means 5000
 	SendBatch int           // deliveries per send job
 	Timeout   time.Duration // one go at a range; 0 means 10m
+	// Stopping is closed when the process stops gracefully: planning
+	// stops after the batch in hand and carries on elsewhere.
+	Stopping <-chan struct{}
 }
 
 // PlanWorker fans a run out over its audience, batch by batch. Each batch is
@@ -138,6 +141,11 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		}
 		if done {
 			return nil
+		}
+		if closed(w.cfg.Stopping) {
+			// Stopping: the batches planned are committed; another worker
+			// (or this one, restarted) resumes after the last of them.
+			return river.JobSnooze(0)
 		}
 	}
 }

@@ -103,3 +103,45 @@ func TestLatestFiringAndDST(t *testing.T) {
 	_, err = schedule.Parse("@every 5m", "UTC")
 	require.Error(t, err)
 }
+
+// TestRecurringAcrossDST steps a fake clock through New York's 2026
+// daylight-saving changes every 15 minutes, running the firing each step
+// (as the periodic job does every 15 s), and checks that a daily campaign
+// runs exactly once per local day: at 01:30 EDT on the fall-back day (the
+// wall time occurs twice; robfig/cron alone fires twice), and at 03:00 EDT
+// on the spring-forward day (02:30 does not exist; robfig/cron alone skips
+// the day).
+func TestRecurringAcrossDST(t *testing.T) {
+	t.Parallel()
+	ny, err := time.LoadLocation("America/New_York")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name, cron string
+		from, to   time.Time
+		want       []time.Time
+	}{
+		{"fall back", "30 1 * * *", time.Date(2026, 10, 31, 12, 0, 0, 0, ny), time.Date(2026, 11, 2, 12, 0, 0, 0, ny),
+			[]time.Time{time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC), time.Date(2026, 11, 2, 6, 30, 0, 0, time.UTC)}},
+		{"spring forward", "30 2 * * *", time.Date(2026, 3, 7, 12, 0, 0, 0, ny), time.Date(2026, 3, 9, 12, 0, 0, 0, ny),
+			[]time.Time{time.Date(2026, 3, 8, 7, 0, 0, 0, time.UTC), time.Date(2026, 3, 9, 6, 30, 0, 0, time.UTC)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clock := &fakeClock{}
+			clock.Set(tc.from)
+			b := setup(t, clock)
+			ctx := context.Background()
+			c, err := b.store.CreateCampaign(ctx, "test", outreach.Campaign{Name: "Daily", Topic: "offers", Category: outreach.Marketing,
+				Priority: 50, Cron: tc.cron, Timezone: "America/New_York", ExpiresAfter: time.Hour,
+				Content: outreach.Content{Subject: "Hi", Text: "Hello", HTML: "<p>Hello</p>"}})
+			require.NoError(t, err)
+			_, err = b.svc.Schedule(ctx, "test", c.ID, nil)
+			require.NoError(t, err)
+			for !clock.Now().After(tc.to) {
+				require.NoError(t, b.svc.FireDue(ctx))
+				clock.Add(15 * time.Minute)
+			}
+			require.Equal(t, tc.want, runs(t, b, c.ID), "one run per local day, at the right instant")
+		})
+	}
+}

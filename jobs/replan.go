@@ -33,6 +33,8 @@ type ReplanConfig struct {
 	Cadence   Cadence
 	SendBatch int
 	Metrics   Metrics
+	// Stopping is closed when the process stops gracefully.
+	Stopping <-chan struct{}
 }
 
 // ReplanWorker walks a campaign's scheduled deliveries in batches and
@@ -70,6 +72,11 @@ func (w *ReplanWorker) Work(ctx context.Context, job *river.Job[ReplanArgs]) err
 		})
 		if err != nil || n == 0 {
 			return err
+		}
+		if closed(w.cfg.Stopping) {
+			// Stopping: the batches done are committed; the rest are
+			// still scheduled and re-planned when the job runs again.
+			return river.JobSnooze(0)
 		}
 	}
 }

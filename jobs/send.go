@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/mail"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -60,6 +61,10 @@ type SendConfig struct {
 	Metrics   Metrics  // nil: none
 	SendBatch int      // deliveries per send job, for the jobs it enqueues
 	Timeout   time.Duration
+	// Stopping is closed when the process stops gracefully: a running
+	// batch finishes the chunk in hand, records it and claims no more;
+	// the rest of its deliveries go to other workers at once.
+	Stopping <-chan struct{}
 }
 
 // SendWorker hands a batch of deliveries to the mail server, keeping every
@@ -132,8 +137,9 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	if len(due) == 0 && !turn.IsZero() {
 		return w.snooze(turn)
 	}
+	b := w.newBatch(job)
 	err = w.store.InTx(ctx, func(lock *postgres.Tx) error {
-		later, err := w.sendDue(ctx, job, lock, due)
+		later, err := w.sendDue(ctx, b, lock, due)
 		if err != nil {
 			return err
 		}
@@ -144,15 +150,20 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return err
 	})
 	var u *unreachable
-	if errors.As(err, &u) {
+	switch {
+	case errors.As(err, &u):
 		// Nothing was claimed: the deliveries stay scheduled and the job
 		// waits, without using up any delivery's attempts, however long
 		// the server is away.
 		w.cfg.Log.Warn("smtp server unreachable; send batch waits", "job_id", job.ID, "error", u.err.Error())
 		w.cfg.Metrics.SMTPError("unreachable")
 		return river.JobSnooze(unreachableWait)
-	}
-	if err == nil && !turn.IsZero() {
+	case postgres.Unavailable(err) && len(b.pending) > 0:
+		// The database went away with messages handed over: what the
+		// server said is written once it is back, so none of them ends
+		// unknown and none is sent again.
+		return w.recover(ctx, b, err)
+	case err == nil && !turn.IsZero():
 		return w.snooze(turn)
 	}
 	return err
@@ -212,7 +223,7 @@ func dueItems(items []postgres.SendItem, now time.Time) []postgres.SendItem {
 // check, right before the messages go: slots taken earlier would be stale
 // by then, and the batch would catch up in a burst. It returns when to try
 // again the ones that got no slot (zero: none).
-func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock *postgres.Tx, due []postgres.SendItem) (time.Time, error) {
+func (w *SendWorker) sendDue(ctx context.Context, b *batch, lock *postgres.Tx, due []postgres.SendItem) (time.Time, error) {
 	if len(due) == 0 {
 		return time.Time{}, nil
 	}
@@ -228,7 +239,7 @@ func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock
 	if err != nil {
 		return time.Time{}, err
 	}
-	ready, err := w.check(ctx, job, contacts, want)
+	ready, err := w.check(ctx, b.job, contacts, want)
 	if err != nil || len(ready) == 0 {
 		return time.Time{}, err
 	}
@@ -241,7 +252,7 @@ func (w *SendWorker) sendDue(ctx context.Context, job *river.Job[SendArgs], lock
 		return time.Time{}, &unreachable{err}
 	}
 	defer sess.Close()
-	return later, w.sendAll(ctx, job, lock, sess, ready, slots)
+	return later, w.sendAll(ctx, b, lock, sess, ready, slots)
 }
 
 // snooze puts the job back until turn. A short snooze makes River's job
@@ -281,41 +292,63 @@ type outgoing struct {
 // chunk's outcomes and claims the next, so a killed worker leaves at most
 // one chunk 'sending' at one commit per chunk. The last chunk is recorded
 // with the job's completion in the lock transaction. Once the connection
-// is gone the rest are neither claimed nor sent: they go to a later job.
-func (w *SendWorker) sendAll(ctx context.Context, job *river.Job[SendArgs], lock *postgres.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
+// is gone, the job's time is up or the process is stopping, the rest are
+// neither claimed nor sent: they go to a later job. Whatever was handed
+// over and not yet committed stays in b.pending until it is.
+func (w *SendWorker) sendAll(ctx context.Context, b *batch, lock *postgres.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
 	pace := w.newPacer(slots)
 	order := newSendOrder(ready, pace)
-	rec := w.newRecording(job)
 	var done []attempt // sent, not yet recorded
 	for next := order.next(ctx); next != nil; next = order.next(ctx) {
-		if late(ctx, pace.at(next[len(next)-1].item.ID)) {
-			// A slow server: what is left goes to a later job rather than
-			// run into the job's timeout half sent.
+		if w.stopping() || late(ctx, pace.at(next[len(next)-1].item.ID)) {
+			// Stopping, or a slow server: what is left goes to a later
+			// job rather than run into the job's timeout half sent.
 			order.putBack(next)
 			break
 		}
 		chunk := attempts(next)
+		cw := b.rec.prepare(done)
 		err := w.store.InTx(ctx, func(tx *postgres.Tx) error {
-			if err := rec.record(ctx, tx, done); err != nil {
+			if err := b.rec.write(ctx, tx, cw); err != nil {
 				return err
 			}
-			return w.claim(ctx, tx, job, chunk)
+			return w.claim(ctx, tx, b.job, chunk)
 		})
 		if err != nil {
+			// The claim may have committed or not: the chunk is recorded
+			// as never sent, which puts back a claim that did.
+			b.pending = slices.Concat(done, unsent(chunk), attempts(order.rest()))
 			return err
 		}
+		b.rec.keep(cw)
 		done = chunk
 		if w.sendChunk(ctx, sess, chunk, pace) {
 			break
 		}
 	}
-	// Whatever was not handed out (connection gone, time up) stays
-	// scheduled for a later job.
-	done = append(done, attempts(order.rest())...)
-	if err := rec.record(ctx, lock, done); err != nil {
+	// Whatever was not handed out (connection gone, time up, stopping)
+	// stays scheduled for a later job.
+	b.pending = append(done, attempts(order.rest())...)
+	cw := b.rec.prepare(b.pending)
+	b.rec.keep(cw)
+	b.final = &cw
+	if err := b.rec.write(ctx, lock, cw); err != nil {
 		return err
 	}
-	return rec.finish(ctx, lock)
+	return b.rec.finish(ctx, lock)
+}
+
+// stopping reports whether the process is stopping gracefully.
+func (w *SendWorker) stopping() bool { return closed(w.cfg.Stopping) }
+
+// closed reports whether a stop channel is closed; a nil one never is.
+func closed(stop <-chan struct{}) bool {
+	select {
+	case <-stop:
+		return true
+	default:
+		return false
+	}
 }
 
 // claim marks a chunk of ready deliveries 'sending' in tx, so they are
@@ -350,11 +383,27 @@ type attempt struct {
 	result  mailer.Result
 }
 
+// notSent is an attempt's result until the server answers.
+var notSent = mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}
+
 // attempts wraps ready deliveries, each "not sent" until the server answers.
 func attempts(ready []outgoing) []attempt {
 	out := make([]attempt, len(ready))
 	for i, o := range ready {
-		out[i] = attempt{outgoing: o, result: mailer.Result{Outcome: mailer.TempFail, Unsent: true, Detail: "not sent"}}
+		out[i] = attempt{outgoing: o, result: notSent}
+	}
+	return out
+}
+
+// unsent is a chunk whose claim may have committed and whose messages were
+// not sent: each counts as claimed and never handed over, so recording it
+// puts a committed claim back (without using up an attempt) and leaves an
+// uncommitted one as it was.
+func unsent(chunk []attempt) []attempt {
+	out := make([]attempt, len(chunk))
+	for i, a := range chunk {
+		a.tried, a.claimed, a.result = true, true, notSent
+		out[i] = a
 	}
 	return out
 }

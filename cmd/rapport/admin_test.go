@@ -281,14 +281,26 @@ func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	require.Equal(t, 250.0, th.GlobalPerSecond)
 	require.Equal(t, map[string]float64{"gmail.com": 20}, th.Domains)
 
-	// Metrics and River's UI.
+	// Metrics on the operations address only (never on the public port
+	// that serves customer pages), and River's UI.
 	resp, err := http.Get(a.Base + "/metrics")
 	require.NoError(t, err)
-	mb, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	require.Equal(t, 200, resp.StatusCode)
-	require.Contains(t, string(mb), "rapport_queue_depth")
+	require.Equal(t, 404, resp.StatusCode, "no metrics on the public port")
+	var mb []byte
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(a.Ops + "/metrics")
+		if err != nil {
+			return false
+		}
+		mb, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// The queue depth is the cluster's, exported by River's leader.
+		return resp.StatusCode == 200 && strings.Contains(string(mb), "rapport_queue_depth")
+	}, 30*time.Second, 200*time.Millisecond)
 	require.Contains(t, string(mb), "rapport_send_latency_seconds")
+	require.Contains(t, string(mb), `rapport_build_info{commit=`)
+	require.Contains(t, string(mb), `rapport_http_requests_total{code="2xx",method="PUT",route="/api/v1/throttles"} 1`)
 	resp, err = http.Get(a.Base + "/riverui/")
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -334,6 +346,15 @@ func TestRecurringCampaignFires(t *testing.T) {
 	code, raw = a.call("POST", "/api/v1/campaigns/"+itoa(c.ID)+"/schedule", a.Key, nil, &c)
 	require.Equal(t, 200, code, string(raw))
 	require.Equal(t, "scheduled", c.Status)
+	// The next firing is shown: the start of the next minute.
+	var got struct {
+		NextRunAt *time.Time `json:"next_run_at"`
+	}
+	code, raw = a.call("GET", "/api/v1/campaigns/"+itoa(c.ID), a.Key, nil, &got)
+	require.Equal(t, 200, code, string(raw))
+	require.NotNil(t, got.NextRunAt, string(raw))
+	require.Zero(t, got.NextRunAt.Second(), "a cron firing is on the minute")
+	require.WithinDuration(t, time.Now().Add(30*time.Second), *got.NextRunAt, 31*time.Second)
 	// Make the next firing due now, as if the minute had passed.
 	_, err := a.DB.Exec(context.Background(), "UPDATE campaigns SET next_fire_at = now() - interval '1 second' WHERE id = $1", c.ID)
 	require.NoError(t, err)

@@ -15,11 +15,13 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/rivertype"
 	"riverqueue.com/riverui"
 
 	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/config"
+	"github.com/rapport-dev/rapport/internal/heartbeat"
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/metrics"
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -106,6 +108,12 @@ type app struct {
 	signer    *token.Signer
 	limiter   *throttle.Limiter
 	metrics   *metrics.Registry
+	// stopping is closed on the first SIGTERM/SIGINT: running batches
+	// finish the chunk in hand and claim no more.
+	stopping     chan struct{}
+	beater       *heartbeat.Beater
+	stopBeat     context.CancelFunc
+	stopCounting func()
 }
 
 // roles says what one serve process does. More worker processes can be
@@ -157,26 +165,35 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			return err
 		}
 	}
+	opsCtx, stopOps := context.WithCancel(ctx)
+	defer stopOps()
+	if err := a.serveOps(opsCtx); err != nil {
+		return err
+	}
 	if r.works() {
-		if err := a.river.Start(ctx); err != nil {
-			return fmt.Errorf("start workers: %w", err)
+		if err := a.startWorkers(ctx); err != nil {
+			return err
 		}
 		log.Info("workers started", "role", *role, "send_workers", cfg.SendWorkers, "river_client_id", a.river.ID())
 	}
+	// A listener that fails stops the process as a signal would.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	var srvErr error
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		<-ctx.Done()
+		if r.works() {
+			// Graceful: in-flight sends finish and are recorded.
+			a.stopWorkers()
+		}
+	}()
 	if r.api {
 		srvErr = a.serveHTTP(ctx)
-	} else {
-		<-ctx.Done()
+		stop()
 	}
-	// Graceful shutdown: let in-flight sends finish and record, then stop.
-	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if r.works() {
-		if err := a.river.Stop(stopCtx); err != nil {
-			log.Error("stopping workers", "error", err.Error())
-		}
-	}
+	<-stopped
 	log.Info("stopped")
 	return srvErr
 }
@@ -207,7 +224,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
-	reg := metrics.New(store, jobs.QueuePlan, jobs.QueueSend)
+	clientID := newClientID()
+	mo := metrics.Options{Build: metrics.Build{Version: version, Commit: commit}, Depths: store,
+		Queues: []string{jobs.QueuePlan, jobs.QueueSend}}
+	if r.works() {
+		mo.ClientID = clientID // a process that works may lead the cluster
+	}
+	reg := metrics.New(mo)
 	limiter := throttle.New(store, clock, throttle.Config{})
 	links := token.Links{Signer: signer, Base: cfg.PublicURL}
 	// The campaign service enqueues through an insert-only River client,
@@ -220,21 +243,24 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter})
 	sendTimeout, planTimeout := jobs.Timeouts(cfg.RescueAfter)
 	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}
+	stopping := make(chan struct{})
 	workers := jobs.Workers{
 		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Cadence: cad, BatchSize: 5000, SendBatch: cfg.SendBatch,
-			Timeout: planTimeout}),
+			Timeout: planTimeout, Stopping: stopping}),
 		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Log: log, Cadence: cad,
 			Mail:     jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From},
-			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, Timeout: sendTimeout}),
-		Replan:  jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg}),
+			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, Timeout: sendTimeout, Stopping: stopping}),
+		Replan: jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg,
+			Stopping: stopping}),
 		FireDue: jobs.NewFireDueWorker(campaigns),
 	}
-	rc, err := newRiver(pool, cfg, log, workers, planTimeout, r)
+	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
 		return fail(err)
 	}
 	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, renderer: renderer,
-		signer: signer, limiter: limiter, metrics: reg}, nil
+		signer: signer, limiter: limiter, metrics: reg, stopping: stopping,
+		beater: heartbeat.New(store, clientID, heartbeat.Config{Log: log})}, nil
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -256,8 +282,9 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // newRiver builds the River client. Its fetch settings matter: with the
 // default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
 // a second; sends are batched, but a short cooldown keeps latency low.
-func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.Workers, jobTimeout time.Duration, r roles) (*jobs.Client, error) {
-	rc := &river.Config{Logger: log}
+func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.Workers, jobTimeout time.Duration, id string, r roles) (*jobs.Client, error) {
+	rc := &river.Config{Logger: log, ID: id,
+		Middleware: []rivertype.Middleware{&jobs.DatabaseWait{Ping: pool.Ping, Log: log}}}
 	if r.works() {
 		workers := river.NewWorkers()
 		jobs.Register(workers, ws)
@@ -314,14 +341,9 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	srv := api.New(api.Deps{
 		RiverUI: ui, Pages: pages,
 		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
-		Ready: func(ctx context.Context) error {
-			if err := a.pool.Ping(ctx); err != nil {
-				return fmt.Errorf("database unreachable: %w", err)
-			}
-			return postgres.MigrationsCurrent(ctx, a.pool)
-		},
+		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
-		Throttles: throttleSettings{a.limiter}, Metrics: a.metrics.Handler(),
+		Throttles:    throttleSettings{a.limiter},
 		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit, ImportBodyLimit: a.cfg.ImportBodyLimit,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)

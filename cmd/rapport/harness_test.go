@@ -49,6 +49,7 @@ func (s *syncBuffer) String() string {
 type testApp struct {
 	t      *testing.T
 	Base   string
+	Ops    string // the operations listener: /healthz, /readyz, /metrics
 	Key    string // the bootstrap admin key
 	SMTP   *smtptest.Server
 	DB     *pgxpool.Pool
@@ -79,6 +80,7 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 	a := &testApp{t: t, SMTP: smtp, stdout: &syncBuffer{}, stderr: &syncBuffer{}, Env: map[string]string{
 		"DATABASE_URL": dbURL,
 		"HTTP_ADDR":    freeAddr(t),
+		"OPS_ADDR":     freeAddr(t),
 		"PUBLIC_URL":   "https://mail.example.test",
 		"SECRET_KEY":   testSecret,
 		"SMTP_URL":     smtp.URL(),
@@ -91,6 +93,7 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 		a.Env[k] = v
 	}
 	a.Base = "http://" + a.Env["HTTP_ADDR"]
+	a.Ops = "http://" + a.Env["OPS_ADDR"]
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

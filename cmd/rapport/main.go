@@ -20,8 +20,12 @@ import (
 	_ "time/tzdata" // time zones work on machines without tzdata installed
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version and commit are set at build time (make build):
+// -ldflags "-X main.version=… -X main.commit=…".
+var (
+	version = "dev"
+	commit  = "unknown"
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -57,7 +61,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "demo":
 		return demo(ctx, getenv, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "rapport", version)
+		fmt.Fprintln(stdout, "rapport", version, "commit", commit)
 		return nil
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)

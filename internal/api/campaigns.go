@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -84,6 +86,7 @@ type campaignJSON struct {
 	Timezone     *string                     `json:"timezone"`
 	ExpiresAfter *outreach.Duration          `json:"expires_after"`
 	Status       string                      `json:"status"`
+	NextRunAt    *time.Time                  `json:"next_run_at"`
 	CreatedAt    time.Time                   `json:"created_at"`
 	UpdatedAt    time.Time                   `json:"updated_at"`
 }
@@ -93,6 +96,9 @@ func toCampaignJSON(c outreach.Campaign) campaignJSON {
 		Subject: c.Content.Subject, Text: c.Content.Text, HTML: c.Content.HTML, Variants: c.Variants, Audience: c.Audience,
 		SendAt: c.SendAt, Cron: strPtr(c.Cron), Timezone: strPtr(c.Timezone), Status: string(c.Status),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	if c.Status == outreach.CampaignScheduled && c.Cron != "" {
+		out.NextRunAt = c.NextFireAt
+	}
 	if out.Variants == nil {
 		out.Variants = map[string]outreach.Content{}
 	}
@@ -165,6 +171,32 @@ func (s *Server) listCampaigns(c echo.Context) error {
 	return c.JSON(http.StatusOK, pageOf(rows, limit, func(r outreach.Campaign) int64 { return r.ID }, toCampaignJSON))
 }
 
+// campaignPatch is a PATCH body: the fields to change, or the whole
+// campaign as GET answers it. The read-only fields GET adds are read so that
+// a read-modify-write round trip is accepted: created_at, updated_at and
+// next_run_at are ignored; id and status are ignored when they match the
+// campaign and refused (422) otherwise. Unknown fields are still refused.
+type campaignPatch struct {
+	campaignInput
+	ID        *int64     `json:"id"`
+	Status    *string    `json:"status"`
+	CreatedAt *time.Time `json:"created_at"`
+	UpdatedAt *time.Time `json:"updated_at"`
+	NextRunAt *time.Time `json:"next_run_at"`
+}
+
+// campaignReadOnly are the read-only fields of a campaign, with why.
+var campaignReadOnly = map[string]string{
+	"id":          "a campaign's id cannot be changed",
+	"status":      campaignStatusRule,
+	"created_at":  "set by the server",
+	"updated_at":  "set by the server",
+	"next_run_at": "set by the server",
+}
+
+const campaignStatusRule = "a campaign's status changes through POST /api/v1/campaigns/{id}/schedule, " +
+	"/send, /pause, /resume and /cancel, not PATCH"
+
 // patchCampaign starts from the campaign as it is and lets the body's fields
 // replace it; unknown fields are rejected as on create.
 func (s *Server) patchCampaign(c echo.Context) error {
@@ -172,12 +204,47 @@ func (s *Server) patchCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	updated, err := s.Campaigns.Update(c.Request().Context(), actor(c), id, func(d *campaign.Draft) error {
-		in := inputOf(*d)
-		if err := decode(c, &in); err != nil {
+	body, err := readBody(c)
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeFrom(bytes.NewReader(body), &raw); err != nil {
+		return err
+	}
+	if err := readOnlyOnly(raw, campaignReadOnly); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	updated, err := s.Campaigns.Update(ctx, actor(c), id, func(d *campaign.Draft) error {
+		p := campaignPatch{campaignInput: inputOf(*d)}
+		if err := decodeFrom(bytes.NewReader(body), &p); err != nil {
 			return err
 		}
-		*d = in.draft()
+		if _, ok := raw["id"]; ok && (p.ID == nil || *p.ID != id) {
+			return outreach.Invalid(outreach.FieldError{Field: "id", Message: "must match the id in the path (ids cannot be changed)"})
+		}
+		if _, ok := raw["status"]; ok {
+			// Only drafts are written and no campaign returns to draft, so a
+			// status that differs now cannot match when the write happens.
+			cur, err := s.Campaigns.Get(ctx, id)
+			if err != nil {
+				return err
+			}
+			if p.Status == nil || *p.Status != string(cur.Status) {
+				return outreach.Invalid(outreach.FieldError{Field: "status",
+					Message: "cannot be changed (the campaign is " + string(cur.Status) + "): " + campaignStatusRule})
+			}
+		}
+		// GET answers an empty topic, cron or timezone as null: null sent
+		// back means empty (decoding null into a string would keep the
+		// current value).
+		for k, dst := range map[string]*string{"topic": &p.Topic, "cron": &p.Cron, "timezone": &p.Timezone} {
+			if string(raw[k]) == "null" {
+				*dst = ""
+			}
+		}
+		*d = p.draft()
 		return nil
 	})
 	if err != nil {

@@ -114,6 +114,21 @@ func (s *Server) getContact(c echo.Context) error {
 var contactPatchFields = map[string]bool{"email": true, "name": true, "external_id": true, "tier": true, "preferred_tier": true,
 	"timezone": true, "locale": true, "topics_opted_out": true, "paused_until": true, "attributes": true}
 
+// contactReadOnly are the fields a contact answers but a PATCH does not
+// write, with why. Sent back (a read-modify-write round trip), they are
+// ignored when they match the contact: created_at and updated_at always,
+// id when it is the path's, status when it is the contact's; a different id
+// or status is refused (422) and nothing is written.
+var contactReadOnly = map[string]string{
+	"id":         "a contact's id cannot be changed",
+	"status":     contactStatusRule,
+	"created_at": "set by the server",
+	"updated_at": "set by the server",
+}
+
+const contactStatusRule = "a contact's status follows unsubscribes and suppressions (the unsubscribe link, " +
+	"POST /api/v1/suppressions, DELETE /api/v1/suppressions/{email}, bounce and complaint events), not PATCH"
+
 func (s *Server) patchContact(c echo.Context) error {
 	id, err := pathID(c, "id")
 	if err != nil {
@@ -124,11 +139,35 @@ func (s *Server) patchContact(c echo.Context) error {
 		return err
 	}
 	for k := range raw {
-		if !contactPatchFields[k] {
+		if _, ro := contactReadOnly[k]; !contactPatchFields[k] && !ro {
 			return newBadRequest(k, "unknown field (or not changeable: status follows unsubscribes and suppressions)")
 		}
 	}
+	if err := readOnlyOnly(raw, contactReadOnly); err != nil {
+		return err
+	}
+	var ro struct {
+		ID        *int64     `json:"id"`
+		Status    *string    `json:"status"`
+		CreatedAt *time.Time `json:"created_at"`
+		UpdatedAt *time.Time `json:"updated_at"`
+	}
+	for _, f := range []struct {
+		name string
+		dst  any
+	}{{"id", &ro.ID}, {"status", &ro.Status}, {"created_at", &ro.CreatedAt}, {"updated_at", &ro.UpdatedAt}} {
+		if v, ok := raw[f.name]; ok && json.Unmarshal(v, f.dst) != nil {
+			return newBadRequest(f.name, "has the wrong type")
+		}
+	}
+	if _, ok := raw["id"]; ok && (ro.ID == nil || *ro.ID != id) {
+		return outreach.Invalid(outreach.FieldError{Field: "id", Message: "must match the id in the path (ids cannot be changed)"})
+	}
 	ct, err := s.Store.UpdateContact(c.Request().Context(), actor(c), id, func(ct *outreach.Contact) error {
+		if _, ok := raw["status"]; ok && (ro.Status == nil || *ro.Status != string(ct.Status)) {
+			return outreach.Invalid(outreach.FieldError{Field: "status",
+				Message: "cannot be changed (the contact is " + string(ct.Status) + "): " + contactStatusRule})
+		}
 		return applyContactPatch(ct, raw)
 	})
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +22,12 @@ var errEmptyBody = errors.New("empty body")
 // decode reads exactly one JSON object into v, rejecting unknown fields and
 // trailing data.
 func decode(c echo.Context, v any) error {
-	dec := json.NewDecoder(c.Request().Body)
+	return decodeFrom(c.Request().Body, v)
+}
+
+// decodeFrom is decode for a body already read (or any reader).
+func decodeFrom(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -50,6 +57,40 @@ func decodeOptional(c echo.Context, v any) error {
 	}
 	c.Request().Body = io.NopCloser(bytes.NewReader(body))
 	return decode(c, v)
+}
+
+// readBody reads the whole request body, for handlers that decode it more
+// than once; a body over the limit is a 413 as with decode.
+func readBody(c echo.Context) ([]byte, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return nil, decodeError(err)
+	}
+	return body, nil
+}
+
+// readOnlyOnly refuses a PATCH body that names read-only fields (fields the
+// server answers but clients do not write: id, status, created_at, …) and
+// nothing else. Sent back with the rest of a resource, such fields are
+// ignored when they match the stored values; alone they cannot change
+// anything and can only be an attempt to set them, such as
+// {"status":"active"}, so they are refused whatever the stored value is.
+// readOnly maps each such field to why it cannot be written.
+func readOnlyOnly(raw map[string]json.RawMessage, readOnly map[string]string) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var fields []outreach.FieldError
+	for k := range raw {
+		why, ok := readOnly[k]
+		if !ok {
+			return nil
+		}
+		fields = append(fields, outreach.FieldError{Field: k, Message: "is read-only: " + why})
+	}
+	slices.SortFunc(fields, func(a, b outreach.FieldError) int { return strings.Compare(a.Field, b.Field) })
+	return &badRequest{err: outreach.Error{Code: outreach.EINVALID, Fields: fields,
+		Message: "the body names only read-only fields; a PATCH must name at least one field it can change"}}
 }
 
 // page is a list answer.

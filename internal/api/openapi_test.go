@@ -112,12 +112,13 @@ func openAPIPath(p string) string {
 }
 
 // testServer is the server with every route registered (as cmd/rapport
-// mounts it: the API, metrics, River's UI and the customer pages) and no
-// database: enough to list routes and to reach the auth middleware.
+// mounts it: the API, River's UI and the customer pages) and no database:
+// enough to list routes and to reach the auth middleware. (/metrics is
+// served by the operations listener, internal/ops, not here.)
 func testServer(t *testing.T) *Server {
 	t.Helper()
 	stub := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	return New(Deps{Log: slog.New(slog.DiscardHandler), Metrics: stub, RiverUI: stub,
+	return New(Deps{Log: slog.New(slog.DiscardHandler), RiverUI: stub,
 		Pages: prefcenter.New(prefcenter.Deps{Log: slog.New(slog.DiscardHandler)})})
 }
 

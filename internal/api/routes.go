@@ -22,9 +22,6 @@ func (s *Server) routes() {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	e.GET("/api/v1/openapi.json", s.openapi)
-	if s.Metrics != nil {
-		e.GET("/metrics", echo.WrapHandler(s.Metrics))
-	}
 
 	admin := s.require(outreach.RoleAdmin)
 	if s.RiverUI != nil {

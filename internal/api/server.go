@@ -16,6 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/rapport-dev/rapport/internal/ops"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/prefcenter"
@@ -32,7 +33,8 @@ type Deps struct {
 	// TrustedProxies are the networks whose X-Forwarded-For is believed.
 	TrustedProxies []*net.IPNet
 	Throttles      Throttles
-	Metrics        http.Handler
+	// HTTPMetrics records every request by route template (nil: none).
+	HTTPMetrics HTTPMetrics
 	// RiverUI is River's web UI, mounted under /riverui for admins.
 	RiverUI http.Handler
 	// Pages are the customer pages (preference center, unsubscribe),
@@ -45,6 +47,11 @@ type Deps struct {
 	// ImportBodyLimit bounds a CSV import's body in bytes (default 1 GiB);
 	// BodyLimit does not apply to the import, which streams.
 	ImportBodyLimit int64
+}
+
+// HTTPMetrics records requests (metrics.Registry).
+type HTTPMetrics interface {
+	HTTPRequest(route, method string, status int, d time.Duration)
 }
 
 // Server is the HTTP API.
@@ -104,6 +111,9 @@ func (s *Server) requestLog() echo.MiddlewareFunc {
 				slog.String("request_id", v.RequestID), slog.String("method", v.Method),
 				slog.String("route", v.RoutePath), slog.Int("status", v.Status),
 				slog.Duration("latency", v.Latency))
+			if s.HTTPMetrics != nil {
+				s.HTTPMetrics.HTTPRequest(v.RoutePath, v.Method, v.Status, v.Latency)
+			}
 			return nil
 		},
 	})
@@ -113,14 +123,11 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
+// readyz tells anonymous callers only ok or not ok; why goes to the log.
 func (s *Server) readyz(c echo.Context) error {
-	ctx, cancel := context.WithTimeout(c.Request().Context(), 3*time.Second)
-	defer cancel()
-	if s.Ready != nil {
-		if err := s.Ready(ctx); err != nil {
-			s.log.Warn("not ready", "error", err.Error())
-			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "detail": err.Error()})
-		}
+	if err := ops.Ready(c.Request().Context(), s.Ready); err != nil {
+		s.log.Warn("not ready", "error", err.Error())
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }

@@ -69,11 +69,23 @@ func (s *Server) createTier(c echo.Context) error {
 	return c.JSON(http.StatusCreated, toTierJSON(created))
 }
 
+// tierReplacement is a PUT body: a tier as clients write it, or the whole
+// tier as GET answers it. The read-only fields GET adds (version,
+// updated_at) are read, so that a read-modify-write round trip is accepted,
+// and then ignored: every PUT makes a new version. Unknown fields are still
+// refused.
+type tierReplacement struct {
+	tierInput
+	Version   *int       `json:"version"`
+	UpdatedAt *time.Time `json:"updated_at"`
+}
+
 func (s *Server) putTier(c echo.Context) error {
-	var in tierInput
-	if err := decode(c, &in); err != nil {
+	var body tierReplacement
+	if err := decode(c, &body); err != nil {
 		return err
 	}
+	in := body.tierInput
 	key := c.Param("key")
 	if in.Key != "" && in.Key != key {
 		return outreach.Invalid(outreach.FieldError{Field: "key", Message: "must match the key in the path (keys cannot be renamed)"})

@@ -296,7 +296,7 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 	defer tr.Close()
 	rescue := 15 * time.Minute
 	sendTimeout, planTimeout := jobs.Timeouts(rescue)
-	svc, ws := benchWorkers(b, pool, store, clock, renderer, signer, pub, tr, sendBatch, metrics.New(nil), sendTimeout, planTimeout)
+	svc, ws := benchWorkers(b, pool, store, clock, renderer, signer, pub, tr, sendBatch, metrics.New(metrics.Options{}), sendTimeout, planTimeout)
 	workers := river.NewWorkers()
 	jobs.Register(workers, ws)
 	// The River client exactly as cmd/rapport's newRiver builds it.

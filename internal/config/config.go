@@ -42,6 +42,9 @@ type Config struct {
 	SoftBounceLimit   int           // soft bounces within 30 days that suppress an address
 	ImportBodyLimit   int64         // largest CSV import, in bytes
 	ReadHeaderTimeout time.Duration
+	// OpsAddr is where /healthz, /readyz and /metrics are served, in every
+	// role; "" when OPS_ADDR=off.
+	OpsAddr string
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -183,6 +186,22 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	c.RescueAfter = 15 * time.Minute
+	if s := get("SHUTDOWN_TIMEOUT", ""); s != "" {
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d < time.Second || d > time.Hour {
+			bad("SHUTDOWN_TIMEOUT", "must be a duration from 1s to 1h, such as 30s")
+		} else {
+			c.ShutdownTimeout = d
+		}
+	}
+	switch ops := get("OPS_ADDR", "localhost:9090"); {
+	case strings.EqualFold(ops, "off"):
+	default:
+		if _, _, err := net.SplitHostPort(ops); err != nil {
+			bad("OPS_ADDR", "must be host:port such as 127.0.0.1:9090, or off (%v)", err)
+		}
+		c.OpsAddr = ops
+	}
 	if s := get("RESCUE_AFTER", ""); s != "" {
 		d, err := outreach.ParseDuration(s)
 		if err != nil || d < time.Minute {

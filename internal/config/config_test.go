@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -60,6 +61,8 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"EVENTS_SECRET":     "tiny",
 		"IMPORT_BODY_LIMIT": "lots",
 		"BODY_LIMIT":        "1 megabyte",
+		"SHUTDOWN_TIMEOUT":  "forever",
+		"OPS_ADDR":          "9090",
 	}
 	_, err := Load(env(cases))
 	require.Error(t, err)
@@ -72,4 +75,19 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	require.NotContains(t, msg, "tiny")
 	_, err = Load(env(map[string]string{}))
 	require.True(t, strings.Contains(err.Error(), "DATABASE_URL: is required"))
+}
+
+// TestOpsAndShutdown: the operations listener has a default and can be
+// turned off; the shutdown timeout is configurable.
+func TestOpsAndShutdown(t *testing.T) {
+	m := map[string]string{"DATABASE_URL": "postgres://localhost/rapport", "SECRET_KEY": strings.Repeat("k", 32)}
+	c, err := Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, "localhost:9090", c.OpsAddr)
+	require.Equal(t, 30*time.Second, c.ShutdownTimeout)
+	m["OPS_ADDR"], m["SHUTDOWN_TIMEOUT"] = "off", "2m"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Empty(t, c.OpsAddr)
+	require.Equal(t, 2*time.Minute, c.ShutdownTimeout)
 }

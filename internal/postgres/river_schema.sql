@@ -5,5 +5,15 @@ CREATE TABLE river_job (
     id bigint PRIMARY KEY,
     kind text NOT NULL,
     queue text NOT NULL,
-    state river_job_state NOT NULL
+    state river_job_state NOT NULL,
+    attempt smallint NOT NULL,
+    max_attempts smallint NOT NULL,
+    attempted_at timestamptz,
+    attempted_by text[]
+);
+CREATE TABLE river_leader (
+    elected_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL,
+    leader_id text NOT NULL,
+    name text PRIMARY KEY
 );

@@ -178,22 +178,3 @@ func (t *Tx) TouchLastSent(ctx context.Context, contactIDs []int64) error {
 	}
 	return mapError("touch last sent", t.q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: contactIDs, Now: t.Now()}))
 }
-
-// QueueCount is how many River jobs of a queue are in a state.
-type QueueCount struct {
-	Queue, State string
-	N            int64
-}
-
-// QueueDepth counts River jobs waiting or running, by queue and state.
-func (s *Store) QueueDepth(ctx context.Context) ([]QueueCount, error) {
-	rows, err := s.q.QueueDepth(ctx)
-	if err != nil {
-		return nil, mapError("queue depth", err)
-	}
-	out := make([]QueueCount, len(rows))
-	for i, r := range rows {
-		out[i] = QueueCount{Queue: r.Queue, State: r.State, N: r.N}
-	}
-	return out, nil
-}

@@ -86,6 +86,7 @@ const testSecret = "systemtest-secret-0123456789abcdefghijklmnopqrstuvwxyz"
 type proc struct {
 	t       *testing.T
 	name    string
+	ops     string // base URL of a rapport process's operations listener
 	logPath string
 	cmd     *exec.Cmd
 	done    chan struct{}
@@ -141,6 +142,9 @@ func (p *proc) kill() {
 	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 	<-p.done
 }
+
+// signal sends sig to the process group.
+func (p *proc) signal(sig syscall.Signal) { _ = syscall.Kill(-p.cmd.Process.Pid, sig) }
 
 // stop sends SIGTERM, waits up to grace, then kills.
 func (p *proc) stop(grace time.Duration) {
@@ -315,13 +319,23 @@ type clusterOpts struct {
 	workers     int      // worker processes
 	sendWorkers int      // SEND_WORKERS per process
 	sinkArgs    []string // extra smtpsink flags
+	// single runs one `serve --role=all` process (the default deployment)
+	// instead of an API process, a scheduler and workers; c.api is it.
+	single bool
+	// dbURL is the database to use; empty: a fresh one on the test server.
+	dbURL string
+	// env adds or overrides environment variables of every process.
+	env map[string]string
 }
 
 func newCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
 	needBinaries(t)
 	dir := t.TempDir()
-	c := &cluster{t: t, dir: dir, dbURL: pgtest.URL(t)}
+	c := &cluster{t: t, dir: dir, dbURL: o.dbURL}
+	if c.dbURL == "" {
+		c.dbURL = pgtest.URL(t)
+	}
 	pool, err := postgres.Open(context.Background(), c.dbURL, 8)
 	if err != nil {
 		t.Fatal(err)
@@ -344,18 +358,31 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 		"RESCUE_AFTER":   "1m",
 		"DEFER_JITTER":   "1m",
 	}
+	maps.Copy(c.env, o.env)
+	if o.single {
+		c.api = c.startRole("all")
+		c.waitReady()
+		c.key = bootstrapKey(t, c.api)
+		return c
+	}
 	c.api = c.startRole("api")
 	c.waitReady()
-	m := regexp.MustCompile(`rpk_[A-Za-z0-9_-]+`).FindString(c.api.output())
-	if m == "" {
-		t.Fatalf("no bootstrap key printed:\n%s", c.api.output())
-	}
-	c.key = m
+	c.key = bootstrapKey(t, c.api)
 	c.sched = c.startRole("scheduler")
 	for range o.workers {
 		c.workers = append(c.workers, c.startRole("worker"))
 	}
 	return c
+}
+
+// bootstrapKey is the first admin key the API process printed.
+func bootstrapKey(t *testing.T, api *proc) string {
+	t.Helper()
+	m := regexp.MustCompile(`rpk_[A-Za-z0-9_-]+`).FindString(api.output())
+	if m == "" {
+		t.Fatalf("no bootstrap key printed:\n%s", api.output())
+	}
+	return m
 }
 
 func freeAddr(t *testing.T) string {
@@ -368,18 +395,21 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// startRole starts `rapport serve --role=role`. Workers log at info, so
-// their River client id ("workers started") is in their log.
+// startRole starts `rapport serve --role=role`, with an operations
+// listener of its own (p.ops). Workers log at info, so their River client
+// id ("workers started") is in their log.
 func (c *cluster) startRole(role string) *proc {
 	c.t.Helper()
 	c.starts++
-	env := c.env
-	if role == "worker" {
-		env = maps.Clone(c.env)
+	env := maps.Clone(c.env)
+	if role == "worker" || role == "all" {
 		env["LOG_LEVEL"] = "info"
 	}
-	return startProc(c.t, c.dir, fmt.Sprintf("rapport-%s-%d", role, c.starts), rapportBin,
+	env["OPS_ADDR"] = freeAddr(c.t)
+	p := startProc(c.t, c.dir, fmt.Sprintf("rapport-%s-%d", role, c.starts), rapportBin,
 		[]string{"serve", "--role=" + role}, env)
+	p.ops = "http://" + env["OPS_ADDR"]
+	return p
 }
 
 // restartWorker kills worker i with SIGKILL and starts a new one in its

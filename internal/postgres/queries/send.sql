@@ -59,13 +59,6 @@ WHERE contact_id = @contact_id AND marketing AND id <> @except_id
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz;
 
--- name: QueueDepth :many
--- Jobs waiting or running per queue, for the queue-depth gauge.
-SELECT queue, state::text AS state, count(*)::bigint AS n
-FROM river_job
-WHERE state IN ('available', 'scheduled', 'running', 'retryable')
-GROUP BY queue, state;
-
 -- name: RecordOutcomes :exec
 -- Records what the server said about a chunk of claimed ('sending')
 -- deliveries, in one statement: each row's next state as decided by

@@ -173,10 +173,21 @@ type IdempotencyKey struct {
 }
 
 type RiverJob struct {
-	ID    int64
-	Kind  string
-	Queue string
-	State RiverJobState
+	ID          int64
+	Kind        string
+	Queue       string
+	State       RiverJobState
+	Attempt     int16
+	MaxAttempts int16
+	AttemptedAt *time.Time
+	AttemptedBy []string
+}
+
+type RiverLeader struct {
+	ElectedAt time.Time
+	ExpiresAt time.Time
+	LeaderID  string
+	Name      string
 }
 
 type Suppression struct {
@@ -221,4 +232,12 @@ type Topic struct {
 	Key       string
 	Name      string
 	CreatedAt time.Time
+}
+
+type WorkerHeartbeat struct {
+	ClientID  string
+	Host      string
+	Pid       int32
+	StartedAt time.Time
+	BeatAt    time.Time
 }

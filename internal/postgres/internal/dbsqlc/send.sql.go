@@ -307,40 +307,6 @@ func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int
 	return items, nil
 }
 
-const queueDepth = `-- name: QueueDepth :many
-SELECT queue, state::text AS state, count(*)::bigint AS n
-FROM river_job
-WHERE state IN ('available', 'scheduled', 'running', 'retryable')
-GROUP BY queue, state
-`
-
-type QueueDepthRow struct {
-	Queue string
-	State string
-	N     int64
-}
-
-// Jobs waiting or running per queue, for the queue-depth gauge.
-func (q *Queries) QueueDepth(ctx context.Context) ([]QueueDepthRow, error) {
-	rows, err := q.db.Query(ctx, queueDepth)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []QueueDepthRow
-	for rows.Next() {
-		var i QueueDepthRow
-		if err := rows.Scan(&i.Queue, &i.State, &i.N); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
-}
-
 const recordOutcomes = `-- name: RecordOutcomes :exec
 UPDATE deliveries d
 SET state = u.state,
