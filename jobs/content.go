@@ -41,14 +41,6 @@ func (c *contentCache) get(camp outreach.Campaign, tier string) (*render.Compile
 	return comp, nil
 }
 
-// MessageID is a delivery's Message-ID (without brackets). It is derived
-// from the delivery, so a message sent twice would carry the same id: the
-// crash tests count on that to prove nothing is. The claim writes the same
-// id to the delivery (postgres.Tx.Claim).
-func MessageID(deliveryID, campaignID int64, domain string) string {
-	return "rapport." + strconv.FormatInt(deliveryID, 10) + "." + strconv.FormatInt(campaignID, 10) + "@" + domain
-}
-
 // envelope renders one delivery's message.
 func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, error) {
 	comp, err := w.cache.get(camp, it.Tier)
@@ -68,20 +60,29 @@ func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, 
 	if err != nil {
 		return nil, err
 	}
-	headers := map[string]string{
-		"List-Unsubscribe":      "<" + unsub + ">",
-		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-	}
-	if camp.Category == outreach.Transactional {
-		headers = nil // RFC 8058 is for bulk mail; receipts carry no unsubscribe
-	} else {
-		headers["Precedence"] = "bulk"
-	}
-	return &mailer.Envelope{
+	env := &mailer.Envelope{
 		From: m.From, To: contact.Email, ToName: strings.TrimSpace(contact.Name),
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML,
-		MessageID: MessageID(it.ID, camp.ID, w.domain()), Headers: headers, Date: w.cfg.Clock.Now(),
-	}, nil
+		MessageID: mailer.MessageID(it.ID, camp.ID, m.Installation, w.domain()), Date: w.cfg.Clock.Now(),
+	}
+	if m.BounceDomain != "" {
+		env.Sender = "bounces+" + m.Links.Signer.BounceTag(it.ID) + "@" + m.BounceDomain
+	}
+	if camp.Category == outreach.Transactional {
+		return env, nil // RFC 8058 is for bulk mail; receipts carry no unsubscribe
+	}
+	env.Headers = map[string]string{
+		"List-Unsubscribe":      "<" + unsub + ">",
+		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		"Precedence":            "bulk",
+	}
+	if m.ListIDDomain != "" && camp.Topic != "" {
+		env.Headers["List-Id"] = camp.Topic + " <" + camp.Topic + "." + m.ListIDDomain + ">"
+	}
+	if m.FeedbackSender != "" {
+		env.Headers["Feedback-ID"] = strconv.FormatInt(camp.ID, 10) + ":" + camp.Topic + ":" + m.FeedbackSender
+	}
+	return env, nil
 }
 
 // cadenceEvent is a message sent (or about to be) at t, for the caps.

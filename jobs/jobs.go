@@ -48,6 +48,7 @@ type Workers struct {
 	Send    *SendWorker
 	Replan  *ReplanWorker
 	FireDue *FireDueWorker
+	Webhook *WebhookDispatchWorker
 }
 
 // Register adds the workers to w.
@@ -56,6 +57,7 @@ func Register(w *river.Workers, ws Workers) {
 	river.AddWorker(w, ws.Send)
 	river.AddWorker(w, ws.Replan)
 	river.AddWorker(w, ws.FireDue)
+	river.AddWorker(w, ws.Webhook)
 }
 
 // Metrics records what the workers do (metrics.Registry); nil records

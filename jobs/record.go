@@ -92,8 +92,8 @@ func (r *recording) prepare(all []attempt) chunkWrite {
 			continue // changed by someone else between the check and the claim
 		}
 		step, _ := sendcheck.Next(outreach.DeliverySending, reply(a.result), a.item.Attempts+1, a.item.PlannedFor, now, r.rng)
-		cw.outs = append(cw.outs, postgres.Outcome{ID: a.item.ID, State: step.State, Reason: step.Reason, Rule: step.Rule,
-			At: step.At, Refund: step.Refund, Code: step.Code})
+		cw.outs = append(cw.outs, postgres.Outcome{ID: a.item.ID, ContactID: a.item.ContactID, CampaignID: a.item.CampaignID,
+			State: step.State, Reason: step.Reason, Rule: step.Rule, At: step.At, Refund: step.Refund, Code: step.Code})
 		switch {
 		case step.State == outreach.DeliveryScheduled:
 			cw.retries = append(cw.retries, due{id: a.item.ID, at: step.At})

@@ -35,6 +35,9 @@ func PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(FireDueInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return FireDueArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}),
 	}
 }
 

@@ -45,6 +45,17 @@ type Mail struct {
 	Transport mailer.Transport
 	Links     token.Links
 	From      *mail.Address
+	// Installation is this installation's id, part of every Message-ID.
+	Installation string
+	// BounceDomain, when set, makes each marketing message's envelope
+	// sender bounces+<signed delivery tag>@BounceDomain (VERP), so a
+	// bounce names exactly one delivery.
+	BounceDomain string
+	// ListIDDomain names the lists in List-Id (<topic>.<ListIDDomain>);
+	// FeedbackSender is the last field of Feedback-ID
+	// (campaign:topic:sender). Gmail asks bulk senders for both.
+	ListIDDomain   string
+	FeedbackSender string
 }
 
 // SendConfig is what a SendWorker needs besides the store.
@@ -359,7 +370,7 @@ func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[
 	for i := range chunk {
 		ids[i] = chunk[i].item.ID
 	}
-	marked, err := tx.Claim(ctx, ids, job.ID, w.domain())
+	marked, err := tx.Claim(ctx, ids, job.ID, w.cfg.Mail.Installation, w.domain())
 	if err != nil {
 		return err
 	}

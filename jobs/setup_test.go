@@ -23,6 +23,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/internal/webhook"
 )
 
 // fakeClock is a settable clock shared by the store and the workers.
@@ -53,6 +54,7 @@ type bundle struct {
 	svc    *campaign.Service
 	mail   Mail
 	insert *Client // insert-only River client
+	signer *token.Signer
 }
 
 var (
@@ -76,7 +78,7 @@ func newBundle(t testing.TB, url string, pool *pgxpool.Pool, clock outreach.Cloc
 	require.NoError(t, err)
 	svc := campaign.New(store, Queue{Client: insert}, campaign.Config{Clock: clock, Renderer: renderer, Links: links,
 		DefaultZone: testCad.DefaultZone, Jitter: testCad.Jitter})
-	return &bundle{pool: pool, url: url, store: store, clock: fc, svc: svc, insert: insert,
+	return &bundle{pool: pool, url: url, store: store, clock: fc, svc: svc, insert: insert, signer: signer,
 		set:  &settings{clock: clock, transport: mustOutbox(t)},
 		mail: Mail{Renderer: renderer, Links: links, From: &mail.Address{Address: "news@example.com"}}}
 }
@@ -112,6 +114,8 @@ func (b *bundle) newWorkers() Workers {
 			SendBatch: testSendBatch, Timeout: s.sendTimeout}),
 		Replan:  NewReplanWorker(b.store, ReplanConfig{Clock: s.clock, Cadence: testCad, SendBatch: testSendBatch}),
 		FireDue: NewFireDueWorker(b.svc),
+		Webhook: NewWebhookDispatchWorker(b.store, WebhookConfig{Clock: s.clock, Secrets: b.signer,
+			Client: webhook.NewClient(webhook.Options{AllowPrivate: true, Timeout: 5 * time.Second})}),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,6 +22,8 @@ import (
 	"github.com/rapport-dev/rapport/internal/api"
 	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/config"
+	"github.com/rapport-dev/rapport/internal/endpoints"
+	"github.com/rapport-dev/rapport/internal/feedback"
 	"github.com/rapport-dev/rapport/internal/heartbeat"
 	"github.com/rapport-dev/rapport/internal/mailer"
 	"github.com/rapport-dev/rapport/internal/metrics"
@@ -30,13 +33,29 @@ import (
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/throttle"
 	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/internal/webhook"
 	"github.com/rapport-dev/rapport/jobs"
 )
 
-func newLogger(cfgLevel string, w io.Writer) *slog.Logger {
+// newLogger logs at cfgLevel, as text or JSON (LOG_FORMAT); with no format
+// given, text when w is a terminal (a person reading) and JSON otherwise
+// (a log collector).
+func newLogger(cfgLevel, format string, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfgLevel))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
 // openDB connects to DATABASE_URL for commands that need only the
@@ -50,7 +69,7 @@ func openDB(ctx context.Context, getenv func(string) string, maxConns int32) (*p
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	log := newLogger("info", stderr)
+	log := newLogger("info", getenv("LOG_FORMAT"), stderr)
 	pool, err := openDB(ctx, getenv, 4)
 	if err != nil {
 		return err
@@ -108,6 +127,8 @@ type app struct {
 	signer    *token.Signer
 	limiter   *throttle.Limiter
 	metrics   *metrics.Registry
+	feedback  *feedback.Service
+	endpoints *endpoints.Service
 	// stopping is closed on the first SIGTERM/SIGINT: running batches
 	// finish the chunk in hand and claim no more.
 	stopping     chan struct{}
@@ -154,7 +175,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return fmt.Errorf("configuration:\n%w", err)
 	}
-	log := newLogger(cfg.LogLevel, stderr)
+	log := newLogger(cfg.LogLevel, cfg.LogFormat, stderr)
 	a, err := build(ctx, cfg, log, r)
 	if err != nil {
 		return err
@@ -169,6 +190,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer stopOps()
 	if err := a.serveOps(opsCtx); err != nil {
 		return err
+	}
+	if r.api {
+		if err := a.serveBounces(opsCtx); err != nil {
+			return err
+		}
 	}
 	if r.works() {
 		if err := a.startWorkers(ctx); err != nil {
@@ -224,9 +250,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
+	installation, err := store.InstallationID(ctx)
+	if err != nil {
+		return fail(err)
+	}
 	clientID := newClientID()
 	mo := metrics.Options{Build: metrics.Build{Version: version, Commit: commit}, Depths: store,
-		Queues: []string{jobs.QueuePlan, jobs.QueueSend}}
+		Queues: []string{jobs.QueuePlan, jobs.QueueSend, jobs.QueueWebhook}}
 	if r.works() {
 		mo.ClientID = clientID // a process that works may lead the cluster
 	}
@@ -248,11 +278,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Cadence: cad, BatchSize: 5000, SendBatch: cfg.SendBatch,
 			Timeout: planTimeout, Stopping: stopping}),
 		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Log: log, Cadence: cad,
-			Mail:     jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From},
+			Mail: jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From, Installation: installation,
+				BounceDomain: cfg.Feedback.BounceDomain, ListIDDomain: cfg.Feedback.ListIDDomain, FeedbackSender: cfg.Feedback.FeedbackSender},
 			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, Timeout: sendTimeout, Stopping: stopping}),
 		Replan: jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg,
 			Stopping: stopping}),
 		FireDue: jobs.NewFireDueWorker(campaigns),
+		Webhook: jobs.NewWebhookDispatchWorker(store, jobs.WebhookConfig{Clock: clock, Log: log, Secrets: signer,
+			Client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}), Stopping: stopping, Metrics: reg}),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
@@ -260,7 +293,10 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	}
 	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, renderer: renderer,
 		signer: signer, limiter: limiter, metrics: reg, stopping: stopping,
-		beater: heartbeat.New(store, clientID, heartbeat.Config{Log: log})}, nil
+		feedback: &feedback.Service{Store: store, Signer: signer, Installation: installation, SoftLimit: cfg.SoftBounceLimit,
+			Log: log, Counter: reg},
+		endpoints: endpoints.New(store, signer, clock, cfg.WebhookAllowPrivate),
+		beater:    heartbeat.New(store, clientID, heartbeat.Config{Log: log})}, nil
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -295,6 +331,9 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.
 		rc.Queues = map[string]river.QueueConfig{}
 		if r.plan {
 			rc.Queues[jobs.QueuePlan] = river.QueueConfig{MaxWorkers: 2}
+			// One dispatcher at a time keeps each contact's events in
+			// order; it delivers to several endpoints in parallel itself.
+			rc.Queues[jobs.QueueWebhook] = river.QueueConfig{MaxWorkers: 1}
 		}
 		if r.send {
 			rc.Queues[jobs.QueueSend] = river.QueueConfig{MaxWorkers: cfg.SendWorkers}
@@ -336,6 +375,10 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	if err := ui.Start(ctx); err != nil {
 		return fmt.Errorf("river ui: %w", err)
 	}
+	prov, err := providers(a.cfg, a.feedback)
+	if err != nil {
+		return err
+	}
 	pages := prefcenter.New(prefcenter.Deps{Store: a.store, Signer: a.signer, SecretKeys: a.cfg.SecretKeys,
 		Company: a.renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	srv := api.New(api.Deps{
@@ -343,7 +386,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
-		Throttles:    throttleSettings{a.limiter},
+		Throttles: throttleSettings{a.limiter}, Providers: prov, Endpoints: a.endpoints,
 		EventsSecret: a.cfg.EventsSecret, SoftBounceLimit: a.cfg.SoftBounceLimit, ImportBodyLimit: a.cfg.ImportBodyLimit,
 	})
 	ln, err := net.Listen("tcp", a.cfg.HTTPAddr)

@@ -22,7 +22,7 @@ func openStore(ctx context.Context, getenv func(string) string, stderr io.Writer
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := postgres.Migrate(ctx, pool, newLogger("warn", stderr)); err != nil {
+	if err := postgres.Migrate(ctx, pool, newLogger("warn", "", stderr)); err != nil {
 		pool.Close()
 		return nil, nil, err
 	}

@@ -61,7 +61,7 @@ func TestSendEndToEnd(t *testing.T) {
 	require.Contains(t, m.Header.Get("From"), "news@example.com")
 	require.Contains(t, m.Header.Get("To"), "ada@example.com")
 	require.Equal(t, "News for Ada King", m.Header.Get("Subject"))
-	require.Regexp(t, `^<rapport\.\d+\.\d+@example\.com>$`, m.Header.Get("Message-Id"))
+	require.Regexp(t, `^<rapport\.\d+\.\d+\.[a-z2-7]{8}@example\.com>$`, m.Header.Get("Message-Id"))
 	require.Regexp(t, `^<https://mail\.example\.test/u/[A-Za-z0-9_-]+>$`, m.Header.Get("List-Unsubscribe"))
 	require.Equal(t, "List-Unsubscribe=One-Click", m.Header.Get("List-Unsubscribe-Post"))
 

@@ -74,6 +74,18 @@ func (s *Server) routes() {
 	v1.DELETE("/suppressions/:email", s.deleteSuppression, admin)
 
 	v1.POST("/events", s.postEvent, s.requireEventsSecret)
+	// Providers' webhooks: each authenticates its provider's signature.
+	v1.POST("/inbound/ses", s.inboundSES)
+	v1.POST("/inbound/sendgrid", s.inboundSendGrid)
+	v1.POST("/inbound/postmark", s.inboundPostmark)
+	v1.POST("/inbound/mailgun", s.inboundMailgun)
+
+	v1.POST("/webhooks", s.createWebhook, admin)
+	v1.GET("/webhooks", s.listWebhooks, admin)
+	v1.GET("/webhooks/:id", s.getWebhook, admin)
+	v1.PATCH("/webhooks/:id", s.patchWebhook, admin)
+	v1.DELETE("/webhooks/:id", s.deleteWebhook, admin)
+	v1.GET("/webhooks/:id/deliveries", s.webhookDeliveries, admin)
 
 	v1.GET("/throttles", s.getThrottles, admin)
 	v1.PUT("/throttles", s.putThrottles, admin)

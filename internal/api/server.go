@@ -40,6 +40,10 @@ type Deps struct {
 	// Pages are the customer pages (preference center, unsubscribe),
 	// mounted on the same router; nil leaves them out.
 	Pages *prefcenter.Pages
+	// Endpoints registers the outbound webhook endpoints.
+	Endpoints Endpoints
+	// Providers are the email providers' bounce and complaint webhooks.
+	Providers Providers
 	// EventsSecret authenticates POST /api/v1/events; empty disables it.
 	EventsSecret string
 	// SoftBounceLimit soft bounces within 30 days suppress an address.

@@ -18,6 +18,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/internal/webhook"
 	"github.com/rapport-dev/rapport/jobs"
 )
 
@@ -40,6 +41,8 @@ func benchWorkers(b *testing.B, pool *pgxpool.Pool, store *postgres.Store, clock
 			Mail: jobs.Mail{Renderer: renderer, Transport: tr, Links: links, From: &mail.Address{Name: "Bench Co", Address: "news@example.com"}}}),
 		Replan:  jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: sendBatch, Metrics: m}),
 		FireDue: jobs.NewFireDueWorker(svc),
+		Webhook: jobs.NewWebhookDispatchWorker(store, jobs.WebhookConfig{Clock: clock, Secrets: signer,
+			Client: webhook.NewClient(webhook.Options{})}),
 	}
 	return svc, ws
 }

@@ -45,6 +45,35 @@ type Config struct {
 	// OpsAddr is where /healthz, /readyz and /metrics are served, in every
 	// role; "" when OPS_ADDR=off.
 	OpsAddr string
+	// LogFormat is "text" or "json"; "" picks text on a terminal, JSON
+	// otherwise.
+	LogFormat string
+	Feedback  Feedback
+	// WebhookAllowPrivate lets outbound webhook endpoints be on loopback
+	// and private networks (tests; never in production).
+	WebhookAllowPrivate bool
+}
+
+// Feedback is where bounces and complaints come in, and the headers that
+// help mailbox providers send them.
+type Feedback struct {
+	// BounceDomain makes every message's envelope sender
+	// bounces+<signed delivery tag>@BounceDomain (VERP); "" keeps FROM.
+	BounceDomain string
+	// BounceSMTPAddr is where the bounce domain's mail server listens
+	// (point its MX here); "" runs none.
+	BounceSMTPAddr string
+	// ListIDDomain names the lists in List-Id; FeedbackSender is the last
+	// field of Feedback-ID.
+	ListIDDomain, FeedbackSender string
+	// Provider webhooks; each is off unless configured.
+	SESTopicARNs      []string
+	SNSCertHosts      []string // extra hosts allowed to serve SNS signing certificates
+	SendGridKey       string   // the Event Webhook's ECDSA public key (base64 DER or PEM)
+	PostmarkUser      string
+	PostmarkPassword  string
+	PostmarkToken     string // sent as the X-Postmark-Token header
+	MailgunSigningKey string
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -186,6 +215,35 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("LOG_LEVEL", "must be debug, info, warn or error")
 	}
 	c.RescueAfter = 15 * time.Minute
+	switch c.LogFormat = strings.ToLower(get("LOG_FORMAT", "")); c.LogFormat {
+	case "", "text", "json":
+	default:
+		bad("LOG_FORMAT", "must be text or json")
+	}
+	c.Feedback = Feedback{BounceDomain: strings.ToLower(get("BOUNCE_DOMAIN", "")), BounceSMTPAddr: get("BOUNCE_SMTP_ADDR", ""),
+		ListIDDomain: strings.ToLower(get("LIST_ID_DOMAIN", "")), FeedbackSender: get("FEEDBACK_ID_SENDER", "rapport"),
+		SESTopicARNs: list(getenv("SES_TOPIC_ARNS")), SNSCertHosts: list(getenv("SNS_CERT_HOSTS")),
+		SendGridKey: strings.TrimSpace(getenv("SENDGRID_WEBHOOK_KEY")), PostmarkUser: getenv("POSTMARK_WEBHOOK_USER"),
+		PostmarkPassword: getenv("POSTMARK_WEBHOOK_PASSWORD"), PostmarkToken: getenv("POSTMARK_WEBHOOK_TOKEN"),
+		MailgunSigningKey: getenv("MAILGUN_SIGNING_KEY")}
+	if d := c.Feedback.BounceDomain; d != "" && (strings.ContainsAny(d, " @/:") || !strings.Contains(d, ".")) {
+		bad("BOUNCE_DOMAIN", "must be a domain name such as bounces.example.com")
+	}
+	if a := c.Feedback.BounceSMTPAddr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("BOUNCE_SMTP_ADDR", "must be host:port such as :25 (%v)", err)
+		}
+		if c.Feedback.BounceDomain == "" {
+			bad("BOUNCE_SMTP_ADDR", "needs BOUNCE_DOMAIN: the listener accepts mail for that domain only")
+		}
+	}
+	if (c.Feedback.PostmarkUser == "") != (c.Feedback.PostmarkPassword == "") {
+		bad("POSTMARK_WEBHOOK_USER", "and POSTMARK_WEBHOOK_PASSWORD go together")
+	}
+	if k := c.Feedback.MailgunSigningKey; k != "" && len(k) < 16 {
+		bad("MAILGUN_SIGNING_KEY", "looks too short to be Mailgun's webhook signing key")
+	}
+	c.WebhookAllowPrivate = strings.EqualFold(get("WEBHOOK_ALLOW_PRIVATE", "false"), "true")
 	if s := get("SHUTDOWN_TIMEOUT", ""); s != "" {
 		d, err := outreach.ParseDuration(s)
 		if err != nil || d < time.Second || d > time.Hour {
@@ -212,6 +270,9 @@ func Load(getenv func(string) string) (*Config, error) {
 	}
 	if dk := loadDKIM(get, bad); dk != nil {
 		c.DKIM = dk
+	}
+	if c.Feedback.ListIDDomain == "" && c.From != nil {
+		c.Feedback.ListIDDomain = outreach.EmailDomain(c.From.Address)
 	}
 	return c, errors.Join(errs...)
 }
@@ -310,4 +371,15 @@ func ParseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return n * mult, nil
+}
+
+// list splits a comma-separated value, dropping empty items.
+func list(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

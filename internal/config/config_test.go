@@ -47,22 +47,27 @@ func TestLoadSMTPURL(t *testing.T) {
 // once, naming its variable, and that no secret appears in the message.
 func TestLoadErrorsNameTheVariable(t *testing.T) {
 	cases := map[string]string{
-		"DATABASE_URL":      "mysql://nope",
-		"SECRET_KEY":        "short-secret-value",
-		"HTTP_ADDR":         "8080",
-		"PUBLIC_URL":        "mail.example.com",
-		"SMTP_URL":          "smtp://user:hunter2hunter2@host:99999",
-		"FROM":              "not an address",
-		"DEFAULT_TIMEZONE":  "Mars/Olympus",
-		"SEND_WORKERS":      "0",
-		"TRUSTED_PROXIES":   "10.0.0.0/99",
-		"LOG_LEVEL":         "loud",
-		"RESCUE_AFTER":      "10s",
-		"EVENTS_SECRET":     "tiny",
-		"IMPORT_BODY_LIMIT": "lots",
-		"BODY_LIMIT":        "1 megabyte",
-		"SHUTDOWN_TIMEOUT":  "forever",
-		"OPS_ADDR":          "9090",
+		"DATABASE_URL":          "mysql://nope",
+		"SECRET_KEY":            "short-secret-value",
+		"HTTP_ADDR":             "8080",
+		"PUBLIC_URL":            "mail.example.com",
+		"SMTP_URL":              "smtp://user:hunter2hunter2@host:99999",
+		"FROM":                  "not an address",
+		"DEFAULT_TIMEZONE":      "Mars/Olympus",
+		"SEND_WORKERS":          "0",
+		"TRUSTED_PROXIES":       "10.0.0.0/99",
+		"LOG_LEVEL":             "loud",
+		"RESCUE_AFTER":          "10s",
+		"EVENTS_SECRET":         "tiny",
+		"IMPORT_BODY_LIMIT":     "lots",
+		"BODY_LIMIT":            "1 megabyte",
+		"SHUTDOWN_TIMEOUT":      "forever",
+		"OPS_ADDR":              "9090",
+		"LOG_FORMAT":            "xml",
+		"BOUNCE_DOMAIN":         "bounces@example",
+		"BOUNCE_SMTP_ADDR":      "25",
+		"POSTMARK_WEBHOOK_USER": "pm",
+		"MAILGUN_SIGNING_KEY":   "key-short",
 	}
 	_, err := Load(env(cases))
 	require.Error(t, err)
@@ -90,4 +95,31 @@ func TestOpsAndShutdown(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.OpsAddr)
 	require.Equal(t, 2*time.Minute, c.ShutdownTimeout)
+}
+
+// TestLoadFeedback: the bounce domain, its listener and the provider
+// webhooks are off unless set; List-Id takes FROM's domain by default.
+func TestLoadFeedback(t *testing.T) {
+	m := valid()
+	m["FROM"] = "News <news@shop.example.com>"
+	c, err := Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, Feedback{ListIDDomain: "shop.example.com", FeedbackSender: "rapport"}, c.Feedback)
+	require.False(t, c.WebhookAllowPrivate)
+
+	m["BOUNCE_DOMAIN"] = "Bounces.Example.com"
+	m["BOUNCE_SMTP_ADDR"] = ":2525"
+	m["SES_TOPIC_ARNS"] = "arn:aws:sns:eu-west-1:1:a, arn:aws:sns:eu-west-1:1:b,"
+	m["LOG_FORMAT"] = "JSON"
+	m["WEBHOOK_ALLOW_PRIVATE"] = "true"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, "bounces.example.com", c.Feedback.BounceDomain)
+	require.Equal(t, []string{"arn:aws:sns:eu-west-1:1:a", "arn:aws:sns:eu-west-1:1:b"}, c.Feedback.SESTopicARNs)
+	require.Equal(t, "json", c.LogFormat)
+	require.True(t, c.WebhookAllowPrivate)
+
+	delete(m, "BOUNCE_DOMAIN")
+	_, err = Load(env(m))
+	require.ErrorContains(t, err, "BOUNCE_SMTP_ADDR: needs BOUNCE_DOMAIN")
 }

@@ -25,6 +25,10 @@ type Envelope struct {
 	MessageID string            // without angle brackets
 	Headers   map[string]string // e.g. List-Unsubscribe
 	Date      time.Time
+	// Sender is the envelope sender (MAIL FROM, Return-Path), where
+	// bounces go: a VERP address naming the delivery when BOUNCE_DOMAIN is
+	// set; empty means From.
+	Sender string
 }
 
 // Outcome classifies what the server said about one message.
@@ -80,36 +84,6 @@ type Transport interface {
 	Close() error
 }
 
-// DKIMSigner signs built messages; nil means no signing.
-type DKIMSigner = gomail.DKIMSigner
-
-// SignedHeaders are the headers every DKIM signature covers. go-mail's
-// default list omits List-Unsubscribe, which RFC 8058 requires signed.
-//
-// The list is kept to these seven on purpose: go-mail v0.8.1 hard-wraps the
-// DKIM-Signature's h= tag at 76 columns, even inside a header name
-// ("MI\r\n ME-Version"), which makes the signature unverifiable. These
-// names fit on one line (the test verifies with go-msgauth).
-var SignedHeaders = []string{"From", "To", "Subject", "Date", "Message-ID",
-	"List-Unsubscribe", "List-Unsubscribe-Post"}
-
-// NewDKIM returns a signer for the PEM key (RSA or Ed25519) that covers
-// SignedHeaders.
-func NewDKIM(domain, selector string, keyPEM []byte) (*DKIMSigner, error) {
-	key, err := gomail.PrivKeyFromPEM(keyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("dkim key: %w", err)
-	}
-	s := gomail.NewDKIMSigner(domain, selector, key)
-	s.SignHeaders(SignedHeaders...)
-	s.HeaderCanonicalization(gomail.CanonicalizationRelaxed)
-	s.BodyCanonicalization(gomail.CanonicalizationRelaxed)
-	if err := s.ValidateConfig(); err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
-	}
-	return s, nil
-}
-
 // Build turns an envelope into a go-mail message.
 func Build(e *Envelope, dkim *DKIMSigner) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
@@ -118,6 +92,11 @@ func Build(e *Envelope, dkim *DKIMSigner) (*gomail.Msg, error) {
 		return nil, fmt.Errorf("recipient: %w", err)
 	}
 	m.Subject(e.Subject)
+	if e.Sender != "" {
+		if err := m.EnvelopeFrom(e.Sender); err != nil {
+			return nil, fmt.Errorf("envelope sender: %w", err)
+		}
+	}
 	m.SetMessageIDWithValue(e.MessageID)
 	if e.Date.IsZero() {
 		m.SetDate()
@@ -130,7 +109,9 @@ func Build(e *Envelope, dkim *DKIMSigner) (*gomail.Msg, error) {
 	m.SetBodyString(gomail.TypeTextPlain, e.Text)
 	m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
 	if dkim != nil {
-		m.SetDKIM(dkim)
+		if err := dkim.sign(m); err != nil {
+			return nil, err
+		}
 	}
 	return m, nil
 }

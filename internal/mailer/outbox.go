@@ -38,6 +38,11 @@ func (s outboxSession) Send(_ context.Context, e *Envelope) Result {
 	if err != nil {
 		return Result{Outcome: PermFail, Err: err, Detail: err.Error()}
 	}
+	if e.Sender != "" {
+		// What the receiving server would add at delivery: shows where
+		// bounces go.
+		m.SetGenHeader("Return-Path", "<"+e.Sender+">")
+	}
 	name := filepath.Join(s.o.dir, unsafeName.ReplaceAllString(e.MessageID, "_")+".eml")
 	tmp := name + ".tmp"
 	if err := m.WriteToFile(tmp); err != nil {

@@ -1,6 +1,7 @@
 // Package metrics exposes rapport's Prometheus metrics: deliveries by state
 // and reason, send latency, throttle waits, SMTP errors by class, HTTP
-// requests by route, River jobs by kind and outcome, the build, and the
+// requests by route, River jobs by kind and outcome, bounce and complaint
+// reports, outbound webhook attempts, the build, and the
 // cluster's queue depth by queue, kind and state.
 package metrics
 
@@ -30,6 +31,8 @@ type Registry struct {
 	httpLatency  *prometheus.HistogramVec
 	jobs         *prometheus.CounterVec
 	jobRun       *prometheus.HistogramVec
+	feedback     *prometheus.CounterVec
+	webhooks     *prometheus.CounterVec
 }
 
 // Build says which build is running, for rapport_build_info.
@@ -79,12 +82,17 @@ func New(o Options) *Registry {
 			Help: "River jobs worked by this process, by kind and outcome (completed, failed, snoozed, cancelled)."}, []string{"kind", "outcome"}),
 		jobRun: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "rapport_river_job_duration_seconds",
 			Help: "Time River jobs ran in this process, by kind.", Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}, []string{"kind"}),
+		feedback: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rapport_feedback_total",
+			Help: "Bounce and complaint reports received, by source (dsn, ses, sendgrid, postmark, mailgun, webhook) and outcome (applied, duplicate, ignored, unmatched, error)."},
+			[]string{"source", "outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rapport_webhook_attempts_total",
+			Help: "Outbound webhook delivery attempts, by outcome (delivered, retry, dead, disabled)."}, []string{"outcome"}),
 	}
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rapport_build_info",
 		Help: "The running build: always 1, with its version, commit and Go version."}, []string{"version", "commit", "goversion"})
 	info.WithLabelValues(o.Build.Version, o.Build.Commit, runtime.Version()).Set(1)
 	r.reg.MustRegister(r.deliveries, r.latency, r.throttleWait, r.throttled, r.smtpErrors, r.httpRequests, r.httpLatency,
-		r.jobs, r.jobRun, info, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		r.jobs, r.jobRun, r.feedback, r.webhooks, info, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.Depths != nil {
 		r.reg.MustRegister(&queueDepth{depths: o.Depths, queues: o.Queues, clientID: o.ClientID})
 	}
@@ -122,6 +130,14 @@ func (r *Registry) HTTPRequest(route, method string, status int, d time.Duration
 	r.httpRequests.WithLabelValues(route, method, strconv.Itoa(status/100)+"xx").Inc()
 	r.httpLatency.WithLabelValues(route).Observe(d.Seconds())
 }
+
+// Feedback counts one bounce or complaint report.
+func (r *Registry) Feedback(source, outcome string) {
+	r.feedback.WithLabelValues(source, outcome).Inc()
+}
+
+// WebhookAttempt counts one outbound webhook attempt.
+func (r *Registry) WebhookAttempt(outcome string) { r.webhooks.WithLabelValues(outcome).Inc() }
 
 // Job records one River job this process worked.
 func (r *Registry) Job(kind, outcome string, ran time.Duration) {

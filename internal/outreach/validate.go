@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // NormalizeEmail checks that s is one bare address (no display name, a domain
@@ -56,4 +58,19 @@ func LoadZone(name string) (*time.Location, bool) {
 	}
 	zoneCache.Store(name, loc)
 	return loc, true
+}
+
+// PrintableText reports whether s is valid UTF-8 free of control
+// characters (tabs and newlines included): what a name or a description
+// shown on one line may hold.
+func PrintableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -166,7 +166,19 @@ func (t *Tx) SetNextFire(ctx context.Context, id int64, next time.Time) error {
 // planned and whose deliveries have all reached a terminal state, and
 // returns their ids.
 func (s *Store) CompleteCampaigns(ctx context.Context) ([]int64, error) {
-	ids, err := s.q.CampaignsComplete(ctx, s.clock.Now())
+	var ids []int64
+	err := s.InTx(ctx, func(tx *Tx) error {
+		var err error
+		if ids, err = tx.q.CampaignsComplete(ctx, tx.Now()); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := tx.emit(ctx, EventCampaignCompleted, "campaign:"+itoa(id), 0, map[string]any{"campaign_id": id}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	return ids, mapError("complete campaigns", err)
 }
 

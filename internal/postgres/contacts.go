@@ -164,10 +164,20 @@ func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error 
 		if err := q.ContactEventsScrub(ctx, id); err != nil {
 			return err
 		}
+		// Events not yet delivered to the CRM carry the address too; the
+		// erasure event below tells the CRM what it needs.
+		if err := q.WebhookEventsErase(ctx, dbsqlc.WebhookEventsEraseParams{ContactID: &id, Email: row.Email}); err != nil {
+			return err
+		}
 		if err := q.ContactErase(ctx, dbsqlc.ContactEraseParams{ID: id, Now: now}); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, actor, "erase", "contact", itoa(id), nil, nil)
+		if err := tx.Audit(ctx, actor, "erase", "contact", itoa(id), nil, nil); err != nil {
+			return err
+		}
+		// The CRM learns which of its contacts to erase: the ids, no
+		// address or name.
+		return tx.emit(ctx, EventContactErased, contactKey(id), id, map[string]any{"contact_id": id, "external_id": row.ExternalID})
 	})
 	return mapError("erase contact", err)
 }

@@ -109,7 +109,9 @@ func MigrateDown(ctx context.Context, pool *pgxpool.Pool, all bool, log *slog.Lo
 }
 
 func migrateRiver(ctx context.Context, pool *pgxpool.Pool, dir rivermigrate.Direction, log *slog.Logger) error {
-	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: log})
+	// River logs every check at info on every start; those lines are
+	// debug for rapport (its own migrations log what they apply).
+	m, err := rivermigrate.New(riverpgxv5.New(pool), &rivermigrate.Config{Logger: slog.New(demoted{log.Handler()})})
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}
@@ -162,4 +164,26 @@ func MigrationsCurrent(ctx context.Context, pool *pgxpool.Pool) error {
 		return errors.New("app migrations pending")
 	}
 	return nil
+}
+
+// demoted logs info records at debug; warnings and errors stay.
+type demoted struct{ slog.Handler }
+
+func (d demoted) Enabled(ctx context.Context, l slog.Level) bool {
+	return d.Handler.Enabled(ctx, demote(l))
+}
+
+func (d demoted) Handle(ctx context.Context, r slog.Record) error {
+	r.Level = demote(r.Level)
+	return d.Handler.Handle(ctx, r)
+}
+
+func (d demoted) WithAttrs(as []slog.Attr) slog.Handler { return demoted{d.Handler.WithAttrs(as)} }
+func (d demoted) WithGroup(name string) slog.Handler    { return demoted{d.Handler.WithGroup(name)} }
+
+func demote(l slog.Level) slog.Level {
+	if l == slog.LevelInfo {
+		return slog.LevelDebug
+	}
+	return l
 }

@@ -195,7 +195,19 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 		if err := tx.contactEvent(ctx, c.ID, kind, o.Actor, detail); err != nil {
 			return err
 		}
-		return tx.Audit(ctx, o.Actor, kind, "contact", itoa(c.ID), before, after)
+		if err := tx.Audit(ctx, o.Actor, kind, "contact", itoa(c.ID), before, after); err != nil {
+			return err
+		}
+		typ := EventContactPreferencesChanged
+		switch kind {
+		case EventUnsubscribed:
+			typ = EventContactUnsubscribed
+		case EventResubscribed:
+			typ = EventContactResubscribed
+		}
+		return tx.emit(ctx, typ, contactKey(c.ID), c.ID, map[string]any{"contact_id": c.ID, "email": c.Email,
+			"external_id": nilIfEmpty(c.ExternalID), "change": kind, "actor": o.Actor, "before": before, "after": after,
+			"campaign_id": o.CampaignID})
 	})
 	if err != nil {
 		return PrefChange{}, mapError("change preferences", err)

@@ -132,21 +132,24 @@ func (t *Tx) Campaigns(ctx context.Context, ids []int64) (map[int64]outreach.Cam
 // marks them unknown instead of sending them again. A delivery changed
 // meanwhile, or of a campaign paused or canceled since the check, is not
 // claimed. It returns the ids it claimed.
-func (t *Tx) Claim(ctx context.Context, ids []int64, jobID int64, domain string) ([]int64, error) {
-	marked, err := t.q.MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &jobID, Domain: domain, Now: t.Now()})
+func (t *Tx) Claim(ctx context.Context, ids []int64, jobID int64, installation, domain string) ([]int64, error) {
+	marked, err := t.q.MarkSending(ctx, dbsqlc.MarkSendingParams{Ids: ids, JobID: &jobID, Installation: installation,
+		Domain: domain, Now: t.Now()})
 	return marked, mapError("claim deliveries", err)
 }
 
 // Outcome is a claimed delivery's next state after the server's answer
 // (see sendcheck.Next).
 type Outcome struct {
-	ID     int64
-	State  outreach.DeliveryState
-	Reason outreach.Reason // terminal states only
-	Rule   string          // terminal states only
-	At     time.Time       // the planned moment (a retry's, back to scheduled)
-	Refund bool            // the attempt does not count
-	Code   int             // SMTP reply code, 0 for none
+	ID         int64
+	ContactID  int64 // for the delivery.sent and delivery.failed events
+	CampaignID int64
+	State      outreach.DeliveryState
+	Reason     outreach.Reason // terminal states only
+	Rule       string          // terminal states only
+	At         time.Time       // the planned moment (a retry's, back to scheduled)
+	Refund     bool            // the attempt does not count
+	Code       int             // SMTP reply code, 0 for none
 }
 
 // RecordOutcomes writes the outcomes of claimed deliveries in one
@@ -166,7 +169,25 @@ func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		p.Reasons, p.Rules = append(p.Reasons, string(o.Reason)), append(p.Rules, o.Rule)
 		p.Planned, p.AttemptsDelta, p.Codes = append(p.Planned, o.At), append(p.AttemptsDelta, delta), append(p.Codes, int32(o.Code))
 	}
-	return mapError("record outcomes", t.q.RecordOutcomes(ctx, p))
+	if err := t.q.RecordOutcomes(ctx, p); err != nil {
+		return mapError("record outcomes", err)
+	}
+	for _, o := range outs {
+		typ := EventDeliverySent
+		switch o.State {
+		case outreach.DeliverySent:
+		case outreach.DeliveryFailed:
+			typ = EventDeliveryFailed
+		default:
+			continue
+		}
+		if err := t.emit(ctx, typ, contactKey(o.ContactID), o.ContactID, map[string]any{"delivery_id": o.ID,
+			"campaign_id": o.CampaignID, "contact_id": o.ContactID, "state": o.State, "reason": o.Reason,
+			"smtp_code": o.Code}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // TouchLastSent records that marketing mail reached the contacts now, for

@@ -23,6 +23,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	q     *dbsqlc.Queries
 	clock outreach.Clock
+	subs  subscriptions // webhook event types some endpoint takes
 }
 
 // NewStore returns a store over pool.

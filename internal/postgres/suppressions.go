@@ -129,7 +129,17 @@ func (t *Tx) Suppress(ctx context.Context, actor, email string, reason outreach.
 			return false, err
 		}
 	}
-	return row.Inserted, t.Audit(ctx, actor, "suppress", "suppression", e, nil, map[string]any{"email": e, "reason": reason})
+	if err := t.Audit(ctx, actor, "suppress", "suppression", e, nil, map[string]any{"email": e, "reason": reason}); err != nil {
+		return false, err
+	}
+	data := map[string]any{"email": e, "reason": reason, "source": actor, "contact_id": nil}
+	var cid int64
+	key := "email:" + e
+	if hasContact {
+		cid, key = contact.ID, contactKey(contact.ID)
+		data["contact_id"], data["external_id"] = contact.ID, contact.ExternalID
+	}
+	return row.Inserted, t.emit(ctx, EventContactSuppressed, key, cid, data)
 }
 
 // Unsuppress removes an address's suppression and makes its contact active
@@ -161,55 +171,23 @@ func (s *Store) Unsuppress(ctx context.Context, actor, email string) error {
 			if err := tx.contactEvent(ctx, contact.ID, "unsuppressed", actor, detail); err != nil {
 				return err
 			}
+			// Mailable again: for the CRM, a resubscription.
+			if err := tx.emit(ctx, EventContactResubscribed, contactKey(contact.ID), contact.ID, map[string]any{
+				"contact_id": contact.ID, "email": e, "external_id": contact.ExternalID, "change": "unsuppressed",
+				"actor": actor, "reason": reason}); err != nil {
+				return err
+			}
 		}
 		return tx.Audit(ctx, actor, "unsuppress", "suppression", e, map[string]any{"email": e, "reason": reason}, nil)
 	})
 	return mapError("unsuppress", err)
 }
 
-// BounceEvent applies a provider's bounce or complaint report. Hard bounces
-// and complaints suppress at once; soft bounces count, and the limit-th
-// within the window suppresses like a hard bounce. It reports the resulting
-// suppression reason, or "" when the address is not (yet) suppressed.
+// BounceEvent applies a report from the generic events webhook (POST
+// /api/v1/events): RecordFeedback from source "webhook", without an event
+// id. It reports the resulting suppression reason, or "" when the address
+// is not (yet) suppressed.
 func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit int, window time.Duration) (outreach.SuppressionReason, error) {
-	e, ok := outreach.NormalizeEmail(email)
-	if !ok {
-		return "", outreach.Invalid(outreach.FieldError{Field: "email", Message: "must be a valid email address"})
-	}
-	const actor = "webhook"
-	var out outreach.SuppressionReason
-	err := s.InTx(ctx, func(tx *Tx) error {
-		switch kind {
-		case "hard_bounce":
-			out = outreach.SuppressBounce
-		case "complaint":
-			out = outreach.SuppressComplaint
-		case "soft_bounce":
-			q := tx.q
-			contact, err := q.ContactByEmailForUpdate(ctx, e)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return nil // nobody to count for; nothing to send to either
-			}
-			if err != nil {
-				return err
-			}
-			now := tx.Now()
-			n, err := q.ContactSoftBounce(ctx, dbsqlc.ContactSoftBounceParams{ID: contact.ID, WindowStart: now.Add(-window), Now: now})
-			if err != nil {
-				return err
-			}
-			if err := tx.contactEvent(ctx, contact.ID, "soft_bounce", actor, map[string]any{"count": n}); err != nil {
-				return err
-			}
-			if int(n) < softLimit {
-				return nil
-			}
-			out = outreach.SuppressBounce
-		default:
-			return outreach.Invalid(outreach.FieldError{Field: "type", Message: "must be hard_bounce, soft_bounce or complaint"})
-		}
-		_, err := tx.Suppress(ctx, actor, e, out, map[string]any{"source": kind})
-		return err
-	})
-	return out, mapError("bounce event", err)
+	r, err := s.RecordFeedback(ctx, Feedback{Kind: kind, Source: "webhook", Email: email}, softLimit, window)
+	return r.Suppressed, err
 }

@@ -29,12 +29,12 @@ WHERE id = ANY(@ids::bigint[]) AND state = 'sending' AND send_job_id = @job_id
 RETURNING id;
 
 -- name: MarkSending :many
--- Message-IDs are derived from the delivery id (see jobs), so the SQL can
+-- Message-IDs are derived from the delivery id (see mailer.MessageID), so the SQL can
 -- build them and a resend would show up as a duplicate Message-ID. A
 -- campaign paused or canceled since the batch's check claims nothing more:
 -- its deliveries stay scheduled, held for resume (or skipped by cancel).
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = @job_id,
-       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '@' || @domain::text,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || @installation::text || '@' || @domain::text,
        updated_at = @now
 FROM campaigns c
 WHERE d.id = ANY(@ids::bigint[]) AND d.state = 'scheduled'

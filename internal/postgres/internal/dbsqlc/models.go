@@ -160,6 +160,8 @@ type Delivery struct {
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	SmtpCode   *int32
+	Feedback   *string
+	FeedbackAt *time.Time
 }
 
 type IdempotencyKey struct {
@@ -170,6 +172,13 @@ type IdempotencyKey struct {
 	ResourceID  int64
 	RunID       *int64
 	CreatedAt   time.Time
+}
+
+type InboundEvent struct {
+	Source     string
+	EventID    string
+	Kind       string
+	ReceivedAt time.Time
 }
 
 type RiverJob struct {
@@ -188,6 +197,12 @@ type RiverLeader struct {
 	ExpiresAt time.Time
 	LeaderID  string
 	Name      string
+}
+
+type Setting struct {
+	Key       string
+	Value     string
+	CreatedAt time.Time
 }
 
 type Suppression struct {
@@ -232,6 +247,52 @@ type Topic struct {
 	Key       string
 	Name      string
 	CreatedAt time.Time
+}
+
+type WebhookAttempt struct {
+	ID         int64
+	EndpointID int64
+	MessageID  int64
+	Attempt    int32
+	At         time.Time
+	StatusCode int32
+	LatencyMs  int32
+	Error      string
+}
+
+type WebhookEndpoint struct {
+	ID             int64
+	Url            string
+	Events         []string
+	SecretSealed   []byte
+	Description    string
+	CreatedBy      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FailingSince   *time.Time
+	DisabledAt     *time.Time
+	DisabledReason string
+}
+
+type WebhookEvent struct {
+	ID        int64
+	EventID   string
+	Type      string
+	ContactID *int64
+	Payload   []byte
+	CreatedAt time.Time
+}
+
+type WebhookMessage struct {
+	ID          int64
+	EndpointID  int64
+	EventPk     int64
+	OrderKey    string
+	State       string
+	Attempts    int32
+	NextAt      time.Time
+	CreatedAt   time.Time
+	DeliveredAt *time.Time
 }
 
 type WorkerHeartbeat struct {

@@ -229,28 +229,30 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 
 const markSending = `-- name: MarkSending :many
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
-       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '@' || $2::text,
-       updated_at = $3
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || $2::text || '@' || $3::text,
+       updated_at = $4
 FROM campaigns c
-WHERE d.id = ANY($4::bigint[]) AND d.state = 'scheduled'
+WHERE d.id = ANY($5::bigint[]) AND d.state = 'scheduled'
   AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
 RETURNING d.id
 `
 
 type MarkSendingParams struct {
-	JobID  *int64
-	Domain string
-	Now    time.Time
-	Ids    []int64
+	JobID        *int64
+	Installation string
+	Domain       string
+	Now          time.Time
+	Ids          []int64
 }
 
-// Message-IDs are derived from the delivery id (see jobs), so the SQL can
+// Message-IDs are derived from the delivery id (see mailer.MessageID), so the SQL can
 // build them and a resend would show up as a duplicate Message-ID. A
 // campaign paused or canceled since the batch's check claims nothing more:
 // its deliveries stay scheduled, held for resume (or skipped by cancel).
 func (q *Queries) MarkSending(ctx context.Context, arg MarkSendingParams) ([]int64, error) {
 	rows, err := q.db.Query(ctx, markSending,
 		arg.JobID,
+		arg.Installation,
 		arg.Domain,
 		arg.Now,
 		arg.Ids,
