@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -212,4 +213,31 @@ func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit i
 		return err
 	})
 	return out, mapError("bounce event", err)
+}
+
+// SuppressionsNewest lists suppressions newest first, before beforeID (0:
+// from the newest), for people reading the latest ones.
+func (s *Store) SuppressionsNewest(ctx context.Context, beforeID int64, limit int) ([]Suppression, error) {
+	if beforeID <= 0 {
+		beforeID = math.MaxInt64
+	}
+	rows, err := s.q.SuppressionListNewest(ctx, dbsqlc.SuppressionListNewestParams{BeforeID: beforeID, Lim: int32(limit)})
+	if err != nil {
+		return nil, mapError("list suppressions", err)
+	}
+	out := make([]Suppression, len(rows))
+	for i, r := range rows {
+		out[i] = Suppression{ID: r.ID, Email: deref(r.Email), Reason: outreach.SuppressionReason(r.Reason), CreatedAt: r.CreatedAt}
+	}
+	return out, nil
+}
+
+// SuppressionByEmail finds the suppression on an address (in any case)
+// through its hash; ENOTFOUND when there is none.
+func (s *Store) SuppressionByEmail(ctx context.Context, email string) (Suppression, error) {
+	r, err := s.q.SuppressionByHash(ctx, EmailHash(strings.TrimSpace(email)))
+	if err != nil {
+		return Suppression{}, mapError("suppression", err)
+	}
+	return Suppression{ID: r.ID, Email: deref(r.Email), Reason: outreach.SuppressionReason(r.Reason), CreatedAt: r.CreatedAt}, nil
 }

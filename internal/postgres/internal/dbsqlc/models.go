@@ -172,11 +172,25 @@ type IdempotencyKey struct {
 	CreatedAt   time.Time
 }
 
+type LoginAttempt struct {
+	ID          int64
+	AccountHash []byte
+	Ip          string
+	Ok          bool
+	CreatedAt   time.Time
+}
+
 type RiverJob struct {
 	ID    int64
 	Kind  string
 	Queue string
 	State RiverJobState
+}
+
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
 }
 
 type Suppression struct {
@@ -221,4 +235,17 @@ type Topic struct {
 	Key       string
 	Name      string
 	CreatedAt time.Time
+}
+
+type User struct {
+	ID                 int64
+	Email              string
+	Name               string
+	Role               string
+	PasswordHash       string
+	MustChangePassword bool
+	DisabledAt         *time.Time
+	PasswordChangedAt  time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
