@@ -38,6 +38,9 @@ type Deps struct {
 	// Pages are the customer pages (preference center, unsubscribe),
 	// mounted on the same router; nil leaves them out.
 	Pages *prefcenter.Pages
+	// Console is the web console, mounted under /console, where / sends
+	// browsers; nil leaves it out.
+	Console Console
 	// EventsSecret authenticates POST /api/v1/events; empty disables it.
 	EventsSecret string
 	// SoftBounceLimit soft bounces within 30 days suppress an address.
@@ -45,6 +48,12 @@ type Deps struct {
 	// ImportBodyLimit bounds a CSV import's body in bytes (default 1 GiB);
 	// BodyLimit does not apply to the import, which streams.
 	ImportBodyLimit int64
+}
+
+// Console is the web console (internal/console) as the router mounts it:
+// its own routes file lists its pages below the group it is given.
+type Console interface {
+	Mount(g *echo.Group)
 }
 
 // Server is the HTTP API.

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -60,6 +61,10 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"EVENTS_SECRET":     "tiny",
 		"IMPORT_BODY_LIMIT": "lots",
 		"BODY_LIMIT":        "1 megabyte",
+
+		"CONSOLE_IDLE_TIMEOUT":     "5s",
+		"CONSOLE_SESSION_LIFETIME": "90d",
+		"CONSOLE_ADMIN_EMAIL":      "Admin <admin@example.com>",
 	}
 	_, err := Load(env(cases))
 	require.Error(t, err)
@@ -72,4 +77,20 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 	require.NotContains(t, msg, "tiny")
 	_, err = Load(env(map[string]string{}))
 	require.True(t, strings.Contains(err.Error(), "DATABASE_URL: is required"))
+}
+
+func TestLoadConsole(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Equal(t, Console{IdleTimeout: 30 * time.Minute, Lifetime: 12 * time.Hour, AdminEmail: "admin@localhost"}, c.Console)
+
+	m := valid()
+	m["CONSOLE_IDLE_TIMEOUT"], m["CONSOLE_SESSION_LIFETIME"], m["CONSOLE_ADMIN_EMAIL"] = "10m", "1d", "ops@example.com"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, Console{IdleTimeout: 10 * time.Minute, Lifetime: 24 * time.Hour, AdminEmail: "ops@example.com"}, c.Console)
+
+	m["CONSOLE_IDLE_TIMEOUT"], m["CONSOLE_SESSION_LIFETIME"] = "2h", "1h"
+	_, err = Load(env(m))
+	require.ErrorContains(t, err, "CONSOLE_IDLE_TIMEOUT: must not be longer than CONSOLE_SESSION_LIFETIME (1h)")
 }

@@ -39,6 +39,26 @@ func (q *Queries) CampaignCountByStatus(ctx context.Context) ([]CampaignCountByS
 	return items, nil
 }
 
+const keyByID = `-- name: KeyByID :one
+SELECT id, name, role, prefix, secret_hash, created_at, revoked_at, last_used_at FROM api_keys WHERE id = $1
+`
+
+func (q *Queries) KeyByID(ctx context.Context, id int64) (ApiKey, error) {
+	row := q.db.QueryRow(ctx, keyByID, id)
+	var i ApiKey
+	err := row.Scan(
+		&i.ID,
+		&i.Name,
+		&i.Role,
+		&i.Prefix,
+		&i.SecretHash,
+		&i.CreatedAt,
+		&i.RevokedAt,
+		&i.LastUsedAt,
+	)
+	return i, err
+}
+
 const suppressionByHash = `-- name: SuppressionByHash :one
 SELECT id, email, reason, created_at FROM suppressions WHERE email_hash = $1
 `
