@@ -132,8 +132,16 @@ func (f *Form) absorb(err error, rename func(string) string) (int, bool) {
 func fieldID(name string) string { return "f-" + strings.NewReplacer(".", "-", "_", "-").Replace(name) }
 
 // sentence starts a message with a capital letter: domain messages are
-// fragments ("must be …") that read as sentences on their own line.
+// written in lower case ("this is the last admin key; …") and read as
+// sentences on a line of their own. One starting with a name, an address
+// say, is left as it is.
 func sentence(s string) string {
+	word, _, _ := strings.Cut(s, " ")
+	for _, r := range word {
+		if r < 'a' || r > 'z' {
+			return s
+		}
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	if n == 0 {
 		return s

@@ -183,7 +183,9 @@ func TestOneTimePasswordMustBeReplaced(t *testing.T) {
 // says whether an account exists.
 func TestSignInLimits(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(d *console.Deps) { d.LoginLimits = postgres.LoginLimits{PerAccount: 3, PerIP: 5, Window: 15 * time.Minute} })
+	b := setup(t, func(d *console.Deps) {
+		d.LoginLimits = postgres.LoginLimits{PerAccount: 3, PerIP: 5, Window: 15 * time.Minute}
+	})
 	email := b.user(outreach.RoleViewer)
 	signIn := func(c *client, email, pw string) page {
 		c.get("/console/sign-in")
