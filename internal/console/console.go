@@ -129,7 +129,7 @@ func (c *Console) Close() { c.store.StopCleanup() }
 // cached for a year), then every page behind the console's middleware.
 func (c *Console) Mount(g *echo.Group) {
 	g.GET("/static/*", c.serveStatic)
-	g.Use(c.secureHeaders, c.errorPages, c.loadSession, c.checkOrigin, c.loadUser, c.checkToken)
+	g.Use(c.secureHeaders, c.errorPages, c.loadSession, c.loadUser, c.checkOrigin, c.checkToken)
 	c.routes = nil
 	c.nav = nil
 	c.mount(router{g: g, c: c})
