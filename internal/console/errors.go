@@ -16,6 +16,7 @@ type pageError struct {
 	Title, Text string
 }
 
+// Error is the page's heading: the error as a person reads it.
 func (e *pageError) Error() string { return e.Title }
 
 func forbidden(title, text string) *pageError {

@@ -57,6 +57,7 @@ type TooManyAttempts struct {
 	RetryAfter time.Duration
 }
 
+// Error says which limit was hit and when to try again.
 func (e *TooManyAttempts) Error() string {
 	who := "this client address"
 	if e.Account {
