@@ -185,6 +185,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		if err := a.bootstrapKey(ctx, stdout); err != nil {
 			return err
 		}
+		if err := a.bootstrapUser(ctx, stdout); err != nil {
+			return err
+		}
 	}
 	opsCtx, stopOps := context.WithCancel(ctx)
 	defer stopOps()
@@ -381,8 +384,13 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	}
 	pages := prefcenter.New(prefcenter.Deps{Store: a.store, Signer: a.signer, SecretKeys: a.cfg.SecretKeys,
 		Company: a.renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
+	con, err := a.newConsole()
+	if err != nil {
+		return err
+	}
+	defer con.Close()
 	srv := api.New(api.Deps{
-		RiverUI: ui, Pages: pages,
+		RiverUI: ui, Pages: pages, Console: con,
 		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,

@@ -47,15 +47,18 @@ func (s *syncBuffer) String() string {
 // testApp is rapport started through run, as main starts it, against a
 // database of its own and a real SMTP server.
 type testApp struct {
-	t      *testing.T
-	Base   string
-	Ops    string // the operations listener: /healthz, /readyz, /metrics
-	Key    string // the bootstrap admin key
-	SMTP   *smtptest.Server
-	DB     *pgxpool.Pool
-	Env    map[string]string
-	stdout *syncBuffer
-	stderr *syncBuffer
+	t    *testing.T
+	Base string
+	Ops  string // the operations listener: /healthz, /readyz, /metrics
+	Key  string // the bootstrap admin key
+	// AdminEmail and AdminPassword are the first console user's, as
+	// serve printed them (a one-time password, to be replaced).
+	AdminEmail, AdminPassword string
+	SMTP                      *smtptest.Server
+	DB                        *pgxpool.Pool
+	Env                       map[string]string
+	stdout                    *syncBuffer
+	stderr                    *syncBuffer
 }
 
 const testSecret = "test-secret-0123456789abcdefghijklmnopqrstuvwxyz"
@@ -119,6 +122,11 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 		t.Fatalf("no bootstrap key printed; stdout: %q", a.stdout.String())
 	}
 	a.Key = m
+	if u := bootstrapUserLine.FindStringSubmatch(a.stdout.String()); u != nil {
+		a.AdminEmail, a.AdminPassword = u[1], u[2]
+	} else {
+		t.Fatalf("no first console user printed; stdout: %q", a.stdout.String())
+	}
 	pool, err := postgres.Open(context.Background(), dbURL, 4)
 	if err != nil {
 		t.Fatal(err)
@@ -127,6 +135,10 @@ func startApp(t *testing.T, env map[string]string) *testApp {
 	a.DB = pool
 	return a
 }
+
+// bootstrapUserLine finds the first console user's address and one-time
+// password in serve's output.
+var bootstrapUserLine = regexp.MustCompile(`sign in as (\S+) with this one-time password[^\n]*\n[^\n]*\n\n {4}([a-z0-9]{4}(?:-[a-z0-9]{4}){4})\n`)
 
 func (a *testApp) waitReady(done chan error) {
 	deadline := time.Now().Add(30 * time.Second)

@@ -3,6 +3,7 @@
 //	rapport serve [--role=all|api|worker|scheduler]   the API and the workers
 //	rapport migrate [up|down|down-all]      apply or roll back migrations
 //	rapport keys create --role R --name N   create an API key (printed once)
+//	rapport users create|set-password|disable|enable|list   console users
 //	rapport contacts import [--tier T] FILE  import contacts from CSV (- for stdin)
 //	rapport demo                            add demo contacts and a draft campaign
 //	rapport version
@@ -40,6 +41,10 @@ const usage = `usage:
   rapport serve [--role=all|api|worker|scheduler]
   rapport migrate [up|down|down-all]
   rapport keys create --role admin|marketer|viewer --name NAME
+  rapport users create --email EMAIL --name NAME --role admin|marketer|viewer
+  rapport users set-password --email EMAIL      (password on stdin; none: a one-time one)
+  rapport users disable|enable --email EMAIL
+  rapport users list
   rapport contacts import [--tier TIER] FILE|-
   rapport demo
   rapport version`
@@ -56,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, args[1:], getenv, stderr)
 	case "keys":
 		return keys(ctx, args[1:], getenv, stdout, stderr)
+	case "users":
+		return users(ctx, args[1:], getenv, stdout, stderr)
 	case "contacts":
 		return contacts(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -18,6 +20,12 @@ func (s *Server) routes() {
 		e.POST("/p/:token", p.ChangePreferences, mw...)
 		e.GET("/u/:token", p.ShowUnsubscribe, mw...)
 		e.POST("/u/:token", p.Unsubscribe, mw...)
+	}
+	if s.Console != nil {
+		// The web console for marketers and admins; its pages, each with
+		// the role it needs, are listed in internal/console/routes.go.
+		s.Console.Mount(e.Group("/console"))
+		e.GET("/", func(c echo.Context) error { return c.Redirect(http.StatusFound, "/console/") })
 	}
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)

@@ -44,6 +44,9 @@ type Deps struct {
 	Endpoints Endpoints
 	// Providers are the email providers' bounce and complaint webhooks.
 	Providers Providers
+	// Console is the web console, mounted under /console, where / sends
+	// browsers; nil leaves it out.
+	Console Console
 	// EventsSecret authenticates POST /api/v1/events; empty disables it.
 	EventsSecret string
 	// SoftBounceLimit soft bounces within 30 days suppress an address.
@@ -56,6 +59,12 @@ type Deps struct {
 // HTTPMetrics records requests (metrics.Registry).
 type HTTPMetrics interface {
 	HTTPRequest(route, method string, status int, d time.Duration)
+}
+
+// Console is the web console (internal/console) as the router mounts it:
+// its own routes file lists its pages below the group it is given.
+type Console interface {
+	Mount(g *echo.Group)
 }
 
 // Server is the HTTP API.

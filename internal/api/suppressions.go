@@ -41,11 +41,10 @@ func (s *Server) addSuppression(c echo.Context) error {
 		return err
 	}
 	reason := outreach.SuppressionReason(in.Reason)
-	switch reason {
-	case "":
+	if reason == "" {
 		reason = outreach.SuppressManual
-	case outreach.SuppressManual, outreach.SuppressBounce, outreach.SuppressComplaint, outreach.SuppressUnsubscribe:
-	default:
+	}
+	if !reason.Settable() {
 		return outreach.Invalid(outreach.FieldError{Field: "reason", Message: "must be manual, hard_bounce, complaint or unsubscribe"})
 	}
 	inserted, err := s.Store.Suppress(c.Request().Context(), actor(c), in.Email, reason)

@@ -52,6 +52,7 @@ type Config struct {
 	// WebhookAllowPrivate lets outbound webhook endpoints be on loopback
 	// and private networks (tests; never in production).
 	WebhookAllowPrivate bool
+	Console             Console
 }
 
 // Feedback is where bounces and complaints come in, and the headers that
@@ -74,6 +75,19 @@ type Feedback struct {
 	PostmarkPassword  string
 	PostmarkToken     string // sent as the X-Postmark-Token header
 	MailgunSigningKey string
+}
+
+// Console holds the web console's settings.
+type Console struct {
+	// IdleTimeout ends a session nobody has used for this long
+	// (CONSOLE_IDLE_TIMEOUT).
+	IdleTimeout time.Duration
+	// Lifetime ends every session this long after its sign-in, however
+	// busy (CONSOLE_SESSION_LIFETIME).
+	Lifetime time.Duration
+	// AdminEmail is the first admin user's address, created with a
+	// one-time password on a fresh database (CONSOLE_ADMIN_EMAIL).
+	AdminEmail string
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -274,7 +288,36 @@ func Load(getenv func(string) string) (*Config, error) {
 	if c.Feedback.ListIDDomain == "" && c.From != nil {
 		c.Feedback.ListIDDomain = outreach.EmailDomain(c.From.Address)
 	}
+	c.Console = loadConsole(get, bad)
 	return c, errors.Join(errs...)
+}
+
+// loadConsole reads the console's settings. A session may idle at most as
+// long as it may live; the bounds keep a typo (12s for 12h) from locking
+// everyone out or leaving sessions open for ever.
+func loadConsole(get func(string, string) string, bad func(string, string, ...any)) Console {
+	c := Console{IdleTimeout: 30 * time.Minute, Lifetime: 12 * time.Hour, AdminEmail: get("CONSOLE_ADMIN_EMAIL", "admin@localhost")}
+	dur := func(name string, def, lo, hi time.Duration) time.Duration {
+		s := get(name, "")
+		if s == "" {
+			return def
+		}
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d < lo || d > hi {
+			bad(name, "must be a duration from %s to %s, such as %s", outreach.FormatDuration(lo), outreach.FormatDuration(hi), outreach.FormatDuration(def))
+			return def
+		}
+		return d
+	}
+	c.IdleTimeout = dur("CONSOLE_IDLE_TIMEOUT", c.IdleTimeout, time.Minute, 24*time.Hour)
+	c.Lifetime = dur("CONSOLE_SESSION_LIFETIME", c.Lifetime, 5*time.Minute, 30*24*time.Hour)
+	if c.IdleTimeout > c.Lifetime {
+		bad("CONSOLE_IDLE_TIMEOUT", "must not be longer than CONSOLE_SESSION_LIFETIME (%s)", outreach.FormatDuration(c.Lifetime))
+	}
+	if a, err := mail.ParseAddress(c.AdminEmail); err != nil || a.Address != c.AdminEmail {
+		bad("CONSOLE_ADMIN_EMAIL", "must be a bare email address such as admin@example.com")
+	}
+	return c
 }
 
 func intVar(get func(string, string) string, bad func(string, string, ...any), name string, def, lo, hi int) int {

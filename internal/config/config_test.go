@@ -68,6 +68,10 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"BOUNCE_SMTP_ADDR":      "25",
 		"POSTMARK_WEBHOOK_USER": "pm",
 		"MAILGUN_SIGNING_KEY":   "key-short",
+
+		"CONSOLE_IDLE_TIMEOUT":     "5s",
+		"CONSOLE_SESSION_LIFETIME": "90d",
+		"CONSOLE_ADMIN_EMAIL":      "Admin <admin@example.com>",
 	}
 	_, err := Load(env(cases))
 	require.Error(t, err)
@@ -122,4 +126,20 @@ func TestLoadFeedback(t *testing.T) {
 	delete(m, "BOUNCE_DOMAIN")
 	_, err = Load(env(m))
 	require.ErrorContains(t, err, "BOUNCE_SMTP_ADDR: needs BOUNCE_DOMAIN")
+}
+
+func TestLoadConsole(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Equal(t, Console{IdleTimeout: 30 * time.Minute, Lifetime: 12 * time.Hour, AdminEmail: "admin@localhost"}, c.Console)
+
+	m := valid()
+	m["CONSOLE_IDLE_TIMEOUT"], m["CONSOLE_SESSION_LIFETIME"], m["CONSOLE_ADMIN_EMAIL"] = "10m", "1d", "ops@example.com"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, Console{IdleTimeout: 10 * time.Minute, Lifetime: 24 * time.Hour, AdminEmail: "ops@example.com"}, c.Console)
+
+	m["CONSOLE_IDLE_TIMEOUT"], m["CONSOLE_SESSION_LIFETIME"] = "2h", "1h"
+	_, err = Load(env(m))
+	require.ErrorContains(t, err, "CONSOLE_IDLE_TIMEOUT: must not be longer than CONSOLE_SESSION_LIFETIME (1h)")
 }

@@ -2,6 +2,7 @@ package outreach
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 )
 
@@ -221,6 +222,13 @@ const (
 	SuppressManual      SuppressionReason = "manual"
 	SuppressErased      SuppressionReason = "erased"
 )
+
+// SettableReasons are the reasons a person may give a suppression by hand
+// (the API and the console); erasure only ever comes from erasing a contact.
+var SettableReasons = []SuppressionReason{SuppressManual, SuppressBounce, SuppressComplaint, SuppressUnsubscribe}
+
+// Settable reports whether a person may give a suppression reason r.
+func (r SuppressionReason) Settable() bool { return slices.Contains(SettableReasons, r) }
 
 // Role is what an API key may do.
 type Role string

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"math"
+	"time"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
@@ -25,11 +26,16 @@ func (t *Tx) Audit(ctx context.Context, actor, action, entity, id string, before
 	}))
 }
 
-// AuditFilter narrows an audit listing.
+// AuditFilter narrows an audit listing. Empty fields do not filter.
 type AuditFilter struct {
 	Entity, EntityID string
-	BeforeID         int64 // entries older than this id; 0: from the newest
-	Limit            int
+	// Actor and Action match exactly, e.g. "user:ada@example.com" and
+	// "revoke".
+	Actor, Action string
+	// Since and Until bound the entries' time: Since <= at < Until.
+	Since, Until *time.Time
+	BeforeID     int64 // entries older than this id; 0: from the newest
+	Limit        int
 }
 
 // Audit lists audit entries newest first.
@@ -39,7 +45,8 @@ func (s *Store) Audit(ctx context.Context, f AuditFilter) ([]outreach.AuditEntry
 		before = math.MaxInt64
 	}
 	rows, err := s.q.AuditList(ctx, dbsqlc.AuditListParams{BeforeID: before, Entity: nilIfEmpty(f.Entity),
-		EntityID: nilIfEmpty(f.EntityID), Lim: int32(f.Limit)})
+		EntityID: nilIfEmpty(f.EntityID), Actor: nilIfEmpty(f.Actor), Action: nilIfEmpty(f.Action),
+		Since: f.Since, Until: f.Until, Lim: int32(f.Limit)})
 	if err != nil {
 		return nil, mapError("audit", err)
 	}

@@ -166,3 +166,12 @@ func (s *Store) RevokeKey(ctx context.Context, actor string, id int64) error {
 	})
 	return mapError("revoke key", err)
 }
+
+// Key returns one API key, live or revoked, without its secret.
+func (s *Store) Key(ctx context.Context, id int64) (APIKey, error) {
+	row, err := s.q.KeyByID(ctx, id)
+	if err != nil {
+		return APIKey{}, mapError("key", err)
+	}
+	return keyFromRow(row), nil
+}

@@ -85,6 +85,7 @@ var constraintFields = map[string]outreach.FieldError{
 	"campaigns_topic_fkey":         {Field: "topic", Message: "no such topic"},
 	"tiers_pkey":                   {Field: "key", Message: "a tier with this key exists"},
 	"topics_pkey":                  {Field: "key", Message: "a topic with this key exists"},
+	"users_email_idx":              {Field: "email", Message: "already used by another user"},
 }
 
 // mapError turns database errors the caller can fix into domain errors and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -190,4 +191,31 @@ func (s *Store) Unsuppress(ctx context.Context, actor, email string) error {
 func (s *Store) BounceEvent(ctx context.Context, kind, email string, softLimit int, window time.Duration) (outreach.SuppressionReason, error) {
 	r, err := s.RecordFeedback(ctx, Feedback{Kind: kind, Source: "webhook", Email: email}, softLimit, window)
 	return r.Suppressed, err
+}
+
+// SuppressionsNewest lists suppressions newest first, before beforeID (0:
+// from the newest), for people reading the latest ones.
+func (s *Store) SuppressionsNewest(ctx context.Context, beforeID int64, limit int) ([]Suppression, error) {
+	if beforeID <= 0 {
+		beforeID = math.MaxInt64
+	}
+	rows, err := s.q.SuppressionListNewest(ctx, dbsqlc.SuppressionListNewestParams{BeforeID: beforeID, Lim: int32(limit)})
+	if err != nil {
+		return nil, mapError("list suppressions", err)
+	}
+	out := make([]Suppression, len(rows))
+	for i, r := range rows {
+		out[i] = Suppression{ID: r.ID, Email: deref(r.Email), Reason: outreach.SuppressionReason(r.Reason), CreatedAt: r.CreatedAt}
+	}
+	return out, nil
+}
+
+// SuppressionByEmail finds the suppression on an address (in any case)
+// through its hash; ENOTFOUND when there is none.
+func (s *Store) SuppressionByEmail(ctx context.Context, email string) (Suppression, error) {
+	r, err := s.q.SuppressionByHash(ctx, EmailHash(strings.TrimSpace(email)))
+	if err != nil {
+		return Suppression{}, mapError("suppression", err)
+	}
+	return Suppression{ID: r.ID, Email: deref(r.Email), Reason: outreach.SuppressionReason(r.Reason), CreatedAt: r.CreatedAt}, nil
 }

@@ -88,6 +88,10 @@ SELECT * FROM audit_log
 WHERE id < @before_id
   AND (sqlc.narg(entity)::text IS NULL OR entity = sqlc.narg(entity))
   AND (sqlc.narg(entity_id)::text IS NULL OR entity_id = sqlc.narg(entity_id))
+  AND (sqlc.narg(actor)::text IS NULL OR actor = sqlc.narg(actor))
+  AND (sqlc.narg(action)::text IS NULL OR action = sqlc.narg(action))
+  AND (sqlc.narg(since)::timestamptz IS NULL OR created_at >= sqlc.narg(since))
+  AND (sqlc.narg(until)::timestamptz IS NULL OR created_at < sqlc.narg(until))
 ORDER BY id DESC
 LIMIT @lim;
 

@@ -26,14 +26,22 @@ SELECT id, actor, action, entity, entity_id, before, after, created_at FROM audi
 WHERE id < $1
   AND ($2::text IS NULL OR entity = $2)
   AND ($3::text IS NULL OR entity_id = $3)
+  AND ($4::text IS NULL OR actor = $4)
+  AND ($5::text IS NULL OR action = $5)
+  AND ($6::timestamptz IS NULL OR created_at >= $6)
+  AND ($7::timestamptz IS NULL OR created_at < $7)
 ORDER BY id DESC
-LIMIT $4
+LIMIT $8
 `
 
 type AuditListParams struct {
 	BeforeID int64
 	Entity   *string
 	EntityID *string
+	Actor    *string
+	Action   *string
+	Since    *time.Time
+	Until    *time.Time
 	Lim      int32
 }
 
@@ -42,6 +50,10 @@ func (q *Queries) AuditList(ctx context.Context, arg AuditListParams) ([]AuditLo
 		arg.BeforeID,
 		arg.Entity,
 		arg.EntityID,
+		arg.Actor,
+		arg.Action,
+		arg.Since,
+		arg.Until,
 		arg.Lim,
 	)
 	if err != nil {

@@ -181,6 +181,14 @@ type InboundEvent struct {
 	ReceivedAt time.Time
 }
 
+type LoginAttempt struct {
+	ID          int64
+	AccountHash []byte
+	Ip          string
+	Ok          bool
+	CreatedAt   time.Time
+}
+
 type RiverJob struct {
 	ID          int64
 	Kind        string
@@ -197,6 +205,12 @@ type RiverLeader struct {
 	ExpiresAt time.Time
 	LeaderID  string
 	Name      string
+}
+
+type Session struct {
+	Token  string
+	Data   []byte
+	Expiry time.Time
 }
 
 type Setting struct {
@@ -247,6 +261,19 @@ type Topic struct {
 	Key       string
 	Name      string
 	CreatedAt time.Time
+}
+
+type User struct {
+	ID                 int64
+	Email              string
+	Name               string
+	Role               string
+	PasswordHash       string
+	MustChangePassword bool
+	DisabledAt         *time.Time
+	PasswordChangedAt  time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 type WebhookAttempt struct {

@@ -1,0 +1,59 @@
+package console
+
+import (
+	"net/http"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+)
+
+// The least role each page needs; admin includes marketer includes viewer,
+// exactly as for API keys.
+const (
+	viewer   = outreach.RoleViewer
+	marketer = outreach.RoleMarketer
+	admin    = outreach.RoleAdmin
+)
+
+// mount is the console's whole surface, below /console. r.page is a GET
+// for signed-in users with at least the role, r.action a POST; .menu puts
+// a page in the navigation, shown only to users with its role (admin
+// pages under "Admin"), in the order of this list. A page not registered
+// here is never linked.
+func (c *Console) mount(r router) {
+	r.public(http.MethodGet, "", redirectTo("/console/"))
+	r.public(http.MethodGet, "/sign-in", c.signInForm)
+	r.public(http.MethodPost, "/sign-in", c.signIn)
+	r.public(http.MethodPost, "/sign-out", c.signOut)
+	// Reachable while a one-time password still has to be replaced.
+	r.account(http.MethodGet, "/password", c.passwordForm)
+	r.account(http.MethodPost, "/password", c.changePassword)
+
+	r.page("/", viewer, c.dashboard).menu("Dashboard")
+
+	r.page("/suppressions", viewer, c.suppressions).menu("Suppressions")
+	r.action("/suppressions", marketer, c.addSuppression)
+	r.page("/suppressions/remove", admin, c.confirmUnsuppress)
+	r.action("/suppressions/remove", admin, c.unsuppress)
+
+	r.page("/throttles", admin, c.throttles).menu("Throttles")
+	r.action("/throttles", admin, c.putThrottles)
+
+	r.page("/keys", admin, c.keys).menu("API keys")
+	r.page("/keys/new", admin, c.newKeyForm)
+	r.action("/keys", admin, c.createKey)
+	r.page("/keys/:id/revoke", admin, c.confirmRevokeKey)
+	r.action("/keys/:id/revoke", admin, c.revokeKey)
+
+	r.page("/users", admin, c.users).menu("Users")
+	r.page("/users/new", admin, c.newUserForm)
+	r.action("/users", admin, c.createUser)
+	r.page("/users/:id", admin, c.user)
+	r.action("/users/:id/role", admin, c.setUserRole)
+	r.page("/users/:id/disable", admin, c.confirmDisableUser)
+	r.action("/users/:id/disable", admin, c.disableUser)
+	r.action("/users/:id/enable", admin, c.enableUser)
+	r.page("/users/:id/reset-password", admin, c.confirmResetPassword)
+	r.action("/users/:id/reset-password", admin, c.resetPassword)
+
+	r.page("/audit", admin, c.audit).menu("Audit log")
+}
