@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 
@@ -39,6 +40,7 @@ type PlanConfig struct {
 	// Stopping is closed when the process stops gracefully: planning
 	// stops after the batch in hand and carries on elsewhere.
 	Stopping <-chan struct{}
+	Log      *slog.Logger // nil: discard
 }
 
 // PlanWorker fans a run out over its audience, batch by batch. Each batch is
@@ -59,6 +61,9 @@ func NewPlanWorker(store *postgres.Store, cfg PlanConfig) *PlanWorker {
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 5000
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Minute
@@ -140,6 +145,11 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 			return river.JobSnooze(15 * time.Second)
 		}
 		if done {
+			// The last shard may finish after the last send batch (or
+			// every contact was skipped): the campaign may be complete now.
+			if _, err := w.store.CompleteCampaign(ctx, camp.ID); err != nil {
+				w.cfg.Log.Warn("campaign completion left to the sweep", "campaign_id", camp.ID, "error", err.Error())
+			}
 			return nil
 		}
 		if closed(w.cfg.Stopping) {

@@ -176,8 +176,26 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		return w.recover(ctx, b, err)
 	case err == nil && !turn.IsZero():
 		return w.snooze(turn)
+	case err == nil:
+		w.completeCampaigns(ctx, items)
 	}
 	return err
+}
+
+// completeCampaigns completes the batch's campaigns if it sent their last
+// messages. A failure here only delays completion to the periodic sweep
+// (FireDue), so it is logged, not returned: the batch itself is done.
+func (w *SendWorker) completeCampaigns(ctx context.Context, items []postgres.SendItem) {
+	seen := map[int64]bool{}
+	for _, it := range items {
+		if seen[it.CampaignID] {
+			continue
+		}
+		seen[it.CampaignID] = true
+		if _, err := w.store.CompleteCampaign(ctx, it.CampaignID); err != nil {
+			w.cfg.Log.Warn("campaign completion left to the sweep", "campaign_id", it.CampaignID, "error", err.Error())
+		}
+	}
 }
 
 // finishDead finishes what an earlier attempt of this job did not (its

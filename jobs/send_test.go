@@ -92,6 +92,24 @@ func TestSendDeliversOncePerContact(t *testing.T) {
 	}
 }
 
+// TestCampaignCompletesWithItsLastBatch: no periodic sweep runs here (no
+// leader, no fire_due job), yet the campaign is completed as soon as its
+// last batch is recorded.
+func TestCampaignCompletesWithItsLastBatch(t *testing.T) {
+	t.Parallel()
+	b, _ := sendSetup(t, 30)
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 2})
+	c := b.campaign(t, "one", 50, 0)
+	b.sendNow(t, c)
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	got, err := b.store.Campaign(context.Background(), c.ID)
+	require.NoError(t, err)
+	require.Equal(t, outreach.CampaignCompleted, got.Status)
+	var fired int
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'fire_due'`).Scan(&fired))
+	require.Zero(t, fired, "completed by the send batch, not by the sweep")
+}
+
 func TestSendTimeCheckHonoursChanges(t *testing.T) {
 	t.Parallel()
 	b, rec := sendSetup(t, 6)

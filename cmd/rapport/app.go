@@ -278,7 +278,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}
 	stopping := make(chan struct{})
 	workers := jobs.Workers{
-		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Cadence: cad, BatchSize: 5000, SendBatch: cfg.SendBatch,
+		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Log: log, Cadence: cad, BatchSize: 5000, SendBatch: cfg.SendBatch,
 			Timeout: planTimeout, Stopping: stopping}),
 		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Log: log, Cadence: cad,
 			Mail: jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From, Installation: installation,

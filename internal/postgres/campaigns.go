@@ -182,6 +182,28 @@ func (s *Store) CompleteCampaigns(ctx context.Context) ([]int64, error) {
 	return ids, mapError("complete campaigns", err)
 }
 
+// CompleteCampaign completes one one-off campaign if its last delivery
+// has reached a terminal state, as CompleteCampaigns does for all; the
+// send worker calls it after each batch, so a campaign is completed
+// moments after its last message rather than at the next sweep. It
+// reports whether it did.
+func (s *Store) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
+	pending, err := s.q.CampaignPendingDelivery(ctx, id)
+	if err != nil || len(pending) > 0 {
+		return false, mapError("complete campaign", err)
+	}
+	done := false
+	err = s.InTx(ctx, func(tx *Tx) error {
+		ids, err := tx.q.CampaignComplete(ctx, dbsqlc.CampaignCompleteParams{ID: id, Now: tx.Now()})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		done = true
+		return tx.emit(ctx, EventCampaignCompleted, "campaign:"+itoa(id), 0, map[string]any{"campaign_id": id})
+	})
+	return done, mapError("complete campaign", err)
+}
+
 // StatRow counts one campaign's deliveries of a tier in a state for a reason.
 type StatRow struct {
 	Tier, State, Reason string

@@ -68,3 +68,19 @@ WHERE c.status = 'running' AND c.cron = ''
   AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = c.id AND r.status = 'planning')
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.state IN ('scheduled', 'sending'))
 RETURNING c.id;
+
+-- name: CampaignPendingDelivery :many
+-- One delivery of a campaign still to send, newest first: while a run
+-- sends, its newest deliveries are the ones left, so the answer comes from
+-- the first index entries read.
+SELECT id FROM deliveries
+WHERE campaign_id = @id AND state IN ('scheduled', 'sending')
+ORDER BY id DESC LIMIT 1;
+
+-- name: CampaignComplete :many
+-- CampaignsComplete for one campaign.
+UPDATE campaigns c SET status = 'completed', updated_at = @now
+WHERE c.id = @id AND c.status = 'running' AND c.cron = ''
+  AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = c.id AND r.status = 'planning')
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.state IN ('scheduled', 'sending'))
+RETURNING c.id;

@@ -28,6 +28,40 @@ func (q *Queries) CampaignCancelDeliveries(ctx context.Context, arg CampaignCanc
 	return result.RowsAffected(), nil
 }
 
+const campaignComplete = `-- name: CampaignComplete :many
+UPDATE campaigns c SET status = 'completed', updated_at = $1
+WHERE c.id = $2 AND c.status = 'running' AND c.cron = ''
+  AND NOT EXISTS (SELECT 1 FROM campaign_runs r WHERE r.campaign_id = c.id AND r.status = 'planning')
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.campaign_id = c.id AND d.state IN ('scheduled', 'sending'))
+RETURNING c.id
+`
+
+type CampaignCompleteParams struct {
+	Now time.Time
+	ID  int64
+}
+
+// CampaignsComplete for one campaign.
+func (q *Queries) CampaignComplete(ctx context.Context, arg CampaignCompleteParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, campaignComplete, arg.Now, arg.ID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const campaignGet = `-- name: CampaignGet :one
 SELECT id, name, topic, category, priority, content, variants, audience, send_at, cron, timezone, expires_after_seconds, status, next_fire_at, created_by, created_at, updated_at FROM campaigns WHERE id = $1
 `
@@ -192,6 +226,35 @@ func (q *Queries) CampaignList(ctx context.Context, arg CampaignListParams) ([]C
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const campaignPendingDelivery = `-- name: CampaignPendingDelivery :many
+SELECT id FROM deliveries
+WHERE campaign_id = $1 AND state IN ('scheduled', 'sending')
+ORDER BY id DESC LIMIT 1
+`
+
+// One delivery of a campaign still to send, newest first: while a run
+// sends, its newest deliveries are the ones left, so the answer comes from
+// the first index entries read.
+func (q *Queries) CampaignPendingDelivery(ctx context.Context, id int64) ([]int64, error) {
+	rows, err := q.db.Query(ctx, campaignPendingDelivery, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
