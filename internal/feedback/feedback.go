@@ -146,10 +146,23 @@ func (s *Service) delivery(ctx context.Context, r Report) (postgres.DeliveryReci
 	if err != nil {
 		return rcpt, false, err
 	}
-	if byMessageID && !r.Authenticated && !strings.EqualFold(strings.TrimSpace(r.Email), rcpt.Email) {
+	if byMessageID && !r.Authenticated && !strings.EqualFold(strings.TrimSpace(r.Email), rcpt.Email) && !redactedComplaint(r) {
 		return rcpt, false, nil
 	}
 	return rcpt, true, nil
+}
+
+// redactedComplaint reports a complaint that names no usable address:
+// feedback loops (Yahoo, Outlook JMRP) redact the recipient, so our
+// Message-ID — 40 random bits of the installation plus the delivery, seen
+// only by whoever received the message — is all there is to go by. A
+// report naming some other valid address is still refused.
+func redactedComplaint(r Report) bool {
+	if r.Kind != postgres.FeedbackComplaint {
+		return false
+	}
+	_, ok := outreach.NormalizeEmail(r.Email)
+	return !ok
 }
 
 func (s *Service) softLimit() int {

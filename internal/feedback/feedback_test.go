@@ -77,13 +77,14 @@ type bundle struct {
 }
 
 // setup returns a service over a store holding delivery 42, sent to
-// jane.doe@example.org.
+// jane.doe@example.org, and 44, sent to john.smith@example.net.
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	signer, err := token.New([]string{strings.Repeat("s", 32)})
 	require.NoError(t, err)
 	st := &store{deliveries: map[int64]postgres.DeliveryRecipient{
 		42: {DeliveryID: 42, CampaignID: 7, ContactID: 9, State: outreach.DeliverySent, Email: "jane.doe@example.org"},
+		44: {DeliveryID: 44, CampaignID: 7, ContactID: 10, State: outreach.DeliverySent, Email: "john.smith@example.net"},
 	}}
 	c := &counter{}
 	return &bundle{svc: &feedback.Service{Store: st, Signer: signer, Installation: installation, Counter: c},
@@ -120,6 +121,16 @@ func TestApply(t *testing.T) {
 			counted: "applied",
 		},
 		{
+			name: "valid VERP tag and a Message-ID naming another delivery",
+			report: func(b *bundle) feedback.Report {
+				return feedback.Report{Source: "dsn", Kind: "hard_bounce", Tag: tag(b),
+					MessageID: mailer.MessageID(44, 7, installation, "example.com"), Email: "john.smith@example.net"}
+			},
+			want:     feedback.Applied,
+			recorded: &postgres.Feedback{Kind: "hard_bounce", Source: "dsn", DeliveryID: 42, Email: "jane.doe@example.org"},
+			counted:  "applied",
+		},
+		{
 			name: "VERP tag upper-cased on the way back",
 			report: func(b *bundle) feedback.Report {
 				return feedback.Report{Source: "dsn", Kind: "soft_bounce", Tag: strings.ToUpper(tag(b))}
@@ -142,7 +153,7 @@ func TestApply(t *testing.T) {
 			name: "VERP tag naming another delivery with this one's MAC",
 			report: func(b *bundle) feedback.Report {
 				_, mac, _ := strings.Cut(tag(b), "-")
-				return feedback.Report{Source: "dsn", Kind: "hard_bounce", Tag: "16-" + mac, Email: "jane.doe@example.org"}
+				return feedback.Report{Source: "dsn", Kind: "hard_bounce", Tag: "17-" + mac, Email: "jane.doe@example.org"}
 			},
 			want:    feedback.Unmatched,
 			counted: "unmatched",
@@ -208,6 +219,23 @@ func TestApply(t *testing.T) {
 			counted: "unmatched",
 		},
 		{
+			name: "complaint from a feedback loop, recipient redacted",
+			report: func(*bundle) feedback.Report {
+				return feedback.Report{Source: "dsn", Kind: "complaint", MessageID: ourID, Email: "redacted@"}
+			},
+			want:     feedback.Applied,
+			recorded: &postgres.Feedback{Kind: "complaint", Source: "dsn", DeliveryID: 42, Email: "jane.doe@example.org"},
+			counted:  "applied",
+		},
+		{
+			name: "complaint naming another valid address",
+			report: func(*bundle) feedback.Report {
+				return feedback.Report{Source: "dsn", Kind: "complaint", MessageID: ourID, Email: "someone.else@example.org"}
+			},
+			want:    feedback.Unmatched,
+			counted: "unmatched",
+		},
+		{
 			name: "authenticated, our Message-ID, another recipient",
 			report: func(*bundle) feedback.Report {
 				// Believed, and tied to the delivery: its recipient is recorded.
@@ -253,7 +281,7 @@ func TestApply(t *testing.T) {
 			counted: "unmatched",
 		},
 		{
-			name: "no signer: a tag names nothing",
+			name:    "no signer: a tag names nothing",
 			prepare: func(b *bundle) { b.svc.Signer = nil },
 			report: func(b *bundle) feedback.Report {
 				return feedback.Report{Source: "dsn", Kind: "hard_bounce", Tag: tag(b), Email: "jane.doe@example.org"}
@@ -348,9 +376,9 @@ func TestApply(t *testing.T) {
 	}
 }
 
-// TestApplyLooksUpOnlyWhatItMayAct reports that neither a forged tag nor a
+// TestApplyLooksUpOnlyTrustedIDs: neither a forged tag nor a
 // foreign Message-ID, nor a report to ignore, costs a database lookup.
-func TestApplyLooksUpOnlyWhatItMayAct(t *testing.T) {
+func TestApplyLooksUpOnlyTrustedIDs(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	good := b.signer.BounceTag(42)

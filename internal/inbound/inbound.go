@@ -93,7 +93,7 @@ type session struct {
 	rcpts []string
 }
 
-func (*session) Reset()        {}
+func (ss *session) Reset()     { ss.rcpts = nil } // after each message and on RSET
 func (*session) Logout() error { return nil }
 
 // Mail accepts any return path: bounces come with an empty one.
@@ -133,7 +133,11 @@ func (ss *session) Data(r io.Reader) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "message cannot be read as a bounce or complaint report"}
 	}
 	detail := strings.TrimSpace(rep.Status + " " + rep.Diagnostic)
-	out, err := ss.s.app.Apply(context.Background(), feedback.Report{Source: "dsn", EventID: hex.EncodeToString(h.Sum(nil)),
+	// Bounded, so a stalled database makes the sender retry (451) rather
+	// than hold the connection.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := ss.s.app.Apply(ctx, feedback.Report{Source: "dsn", EventID: hex.EncodeToString(h.Sum(nil)),
 		Kind: rep.Kind.String(), Email: rep.Recipient, MessageID: rep.MessageID, Tag: rep.Tag, Detail: detail})
 	if err != nil {
 		// Our fault (the database): the sender's server keeps the message
