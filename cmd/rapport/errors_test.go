@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -138,4 +140,148 @@ func TestBadInputChangesNothing(t *testing.T) {
 	require.Equal(t, 400, code)
 	code, _ = a.call("GET", "/api/v1/contacts?limit=100000", a.Key, nil, nil)
 	require.Equal(t, 400, code)
+}
+
+// badBytesCases are the text a client can send that PostgreSQL cannot
+// store or a mail header cannot carry: NUL (JSON \u0000), a line break in a
+// one-line field, another control character.
+var badBytesCases = map[string]string{"NUL": "a\u0000b", "CR LF": "Ada\r\nBcc: evil@example.com", "bell": "a\u0007b"}
+
+// TestBadBytesEveryWriteEndpoint sends NUL, line breaks and other control
+// characters in every text field of every write endpoint, and bodies that
+// are not UTF-8: each is a 4xx naming the field (422) or the body (400),
+// never a 500, and nothing is written.
+func TestBadBytesEveryWriteEndpoint(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, map[string]string{"EVENTS_SECRET": strings.Repeat("e", 40)})
+	var ct struct{ ID int64 }
+	code, raw := a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "clean@example.com", "tier": "low"}, &ct)
+	require.Equal(t, 201, code, string(raw))
+	var camp struct{ ID int64 }
+	campaign := func() map[string]any {
+		return map[string]any{"name": "C", "topic": "offers", "subject": "Hi", "text": "Hello", "html": "<p>Hello</p>"}
+	}
+	code, raw = a.call("POST", "/api/v1/campaigns", a.Key, campaign(), &camp)
+	require.Equal(t, 201, code, string(raw))
+	tier := func() map[string]any {
+		return map[string]any{"name": "Gold", "rank": 40, "caps": []map[string]any{{"max": 1, "window": "7d"}},
+			"send_window": map[string]any{"days": []string{"mon"}, "start": "09:00", "end": "17:00"}}
+	}
+	with := func(m map[string]any, k string, v any) map[string]any { m[k] = v; return m }
+	contact := func(k string, v any) map[string]any {
+		return with(map[string]any{"email": "new@example.com", "tier": "low"}, k, v)
+	}
+	type tcase struct {
+		method, path string
+		body         any
+		status       int
+		field        string
+	}
+	var cases []tcase
+	for _, bad := range badBytesCases {
+		cases = append(cases,
+			tcase{"POST", "/api/v1/contacts", contact("name", bad), 422, "name"},
+			tcase{"POST", "/api/v1/contacts", contact("external_id", bad), 422, "external_id"},
+			tcase{"POST", "/api/v1/contacts", contact("locale", bad), 422, "locale"},
+			tcase{"POST", "/api/v1/contacts", contact("timezone", bad), 422, "timezone"},
+			tcase{"POST", "/api/v1/contacts", contact("tier", bad), 422, "tier"},
+			tcase{"POST", "/api/v1/contacts", contact("email", "x"+bad+"@example.com"), 422, "email"},
+			tcase{"POST", "/api/v1/contacts", contact("attributes", map[string]any{"plan": "pro\u0000"}), 422, "attributes"},
+			tcase{"POST", "/api/v1/contacts", contact("attributes", map[string]any{bad: "pro"}), 422, "attributes"},
+			tcase{"PATCH", "/api/v1/contacts/" + itoa(ct.ID), map[string]any{"name": bad}, 422, "name"},
+			tcase{"POST", "/api/v1/tiers", with(with(tier(), "key", "gold"), "name", bad), 422, "name"},
+			tcase{"PUT", "/api/v1/tiers/low", with(tier(), "name", bad), 422, "name"},
+			tcase{"POST", "/api/v1/topics", map[string]any{"key": "news", "name": bad}, 422, "name"},
+			tcase{"POST", "/api/v1/topics", map[string]any{"key": bad, "name": "News"}, 422, "key"},
+			tcase{"POST", "/api/v1/campaigns", with(campaign(), "name", bad), 422, "name"},
+			tcase{"POST", "/api/v1/campaigns", with(campaign(), "subject", bad), 422, "subject"},
+			tcase{"POST", "/api/v1/campaigns", with(campaign(), "audience", map[string]any{"attributes": map[string]string{"plan": bad}}), 422, "audience.attributes.plan"},
+			tcase{"PATCH", "/api/v1/campaigns/" + itoa(camp.ID), map[string]any{"subject": bad}, 422, "subject"},
+			tcase{"POST", "/api/v1/keys", map[string]any{"name": bad, "role": "viewer"}, 422, "name"},
+			tcase{"POST", "/api/v1/suppressions", map[string]any{"email": "x" + bad + "@example.com", "reason": "manual"}, 422, "email"},
+			tcase{"PUT", "/api/v1/throttles", map[string]any{"global_per_second": 10, "domains": map[string]float64{"ex" + bad + ".com": 1}}, 422, ""},
+		)
+	}
+	// Multi-line text (templates, descriptions) keeps its line breaks but
+	// never NUL.
+	for _, f := range []string{"text", "html"} {
+		cases = append(cases, tcase{"POST", "/api/v1/campaigns", with(campaign(), f, "Hello\u0000"), 422, f},
+			tcase{"PATCH", "/api/v1/campaigns/" + itoa(camp.ID), map[string]any{f: "Hello\u0000"}, 422, f},
+			tcase{"POST", "/api/v1/campaigns", with(campaign(), "variants", map[string]any{"low": map[string]string{
+				"subject": "Hi", "text": "Hello", "html": "<p>Hello</p>", f: "x\u0000"}}), 422, "variants.low." + f})
+	}
+	cases = append(cases, tcase{"POST", "/api/v1/tiers", with(with(tier(), "key", "gold"), "description", "a\u0000"), 422, "description"})
+	// Bodies that are not UTF-8 are refused as unreadable, whatever the
+	// endpoint.
+	latin1 := func(s string) []byte { return []byte(strings.ReplaceAll(s, "é", "\xe9")) }
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/api/v1/contacts", `{"email":"new@example.com","tier":"low","name":"Ren\u00e9 é"}`},
+		{"PATCH", "/api/v1/contacts/" + itoa(ct.ID), `{"name":"Ren\u00e9 é"}`},
+		{"POST", "/api/v1/campaigns", `{"name":"é","topic":"offers","subject":"Hi","text":"Hello","html":"<p>Hello</p>"}`},
+		{"PATCH", "/api/v1/campaigns/" + itoa(camp.ID), `{"name":"é"}`},
+		{"POST", "/api/v1/campaigns/" + itoa(camp.ID) + "/preview", `{"contact_id":1,"x":"é"}`},
+		{"POST", "/api/v1/topics", `{"key":"news","name":"é"}`},
+		{"POST", "/api/v1/tiers", `{"key":"gold","name":"é"}`},
+		{"PUT", "/api/v1/tiers/low", `{"name":"é"}`},
+		{"POST", "/api/v1/keys", `{"name":"é","role":"viewer"}`},
+		{"POST", "/api/v1/suppressions", `{"email":"é@example.com"}`},
+		{"PUT", "/api/v1/throttles", `{"global_per_second":1,"domains":{"é.com":1}}`},
+	} {
+		cases = append(cases, tcase{c.method, c.path, latin1(c.body), 400, ""})
+	}
+	tables := []string{"contacts", "campaigns", "tiers", "topics", "api_keys", "suppressions", "throttle_rates", "audit_log"}
+	before := map[string]int{}
+	for _, tb := range tables {
+		before[tb] = a.count(tb)
+	}
+	for _, tc := range cases {
+		code, raw := a.call(tc.method, tc.path, a.Key, tc.body, nil)
+		require.Equal(t, tc.status, code, "%s %s %q: %s", tc.method, tc.path, tc.body, raw)
+		if tc.field != "" {
+			require.Contains(t, fieldsOf(t, raw), tc.field, "%s %s: %s", tc.method, tc.path, raw)
+		}
+	}
+	for _, tb := range tables {
+		require.Equal(t, before[tb], a.count(tb), "nothing written to %s", tb)
+	}
+	var name string
+	require.NoError(t, a.DB.QueryRow(context.Background(), "SELECT name FROM contacts WHERE id = $1", ct.ID).Scan(&name))
+	require.Empty(t, name)
+
+	// The events webhook, with its own secret.
+	for _, body := range []string{`{"type":"hard_bounce","email":"a\u0000@example.com"}`, `{"type":"hard\u0000","email":"a@example.com"}`} {
+		code, raw := a.callWith("POST", "/api/v1/events", strings.Repeat("e", 40), body)
+		require.Equal(t, 422, code, string(raw))
+	}
+	code, raw = a.callWith("POST", "/api/v1/events", strings.Repeat("e", 40), string(latin1(`{"type":"hard_bounce","email":"é@example.com"}`)))
+	require.Equal(t, 400, code, string(raw))
+	// An Idempotency-Key that is not printable ASCII.
+	req, _ := http.NewRequest("POST", a.Base+"/api/v1/campaigns", strings.NewReader(`{}`))
+	req.Header.Set("Authorization", "Bearer "+a.Key)
+	req.Header.Set("Idempotency-Key", "key-\xe9")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 400, resp.StatusCode)
+	// Path and query parameters.
+	code, _ = a.call("DELETE", "/api/v1/suppressions/a%00b@example.com", a.Key, nil, nil)
+	require.Equal(t, 404, code)
+	code, raw = a.call("GET", "/api/v1/contacts?tier=a%00b", a.Key, nil, nil)
+	require.Equal(t, 400, code, string(raw))
+}
+
+// callWith is call with a raw body and a bearer token that is not an API
+// key (the events secret).
+func (a *testApp) callWith(method, path, bearer, body string) (int, []byte) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.Base+path, strings.NewReader(body))
+	require.NoError(a.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a.checkResponse(req, resp, raw)
+	return resp.StatusCode, raw
 }

@@ -79,6 +79,9 @@ func (s *Server) listContacts(c echo.Context) error {
 	if f.Status != "" && !outreach.ContactStatus(f.Status).Valid() {
 		return newBadRequest("status", "must be active, unsubscribed, bounced or complained")
 	}
+	if fault := outreach.LineFault(f.Tier); fault != "" {
+		return newBadRequest("tier", fault)
+	}
 	var contacts []outreach.Contact
 	switch c.QueryParam("overdue") {
 	case "true":

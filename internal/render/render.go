@@ -125,16 +125,24 @@ func Compile(c outreach.Content, prefix string) (*Compiled, []*TemplateError) {
 		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: "is required"})
 	} else if strings.ContainsAny(c.Subject, "\r\n") {
 		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: "must be one line"})
+	} else if f := outreach.LineFault(strings.ReplaceAll(c.Subject, "\t", " ")); f != "" {
+		// A tab is white space like any other (Render folds it); the
+		// other control characters have no place in a header.
+		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: f})
 	} else if out.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
 		errs = append(errs, templateError(prefix+"subject", err))
 	}
 	if strings.TrimSpace(c.Text) == "" {
 		errs = append(errs, &TemplateError{Field: prefix + "text", Message: "is required: every message has a plain-text part"})
+	} else if f := outreach.TextFault(c.Text); f != "" {
+		errs = append(errs, &TemplateError{Field: prefix + "text", Message: f})
 	} else if out.text, err = texttemplate.New("text").Option("missingkey=zero").Parse(c.Text); err != nil {
 		errs = append(errs, templateError(prefix+"text", err))
 	}
 	if strings.TrimSpace(c.HTML) == "" {
 		errs = append(errs, &TemplateError{Field: prefix + "html", Message: "is required: every message has an HTML part"})
+	} else if f := outreach.TextFault(c.HTML); f != "" {
+		errs = append(errs, &TemplateError{Field: prefix + "html", Message: f})
 	} else if out.html, err = htmltemplate.New("html").Option("missingkey=zero").Parse(c.HTML); err != nil {
 		errs = append(errs, templateError(prefix+"html", err))
 	}
