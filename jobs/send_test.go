@@ -382,3 +382,28 @@ func TestSlowServerStopsBeforeTimeout(t *testing.T) {
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'scheduled'").Scan(&later))
 	require.Equal(t, 1, later, "the rest wait in a later job")
 }
+
+// TestUnbuildableMessageFailsLocally: a contact whose stored name holds a
+// line break (written before names were checked) gets a message go-mail
+// cannot build. The delivery fails with failed_local; the address is not
+// suppressed and the contact stays active: it was our fault, not a bounce.
+func TestUnbuildableMessageFailsLocally(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realClock{}) // the outbox transport builds every message
+	busyTier(t, b)
+	b.contacts(t, 2, "busy", "UTC")
+	ctx := context.Background()
+	_, err := b.pool.Exec(ctx, `UPDATE contacts SET name = E'Ada\r\nBcc: evil@example.com' WHERE email = 'c0000000@example.com'`)
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 2})
+	b.sendNow(t, b.campaign(t, "one", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	require.Equal(t, map[string]int{"sent/sent": 1, "failed/failed_local": 1}, deliveryStates(t, b))
+	var status, rule string
+	var sups int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT c.status, d.rule, (SELECT count(*) FROM suppressions)
+		FROM contacts c JOIN deliveries d ON d.contact_id = c.id WHERE c.email = 'c0000000@example.com'`).Scan(&status, &rule, &sups))
+	require.Equal(t, "active", status)
+	require.Zero(t, sups, "no suppression")
+	require.Contains(t, rule, "build message")
+}

@@ -74,8 +74,10 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 				}
 				env, err := w.envelope(camp, contact, it)
 				if err != nil {
+					// The template failed for this contact: a fault of
+					// ours, not of the address (never a bounce).
 					r.ends = append(r.ends, postgres.End{ID: it.ID, State: outreach.DeliveryFailed,
-						Reason: outreach.ReasonFailedPermanent, Rule: "template: " + err.Error()})
+						Reason: outreach.ReasonFailedLocal, Rule: "template: " + err.Error()})
 					continue
 				}
 				ready = append(ready, outgoing{item: it, contact: contact, envelope: env})

@@ -165,7 +165,10 @@ func (s DeliveryState) Terminal() bool {
 // Reason is a stable decision code, shown in the API, timelines and metrics.
 type Reason string
 
-// Decision reasons.
+// Decision reasons. ReasonFailedLocal is a message that could not be made
+// here (its template failed or ran over its bounds, or a header could not
+// be built): no server saw it, so it says nothing about the address and is
+// never a bounce or a suppression.
 const (
 	ReasonScheduled           Reason = "scheduled"
 	ReasonDeferredCap         Reason = "deferred_cap"
@@ -180,6 +183,7 @@ const (
 	ReasonSuppressedComplaint Reason = "suppressed_complaint"
 	ReasonInvalidAddress      Reason = "invalid_address"
 	ReasonFailedPermanent     Reason = "failed_permanent"
+	ReasonFailedLocal         Reason = "failed_local" // could not be made here (template, header): never a bounce
 	ReasonCanceled            Reason = "canceled"
 	ReasonUnknown             Reason = "unknown"
 	ReasonSent                Reason = "sent"

@@ -24,7 +24,7 @@ func cases(n int) uint64 {
 	return uint64(n)
 }
 
-var classes = []sendcheck.Class{sendcheck.Accepted, sendcheck.TempFail, sendcheck.PermFail, sendcheck.Uncertain}
+var classes = []sendcheck.Class{sendcheck.Accepted, sendcheck.TempFail, sendcheck.PermFail, sendcheck.Uncertain, sendcheck.LocalFail}
 
 // detailCorpus is server text, ASCII or not, with line breaks.
 var detailCorpus = func() string {
