@@ -220,6 +220,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
+	renderer = renderer.WithLimits(render.Limits{MaxBytes: cfg.TemplateMaxBytes, Timeout: cfg.TemplateTimeout})
 	transport, err := newTransport(cfg)
 	if err != nil {
 		return fail(err)

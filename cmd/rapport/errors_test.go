@@ -211,6 +211,16 @@ func TestBadBytesEveryWriteEndpoint(t *testing.T) {
 				"subject": "Hi", "text": "Hello", "html": "<p>Hello</p>", f: "x\u0000"}}), 422, "variants.low." + f})
 	}
 	cases = append(cases, tcase{"POST", "/api/v1/tiers", with(with(tier(), "key", "gold"), "description", "a\u0000"), 422, "description"})
+	// Templates whose output has no bound: a loop over ten million, and
+	// output over TEMPLATE_MAX_BYTES (512 KiB), in every part.
+	for _, huge := range []string{"{{range 10000000}}xxxxxxxxxx{{end}}", `{{range 6000}}{{printf "%0100d" 0}}{{end}}`} {
+		for _, f := range []string{"subject", "text", "html"} {
+			cases = append(cases, tcase{"POST", "/api/v1/campaigns", with(campaign(), f, huge), 422, f},
+				tcase{"PATCH", "/api/v1/campaigns/" + itoa(camp.ID), map[string]any{f: huge}, 422, f})
+		}
+		cases = append(cases, tcase{"POST", "/api/v1/campaigns", with(campaign(), "variants", map[string]any{"low": map[string]string{
+			"subject": "Hi", "text": "Hello", "html": huge}}), 422, "variants.low.html"})
+	}
 	// Bodies that are not UTF-8 are refused as unreadable, whatever the
 	// endpoint.
 	latin1 := func(s string) []byte { return []byte(strings.ReplaceAll(s, "é", "\xe9")) }
@@ -284,4 +294,44 @@ func (a *testApp) callWith(method, path, bearer, body string) (int, []byte) {
 	raw, _ := io.ReadAll(resp.Body)
 	a.checkResponse(req, resp, raw)
 	return resp.StatusCode, raw
+}
+
+// TestTemplatesAreBounded: a template that is cheap for the sample contact
+// of the create check but writes 600 KB for one real contact is refused by
+// the preview (422 naming the field) and, at send time, fails that one
+// delivery as failed_local with the limit in its rule: no message over the
+// limit is built, nothing is suppressed, the other contact gets theirs.
+func TestTemplatesAreBounded(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	zone := zoneInWindow()
+	var big, small struct{ ID int64 }
+	code, raw := a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "big@example.com", "tier": "high", "timezone": zone}, &big)
+	require.Equal(t, 201, code, string(raw))
+	code, raw = a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "small@example.com", "tier": "high", "timezone": zone}, &small)
+	require.Equal(t, 201, code, string(raw))
+	var camp struct{ ID int64 }
+	code, raw = a.call("POST", "/api/v1/campaigns", a.Key, map[string]any{"name": "Bounded", "topic": "offers", "subject": "Hi",
+		"text": "Hello", "html": `<p>Hello</p>{{if eq .Contact.Email "big@example.com"}}{{range 6000}}{{printf "%0100d" 0}}{{end}}{{end}}`,
+		"audience": map[string]any{"contact_ids": []int64{big.ID, small.ID}}}, &camp)
+	require.Equal(t, 201, code, "the sample contact renders small: %s", raw)
+
+	code, raw = a.call("POST", "/api/v1/campaigns/"+itoa(camp.ID)+"/preview", a.Key, map[string]any{"contact_id": big.ID}, nil)
+	require.Equal(t, 422, code, "a %d-byte preview", len(raw))
+	require.Contains(t, fieldsOf(t, raw), "html")
+	require.Contains(t, string(raw), "larger than 512 KiB")
+	code, _ = a.call("POST", "/api/v1/campaigns/"+itoa(camp.ID)+"/preview", a.Key, map[string]any{"contact_id": small.ID}, nil)
+	require.Equal(t, 200, code)
+
+	code, raw = a.call("POST", "/api/v1/campaigns/"+itoa(camp.ID)+"/send", a.Key, nil, nil)
+	require.Equal(t, 202, code, string(raw))
+	state, reason, _ := a.pcDelivery(camp.ID, big.ID, "sent", "failed", "skipped", "unknown")
+	require.Equal(t, "failed/failed_local", state+"/"+reason)
+	var rule string
+	require.NoError(t, a.DB.QueryRow(context.Background(), "SELECT rule FROM deliveries WHERE campaign_id = $1 AND contact_id = $2", camp.ID, big.ID).Scan(&rule))
+	require.Equal(t, "template: the html part is larger than 512 KiB (TEMPLATE_MAX_BYTES)", rule)
+	a.pcDelivery(camp.ID, small.ID, "sent")
+	require.Empty(t, a.pcMessagesTo("big@example.com"))
+	require.Len(t, a.pcMessagesTo("small@example.com"), 1)
+	require.Empty(t, a.pcSuppression("big@example.com"))
 }

@@ -58,7 +58,7 @@ func (s *Service) Preview(ctx context.Context, campaignID, contactID int64) (Pre
 	}
 	out := Preview{ContactID: contact.ID, Email: contact.Email, Tier: tier, Sample: contactID == 0,
 		PreferencesURL: s.cfg.Links.Preferences(contact.ID, camp.ID), UnsubscribeURL: s.cfg.Links.Unsubscribe(contact.ID, camp.ID)}
-	msg, err := s.cfg.Renderer.Render(comp, render.Data{
+	msg, err := s.cfg.Renderer.Render(ctx, comp, render.Data{
 		Contact: render.ContactData{ID: contact.ID, Name: contact.Name, Email: contact.Email, Locale: contact.Locale,
 			Tier: tier, Attributes: contact.Attributes},
 		Campaign:       render.CampaignData{ID: camp.ID, Name: camp.Name, Topic: camp.Topic},

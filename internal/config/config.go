@@ -45,6 +45,10 @@ type Config struct {
 	// OpsAddr is where /healthz, /readyz and /metrics are served, in every
 	// role; "" when OPS_ADDR=off.
 	OpsAddr string
+	// TemplateMaxBytes bounds each rendered part of a message (subject,
+	// text, HTML); TemplateTimeout bounds rendering one message.
+	TemplateMaxBytes int
+	TemplateTimeout  time.Duration
 }
 
 // SMTP is the parsed SMTP_URL.
@@ -155,6 +159,20 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("IMPORT_BODY_LIMIT", "must be a size such as 500M or 2G (at least 1K)")
 	} else {
 		c.ImportBodyLimit = n
+	}
+	if n, err := ParseSize(get("TEMPLATE_MAX_BYTES", "512K")); err != nil || n < 1<<10 || n > 64<<20 {
+		bad("TEMPLATE_MAX_BYTES", "must be a size from 1K to 64M, such as 512K")
+	} else {
+		c.TemplateMaxBytes = int(n)
+	}
+	c.TemplateTimeout = 2 * time.Second
+	if s := get("TEMPLATE_TIMEOUT", ""); s != "" {
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d < 10*time.Millisecond || d > time.Minute {
+			bad("TEMPLATE_TIMEOUT", "must be a duration from 10ms to 1m, such as 2s")
+		} else {
+			c.TemplateTimeout = d
+		}
 	}
 	if _, err := ParseSize(c.BodyLimit); err != nil {
 		bad("BODY_LIMIT", "must be a size such as 1M or 512K")

@@ -64,6 +64,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"SHUTDOWN_TIMEOUT":  "forever",
 		"OPS_ADDR":          "9090",
 	}
+	cases["TEMPLATE_MAX_BYTES"], cases["TEMPLATE_TIMEOUT"] = "100", "forever"
 	_, err := Load(env(cases))
 	require.Error(t, err)
 	msg := err.Error()
@@ -90,4 +91,18 @@ func TestOpsAndShutdown(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, c.OpsAddr)
 	require.Equal(t, 2*time.Minute, c.ShutdownTimeout)
+}
+
+// TestTemplateLimits: every render is bounded by default, configurably.
+func TestTemplateLimits(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Equal(t, 512<<10, c.TemplateMaxBytes)
+	require.Equal(t, 2*time.Second, c.TemplateTimeout)
+	m := valid()
+	m["TEMPLATE_MAX_BYTES"], m["TEMPLATE_TIMEOUT"] = "2M", "500ms"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, 2<<20, c.TemplateMaxBytes)
+	require.Equal(t, 500*time.Millisecond, c.TemplateTimeout)
 }
