@@ -8,6 +8,9 @@
 //     every URL in a message. Changes are POSTs.
 //   - A bad, altered or truncated token gets the same plain 404 whatever was
 //     wrong with it, and changes nothing.
+//   - A campaign preview's links (preview tokens, a purpose of their own)
+//     show the pages read-only, marked as a preview, and every POST through
+//     them is a 403: whoever previews a contact can never act as them.
 //   - Form POSTs carry a stateless CSRF field (an HMAC of the page's token)
 //     and are refused when the browser says they come from another site.
 //     The one-click POST needs neither: providers send it server-side with
