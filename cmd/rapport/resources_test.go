@@ -188,7 +188,7 @@ func TestResourceEndpoints(t *testing.T) {
 		Email, Name, Status string
 	}
 	a.call("GET", "/api/v1/contacts/"+itoa(ct.ID), viewer, nil, &erased)
-	require.Equal(t, "unsubscribed", erased.Status)
+	require.Equal(t, "erased", erased.Status)
 	require.Empty(t, erased.Name)
 	require.NotContains(t, erased.Email, "e@example.com")
 	var leaks int

@@ -53,7 +53,7 @@ func (c *Contact) Normalize() []FieldError {
 	if c.Status == "" {
 		c.Status = StatusActive
 	} else if !c.Status.Valid() {
-		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced or complained"})
+		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced, complained or erased"})
 	}
 	seen := map[string]bool{}
 	topics := make([]string, 0, len(c.TopicsOptedOut))

@@ -26,12 +26,16 @@ const (
 	StatusUnsubscribed ContactStatus = "unsubscribed"
 	StatusBounced      ContactStatus = "bounced"
 	StatusComplained   ContactStatus = "complained"
+	// StatusErased is a contact whose personal data was erased: the row
+	// stays for its deliveries, and is never mailed, opened through a link
+	// or changed again.
+	StatusErased ContactStatus = "erased"
 )
 
 // Valid reports whether s is a known status.
 func (s ContactStatus) Valid() bool {
 	switch s {
-	case StatusActive, StatusUnsubscribed, StatusBounced, StatusComplained:
+	case StatusActive, StatusUnsubscribed, StatusBounced, StatusComplained, StatusErased:
 		return true
 	}
 	return false

@@ -48,7 +48,7 @@ func TestNormalizeEmail(t *testing.T) {
 		require.True(t, valid, in)
 		require.Equal(t, want, got)
 	}
-	for _, bad := range []string{"", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>", "a b@example.com", "ada@example.com.", "ada@@example.com"} {
+	for _, bad := range []string{"", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>", "a b@example.com", "ada@example.com.", "ada@@example.com", "erased-1@erased.invalid", "x@Foo.INVALID"} {
 		_, valid := NormalizeEmail(bad)
 		require.False(t, valid, bad)
 	}

@@ -56,6 +56,11 @@ func (h *handler) open(c echo.Context, p token.Purpose) (v visit, ok bool, err e
 		}
 		return v, false, h.internal(c, "load contact", err)
 	}
+	if v.contact.Status == outreach.StatusErased {
+		// Erased: the links in old mail lead nowhere, as if the contact
+		// had never been.
+		return v, false, h.notFound(c)
+	}
 	v.ms = lookup(v.contact.Locale)
 	return v, true, nil
 }
