@@ -48,6 +48,7 @@ type Workers struct {
 	Send    *SendWorker
 	Replan  *ReplanWorker
 	FireDue *FireDueWorker
+	Resend  *ResendLostWorker // gives lost deliveries a new send job
 }
 
 // Register adds the workers to w.
@@ -56,6 +57,9 @@ func Register(w *river.Workers, ws Workers) {
 	river.AddWorker(w, ws.Send)
 	river.AddWorker(w, ws.Replan)
 	river.AddWorker(w, ws.FireDue)
+	if ws.Resend != nil {
+		river.AddWorker(w, ws.Resend)
+	}
 }
 
 // Metrics records what the workers do (metrics.Registry); nil records

@@ -35,6 +35,8 @@ func PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(FireDueInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return FireDueArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(ResendLostInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ResendLostArgs{}, nil }, nil),
 	}
 }
 

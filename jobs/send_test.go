@@ -407,3 +407,60 @@ func TestUnbuildableMessageFailsLocally(t *testing.T) {
 	require.Zero(t, sups, "no suppression")
 	require.Contains(t, rule, "build message")
 }
+
+// TestResendLostDeliveries: a send job deleted (as River's UI can) leaves
+// its deliveries scheduled with nothing to send them. The sweep finds
+// those whose moment passed LostAfter ago and gives them a new job, once
+// however often it runs; it leaves a paused campaign's held deliveries
+// alone. The deliveries are then sent.
+func TestResendLostDeliveries(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 3)
+	ctx := context.Background()
+	b.workers(t, map[string]int{QueuePlan: 1})
+	lost, held := b.campaign(t, "lost", 50, 0), b.campaign(t, "held", 60, 0)
+	b.sendNow(t, lost)
+	b.sendNow(t, held)
+	b.waitJobs(t, time.Minute, "plan_run")
+	_, err := b.svc.Pause(ctx, "test", held.ID)
+	require.NoError(t, err)
+	rows, err := b.pool.Query(ctx, "SELECT id FROM river_job WHERE kind = 'send_batch'")
+	require.NoError(t, err)
+	var jobIDs []int64
+	for rows.Next() {
+		var id int64
+		require.NoError(t, rows.Scan(&id))
+		jobIDs = append(jobIDs, id)
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, jobIDs)
+	for _, id := range jobIDs {
+		_, err := b.insert.JobDelete(ctx, id)
+		require.NoError(t, err)
+	}
+	_, err = b.pool.Exec(ctx, "UPDATE deliveries SET planned_for = now() - interval '10 minutes'")
+	require.NoError(t, err)
+	var scheduled int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE state = 'scheduled'").Scan(&scheduled))
+	require.Equal(t, 6, scheduled, "lost: nothing will ever send them")
+
+	for range 2 { // the same sweep again finds nothing more to do
+		_, err := b.insert.Insert(ctx, ResendLostArgs{}, nil)
+		require.NoError(t, err)
+		b.waitJobs(t, time.Minute, "resend_lost")
+	}
+	var jobs, carried int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jsonb_array_length(args->'delivery_ids')), 0)
+		FROM river_job WHERE kind = 'send_batch'`).Scan(&jobs, &carried))
+	require.Equal(t, 1, jobs, "one new job")
+	require.Equal(t, 3, carried, "for the lost campaign's deliveries only")
+
+	b.workers(t, map[string]int{QueueSend: 2})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Equal(t, 3, rec.count())
+	var sent, waiting int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE campaign_id = $1 AND state = 'sent'),
+		count(*) FILTER (WHERE campaign_id = $2 AND state = 'scheduled') FROM deliveries`, lost.ID, held.ID).Scan(&sent, &waiting))
+	require.Equal(t, 3, sent)
+	require.Equal(t, 3, waiting, "a paused campaign's deliveries stay held")
+}

@@ -112,6 +112,7 @@ func (b *bundle) newWorkers() Workers {
 			SendBatch: testSendBatch, Timeout: s.sendTimeout}),
 		Replan:  NewReplanWorker(b.store, ReplanConfig{Clock: s.clock, Cadence: testCad, SendBatch: testSendBatch}),
 		FireDue: NewFireDueWorker(b.svc),
+		Resend:  NewResendLostWorker(b.store, ResendLostConfig{Clock: s.clock, SendBatch: testSendBatch}),
 	}
 }
 

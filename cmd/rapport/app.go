@@ -254,6 +254,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Replan: jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg,
 			Stopping: stopping}),
 		FireDue: jobs.NewFireDueWorker(campaigns),
+		Resend:  jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
@@ -340,7 +341,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	pages := prefcenter.New(prefcenter.Deps{Store: a.store, Signer: a.signer, SecretKeys: a.cfg.SecretKeys,
 		Company: a.renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	srv := api.New(api.Deps{
-		RiverUI: ui, Pages: pages,
+		RiverUI: ui, Pages: pages, PublicURL: a.cfg.PublicURL,
 		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,

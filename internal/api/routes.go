@@ -26,8 +26,9 @@ func (s *Server) routes() {
 	admin := s.require(outreach.RoleAdmin)
 	if s.RiverUI != nil {
 		ui := echo.WrapHandler(s.RiverUI)
-		e.Any("/riverui", ui, s.requireBrowser(outreach.RoleAdmin))
-		e.Any("/riverui/*", ui, s.requireBrowser(outreach.RoleAdmin))
+		mw := s.riverUI(s.requireBrowser(outreach.RoleAdmin))
+		e.Any("/riverui", ui, mw...)
+		e.Any("/riverui/*", ui, mw...)
 	}
 	marketer := s.require(outreach.RoleMarketer)
 	viewer := s.require(outreach.RoleViewer)

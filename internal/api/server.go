@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +38,9 @@ type Deps struct {
 	HTTPMetrics HTTPMetrics
 	// RiverUI is River's web UI, mounted under /riverui for admins.
 	RiverUI http.Handler
+	// PublicURL is the origin River's UI is served under when a proxy
+	// rewrites the Host header (nil: the request's host alone).
+	PublicURL *url.URL
 	// Pages are the customer pages (preference center, unsubscribe),
 	// mounted on the same router; nil leaves them out.
 	Pages *prefcenter.Pages
