@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -637,4 +638,66 @@ func TestPreviewLinksChangeNothing(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, a.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'preview'`).Scan(&n))
 	require.Equal(t, 1, n)
+}
+
+// TestOneClickHasItsOwnLimit: a mailbox provider posts one-click
+// unsubscribes for all its users from one address. 1,000 of them in about
+// 10 s from one client all succeed; the pages keep their own per-client
+// limit for that same client.
+func TestOneClickHasItsOwnLimit(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	const email = "provider@example.com"
+	id := a.pcContact(email, "high", zoneInWindow(), "en")
+	a.pcSend("News", "product-news", id)
+	_, unsub := a.pcLinks(a.pcWaitMessageTo(email, 1))
+
+	const n = 1000
+	codes := make(chan int, n)
+	tick := time.NewTicker(10 * time.Millisecond) // 100 a second: 1,000 in 10 s
+	defer tick.Stop()
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				req, _ := http.NewRequest("POST", unsub, strings.NewReader("List-Unsubscribe=One-Click"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := noRedirects.Do(req)
+				if err != nil {
+					codes <- 0
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}
+		}()
+	}
+	for range n {
+		<-tick.C
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: n}, got, "every one-click POST succeeds")
+	require.Equal(t, "unsubscribed", a.pcSnapshot(id).Status)
+
+	limited := false
+	for range 100 {
+		code, _, _ := a.pcDo("GET", unsub, nil, nil)
+		if code == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+		require.Equal(t, http.StatusOK, code)
+	}
+	require.True(t, limited, "the pages' own limit still holds for the same client")
 }

@@ -17,7 +17,7 @@ func (s *Server) routes() {
 		e.GET("/p/:token", p.ShowPreferences, mw...)
 		e.POST("/p/:token", p.ChangePreferences, mw...)
 		e.GET("/u/:token", p.ShowUnsubscribe, mw...)
-		e.POST("/u/:token", p.Unsubscribe, mw...)
+		e.POST("/u/:token", p.Unsubscribe, p.UnsubscribeMiddleware()...)
 	}
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
