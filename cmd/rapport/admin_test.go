@@ -204,7 +204,7 @@ func TestCampaignLifecycleForecastTimeline(t *testing.T) {
 
 func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, map[string]string{"EVENTS_SECRET": "events-secret-0123456789"})
+	a := startApp(t, map[string]string{"EVENTS_SECRET": "events-secret-0123456789abcdefghijklmn"})
 	marketer := a.newKey("marketer")
 	var c struct{ ID int64 }
 	code, raw := a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "b@example.com", "tier": "high"}, &c)
@@ -226,21 +226,21 @@ func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	require.Equal(t, 401, code)
 	code, _ = post(a.Key, `{"type":"hard_bounce","email":"b@example.com"}`)
 	require.Equal(t, 401, code, "API keys do not open the webhook")
-	code, body := post("events-secret-0123456789", `{"type":"bounce","email":"b@example.com"}`)
+	code, body := post("events-secret-0123456789abcdefghijklmn", `{"type":"bounce","email":"b@example.com"}`)
 	require.Equal(t, 422, code, body)
 	for i := 0; i < 2; i++ {
-		code, body = post("events-secret-0123456789", `{"type":"soft_bounce","email":"b@example.com"}`)
+		code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"soft_bounce","email":"b@example.com"}`)
 		require.Equal(t, 202, code, body)
 		require.Contains(t, body, `"suppressed":false`)
 	}
-	code, body = post("events-secret-0123456789", `{"type":"soft_bounce","email":"B@example.com"}`)
+	code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"soft_bounce","email":"B@example.com"}`)
 	require.Equal(t, 202, code, body)
 	require.Contains(t, body, `"suppressed":true`, "the third soft bounce suppresses")
 	var contact struct{ Status string }
 	a.call("GET", "/api/v1/contacts/"+itoa(c.ID), a.Key, nil, &contact)
 	require.Equal(t, "bounced", contact.Status)
 
-	code, body = post("events-secret-0123456789", `{"type":"complaint","email":"nobody@example.org"}`)
+	code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"complaint","email":"nobody@example.org"}`)
 	require.Equal(t, 202, code, body)
 	var list struct {
 		Items []struct {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -334,4 +335,100 @@ func TestTemplatesAreBounded(t *testing.T) {
 	require.Empty(t, a.pcMessagesTo("big@example.com"))
 	require.Len(t, a.pcMessagesTo("small@example.com"), 1)
 	require.Empty(t, a.pcSuppression("big@example.com"))
+}
+
+// TestAuthFailuresAreLimited: after 20 wrong API keys within a minute from
+// one client address, every credential check from it is a 429 with
+// Retry-After — the right key too, so guessing cannot go on — and the log
+// says so without the keys; another address is not affected. The events
+// secret counts the same way.
+func TestAuthFailuresAreLimited(t *testing.T) {
+	t.Parallel()
+	secret := strings.Repeat("s", 40)
+	// Trusting the loopback proxy lets the test speak from several
+	// addresses.
+	a := startApp(t, map[string]string{"TRUSTED_PROXIES": "127.0.0.1/32", "EVENTS_SECRET": secret})
+	get := func(from, auth string) (int, http.Header) {
+		req, _ := http.NewRequest("GET", a.Base+"/api/v1/tiers", nil)
+		req.Header.Set("Authorization", auth)
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	for i := range 20 {
+		code, _ := get("203.0.113.9", fmt.Sprintf("Bearer rpk_0123456789abcdef_guess%02d", i))
+		require.Equal(t, http.StatusUnauthorized, code, "guess %d", i)
+	}
+	code, h := get("203.0.113.9", "Bearer "+a.Key)
+	require.Equal(t, http.StatusTooManyRequests, code, "even the right key: no more guessing")
+	require.NotEmpty(t, h.Get("Retry-After"))
+	require.Equal(t, "application/problem+json", h.Get("Content-Type"))
+	code, _ = get("203.0.113.10", "Bearer "+a.Key)
+	require.Equal(t, http.StatusOK, code, "another address")
+	code, _ = get("203.0.113.11", "")
+	require.Equal(t, http.StatusUnauthorized, code, "no key is not a guess")
+	log := a.stderr.String()
+	require.Contains(t, log, "too many failed authentication attempts")
+	require.Contains(t, log, "203.0.113.9")
+	require.NotContains(t, log, "guess")
+	require.NotContains(t, log, a.Key)
+
+	event := func(from, bearer string) int {
+		req, _ := http.NewRequest("POST", a.Base+"/api/v1/events", strings.NewReader(`{"type":"hard_bounce","email":"x@example.com"}`))
+		req.Header.Set("Authorization", "Bearer "+bearer)
+		req.Header.Set("X-Forwarded-For", from)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 20 {
+		require.Equal(t, http.StatusUnauthorized, event("198.51.100.4", fmt.Sprintf("wrong-secret-%02d", i)))
+	}
+	require.Equal(t, http.StatusTooManyRequests, event("198.51.100.4", secret))
+	require.Equal(t, http.StatusAccepted, event("198.51.100.5", secret))
+}
+
+// TestChunkedBodyOverLimitIs413: a body over BODY_LIMIT is a 413 whether
+// its length is announced or not (Transfer-Encoding: chunked).
+func TestChunkedBodyOverLimitIs413(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, map[string]string{"BODY_LIMIT": "1K"})
+	body := `{"email":"a@example.com","tier":"low","name":"` + strings.Repeat("x", 4<<10) + `"}`
+	for _, chunked := range []bool{false, true} {
+		req, _ := http.NewRequest("POST", a.Base+"/api/v1/contacts", strings.NewReader(body))
+		if chunked {
+			req.ContentLength, req.TransferEncoding = -1, []string{"chunked"}
+		}
+		req.Header.Set("Authorization", "Bearer "+a.Key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "chunked=%v: %s", chunked, raw)
+	}
+	require.Zero(t, a.count("contacts"))
+}
+
+// TestAPIAnswersAreNotSniffedOrCached: every API answer, errors included,
+// says no content sniffing and no caching (they hold contacts' data).
+func TestAPIAnswersAreNotSniffedOrCached(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	for _, c := range []struct{ path, key string }{
+		{"/api/v1/contacts", a.Key}, {"/api/v1/contacts", ""}, {"/api/v1/contacts/999", a.Key}, {"/api/v1/openapi.json", ""}, {"/healthz", ""},
+	} {
+		req, _ := http.NewRequest("GET", a.Base+c.path, nil)
+		if c.key != "" {
+			req.Header.Set("Authorization", "Bearer "+c.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"), c.path)
+		require.Equal(t, "no-store", resp.Header.Get("Cache-Control"), c.path)
+	}
 }

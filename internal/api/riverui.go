@@ -22,7 +22,8 @@ import (
 //     River's frontend posts its JSON without a Content-Type, so browsers
 //     label it text/plain;
 //   - no framing (X-Frame-Options, CSP frame-ancestors), a CSP allowing
-//     only our own scripts, styles and API, no sniffing, no caching.
+//     only our own scripts, styles and API, no sniffing, no caching but of
+//     its hashed assets (noSniffNoStore).
 
 // riverUICSP allows what River's UI is made of (its own scripts, styles,
 // images and API) and nothing else; it injects inline style attributes,
@@ -48,7 +49,6 @@ func (s *Server) riverUI(auth echo.MiddlewareFunc) []echo.MiddlewareFunc {
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("X-Content-Type-Options", "nosniff")
 			h.Set("Referrer-Policy", "same-origin")
-			h.Set("Cache-Control", "no-store")
 			return next(c)
 		}
 	}

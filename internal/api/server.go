@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,8 +62,9 @@ type HTTPMetrics interface {
 // Server is the HTTP API.
 type Server struct {
 	Deps
-	log *slog.Logger
-	e   *echo.Echo
+	log      *slog.Logger
+	e        *echo.Echo
+	failures *authFailures
 }
 
 // New builds the server and its routes.
@@ -87,14 +89,33 @@ func New(d Deps) *Server {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	s := &Server{Deps: d, log: d.Log, e: e}
+	clock := d.Clock
+	if clock == nil {
+		clock = outreach.SystemClock{}
+	}
+	s := &Server{Deps: d, log: d.Log, e: e, failures: newAuthFailures(clock.Now)}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.RequestID())
+	e.Use(noSniffNoStore)
 	e.Use(s.requestLog())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: d.BodyLimit, Skipper: isImport}))
 	s.routes()
 	return s
+}
+
+// noSniffNoStore sets, before anything can answer (errors included), what
+// every answer carries: no content sniffing, and no caching of API
+// answers, which hold contacts' data (River's hashed assets may be cached).
+func noSniffNoStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if !strings.HasPrefix(c.Request().URL.Path, "/riverui/assets/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
 }
 
 // ServeHTTP makes the server an http.Handler.

@@ -177,8 +177,10 @@ func Load(getenv func(string) string) (*Config, error) {
 	if _, err := ParseSize(c.BodyLimit); err != nil {
 		bad("BODY_LIMIT", "must be a size such as 1M or 512K")
 	}
-	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
-		bad("EVENTS_SECRET", "must be at least 16 characters")
+	if c.EventsSecret != "" && len(c.EventsSecret) < 32 {
+		// Like SECRET_KEY: the webhook's secret is all that stands between
+		// anyone and the power to suppress every address.
+		bad("EVENTS_SECRET", "must be at least 32 characters")
 	}
 	if j := get("DEFER_JITTER", "30m"); j != "" {
 		d, err := outreach.ParseDuration(j)

@@ -106,3 +106,16 @@ func TestTemplateLimits(t *testing.T) {
 	require.Equal(t, 2<<20, c.TemplateMaxBytes)
 	require.Equal(t, 500*time.Millisecond, c.TemplateTimeout)
 }
+
+// TestEventsSecretLength: the webhook's secret is as long as SECRET_KEY
+// must be.
+func TestEventsSecretLength(t *testing.T) {
+	m := valid()
+	m["EVENTS_SECRET"] = "0123456789abcdef0123456789abcde" // 31
+	_, err := Load(env(m))
+	require.ErrorContains(t, err, "EVENTS_SECRET: must be at least 32 characters")
+	m["EVENTS_SECRET"] += "f"
+	c, err := Load(env(m))
+	require.NoError(t, err)
+	require.Len(t, c.EventsSecret, 32)
+}
