@@ -211,7 +211,8 @@ func TestBadBytesEveryWriteEndpoint(t *testing.T) {
 			tcase{"POST", "/api/v1/campaigns", with(campaign(), "variants", map[string]any{"low": map[string]string{
 				"subject": "Hi", "text": "Hello", "html": "<p>Hello</p>", f: "x\u0000"}}), 422, "variants.low." + f})
 	}
-	cases = append(cases, tcase{"POST", "/api/v1/tiers", with(with(tier(), "key", "gold"), "description", "a\u0000"), 422, "description"})
+	cases = append(cases, tcase{"POST", "/api/v1/tiers", with(with(tier(), "key", "gold"), "description", "a\u0000"), 422, "description"},
+		tcase{"POST", "/api/v1/campaigns/" + itoa(camp.ID) + "/schedule", `{"send_at":"2030-01-01T00:00:00Z\u0000"}`, 400, ""})
 	// Templates whose output has no bound: a loop over ten million, and
 	// output over TEMPLATE_MAX_BYTES (512 KiB), in every part.
 	for _, huge := range []string{"{{range 10000000}}xxxxxxxxxx{{end}}", `{{range 6000}}{{printf "%0100d" 0}}{{end}}`} {
@@ -237,6 +238,7 @@ func TestBadBytesEveryWriteEndpoint(t *testing.T) {
 		{"POST", "/api/v1/keys", `{"name":"é","role":"viewer"}`},
 		{"POST", "/api/v1/suppressions", `{"email":"é@example.com"}`},
 		{"PUT", "/api/v1/throttles", `{"global_per_second":1,"domains":{"é.com":1}}`},
+		{"POST", "/api/v1/campaigns/" + itoa(camp.ID) + "/schedule", `{"send_at":"2030-01-01T00:00:00Zé"}`},
 	} {
 		cases = append(cases, tcase{c.method, c.path, latin1(c.body), 400, ""})
 	}
@@ -275,8 +277,10 @@ func TestBadBytesEveryWriteEndpoint(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, 400, resp.StatusCode)
 	// Path and query parameters.
-	code, _ = a.call("DELETE", "/api/v1/suppressions/a%00b@example.com", a.Key, nil, nil)
-	require.Equal(t, 404, code)
+	for _, path := range []string{"/api/v1/suppressions/a%00b@example.com", "/api/v1/contacts/1%00", "/api/v1/keys/%E9"} {
+		code, _ = a.call("DELETE", path, a.Key, nil, nil)
+		require.Equal(t, 404, code, path)
+	}
 	code, raw = a.call("GET", "/api/v1/contacts?tier=a%00b", a.Key, nil, nil)
 	require.Equal(t, 400, code, string(raw))
 }
