@@ -1,6 +1,8 @@
 package jobs
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -41,8 +43,8 @@ func (c *contentCache) get(camp outreach.Campaign, tier string) (*render.Compile
 	return comp, nil
 }
 
-// envelope renders one delivery's message.
-func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, error) {
+// envelope renders one delivery's message, within the renderer's bounds.
+func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, error) {
 	comp, err := w.cache.get(camp, it.Tier)
 	if err != nil {
 		return nil, err
@@ -56,7 +58,7 @@ func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, 
 		PreferencesURL: m.Links.Preferences(contact.ID, camp.ID),
 		UnsubscribeURL: unsub,
 	}
-	msg, err := m.Renderer.Render(comp, data)
+	msg, err := m.Renderer.Render(ctx, comp, data)
 	if err != nil {
 		return nil, err
 	}
@@ -87,3 +89,14 @@ func (w *SendWorker) envelope(camp outreach.Campaign, contact outreach.Contact, 
 
 // cadenceEvent is a message sent (or about to be) at t, for the caps.
 func cadenceEvent(t time.Time) cadence.Event { return cadence.Event{At: t} }
+
+// templateRule is what a delivery whose message could not be rendered
+// records: the bound it ran into ("template: the html part is larger than
+// 512 KiB (TEMPLATE_MAX_BYTES)") or the template's error.
+func templateRule(err error) string {
+	var le *render.LimitError
+	if errors.As(err, &le) {
+		return "template: " + le.Error()
+	}
+	return "template: " + err.Error()
+}

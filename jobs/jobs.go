@@ -49,6 +49,7 @@ type Workers struct {
 	Replan  *ReplanWorker
 	FireDue *FireDueWorker
 	Webhook *WebhookDispatchWorker
+	Resend  *ResendLostWorker // gives lost deliveries a new send job
 }
 
 // Register adds the workers to w.
@@ -58,6 +59,9 @@ func Register(w *river.Workers, ws Workers) {
 	river.AddWorker(w, ws.Replan)
 	river.AddWorker(w, ws.FireDue)
 	river.AddWorker(w, ws.Webhook)
+	if ws.Resend != nil {
+		river.AddWorker(w, ws.Resend)
+	}
 }
 
 // Metrics records what the workers do (metrics.Registry); nil records

@@ -56,6 +56,8 @@ func reply(r mailer.Result) sendcheck.Reply {
 		c = sendcheck.PermFail
 	case mailer.Uncertain:
 		c = sendcheck.Uncertain
+	case mailer.LocalFail:
+		c = sendcheck.LocalFail
 	}
 	return sendcheck.Reply{Class: c, Unsent: r.Unsent, Code: r.Code, Detail: r.Detail}
 }

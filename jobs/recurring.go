@@ -38,6 +38,8 @@ func PeriodicJobs() []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
+		river.NewPeriodicJob(river.PeriodicInterval(ResendLostInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ResendLostArgs{}, nil }, nil),
 	}
 }
 

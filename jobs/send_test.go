@@ -102,9 +102,12 @@ func TestCampaignCompletesWithItsLastBatch(t *testing.T) {
 	c := b.campaign(t, "one", 50, 0)
 	b.sendNow(t, c)
 	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
-	got, err := b.store.Campaign(context.Background(), c.ID)
-	require.NoError(t, err)
-	require.Equal(t, outreach.CampaignCompleted, got.Status)
+	// The job commits, then its worker completes the campaign: moments.
+	require.Eventually(t, func() bool {
+		got, err := b.store.Campaign(context.Background(), c.ID)
+		require.NoError(t, err)
+		return got.Status == outreach.CampaignCompleted
+	}, 2*time.Second, 10*time.Millisecond)
 	var fired int
 	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT count(*) FROM river_job WHERE kind = 'fire_due'`).Scan(&fired))
 	require.Zero(t, fired, "completed by the send batch, not by the sweep")
@@ -399,4 +402,86 @@ func TestSlowServerStopsBeforeTimeout(t *testing.T) {
 	var later int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'scheduled'").Scan(&later))
 	require.Equal(t, 1, later, "the rest wait in a later job")
+}
+
+// TestUnbuildableMessageFailsLocally: a contact whose stored name holds a
+// line break (written before names were checked) gets a message go-mail
+// cannot build. The delivery fails with failed_local; the address is not
+// suppressed and the contact stays active: it was our fault, not a bounce.
+func TestUnbuildableMessageFailsLocally(t *testing.T) {
+	t.Parallel()
+	b := setup(t, realClock{}) // the outbox transport builds every message
+	busyTier(t, b)
+	b.contacts(t, 2, "busy", "UTC")
+	ctx := context.Background()
+	_, err := b.pool.Exec(ctx, `UPDATE contacts SET name = E'Ada\r\nBcc: evil@example.com' WHERE email = 'c0000000@example.com'`)
+	require.NoError(t, err)
+	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 2})
+	b.sendNow(t, b.campaign(t, "one", 50, 0))
+	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
+	require.Equal(t, map[string]int{"sent/sent": 1, "failed/failed_local": 1}, deliveryStates(t, b))
+	var status, rule string
+	var sups int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT c.status, d.rule, (SELECT count(*) FROM suppressions)
+		FROM contacts c JOIN deliveries d ON d.contact_id = c.id WHERE c.email = 'c0000000@example.com'`).Scan(&status, &rule, &sups))
+	require.Equal(t, "active", status)
+	require.Zero(t, sups, "no suppression")
+	require.Contains(t, rule, "build message")
+}
+
+// TestResendLostDeliveries: a send job deleted (as River's UI can) leaves
+// its deliveries scheduled with nothing to send them. The sweep finds
+// those whose moment passed LostAfter ago and gives them a new job, once
+// however often it runs; it leaves a paused campaign's held deliveries
+// alone. The deliveries are then sent.
+func TestResendLostDeliveries(t *testing.T) {
+	t.Parallel()
+	b, rec := sendSetup(t, 3)
+	ctx := context.Background()
+	b.workers(t, map[string]int{QueuePlan: 1})
+	lost, held := b.campaign(t, "lost", 50, 0), b.campaign(t, "held", 60, 0)
+	b.sendNow(t, lost)
+	b.sendNow(t, held)
+	b.waitJobs(t, time.Minute, "plan_run")
+	_, err := b.svc.Pause(ctx, "test", held.ID)
+	require.NoError(t, err)
+	rows, err := b.pool.Query(ctx, "SELECT id FROM river_job WHERE kind = 'send_batch'")
+	require.NoError(t, err)
+	var jobIDs []int64
+	for rows.Next() {
+		var id int64
+		require.NoError(t, rows.Scan(&id))
+		jobIDs = append(jobIDs, id)
+	}
+	require.NoError(t, rows.Err())
+	require.NotEmpty(t, jobIDs)
+	for _, id := range jobIDs {
+		_, err := b.insert.JobDelete(ctx, id)
+		require.NoError(t, err)
+	}
+	_, err = b.pool.Exec(ctx, "UPDATE deliveries SET planned_for = now() - interval '10 minutes'")
+	require.NoError(t, err)
+	var scheduled int
+	require.NoError(t, b.pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE state = 'scheduled'").Scan(&scheduled))
+	require.Equal(t, 6, scheduled, "lost: nothing will ever send them")
+
+	for range 2 { // the same sweep again finds nothing more to do
+		_, err := b.insert.Insert(ctx, ResendLostArgs{}, nil)
+		require.NoError(t, err)
+		b.waitJobs(t, time.Minute, "resend_lost")
+	}
+	var jobs, carried int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(jsonb_array_length(args->'delivery_ids')), 0)
+		FROM river_job WHERE kind = 'send_batch'`).Scan(&jobs, &carried))
+	require.Equal(t, 1, jobs, "one new job")
+	require.Equal(t, 3, carried, "for the lost campaign's deliveries only")
+
+	b.workers(t, map[string]int{QueueSend: 2})
+	b.waitJobs(t, time.Minute, "send_batch")
+	require.Equal(t, 3, rec.count())
+	var sent, waiting int
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE campaign_id = $1 AND state = 'sent'),
+		count(*) FILTER (WHERE campaign_id = $2 AND state = 'scheduled') FROM deliveries`, lost.ID, held.ID).Scan(&sent, &waiting))
+	require.Equal(t, 3, sent)
+	require.Equal(t, 3, waiting, "a paused campaign's deliveries stay held")
 }

@@ -325,7 +325,7 @@ func TestWebhookOutboxIsTransactional(t *testing.T) {
 		require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events`).Scan(&n))
 		return n
 	}
-	c, _, err := b.store.UpsertContact(ctx, "test", outreach.Contact{Email: "ada@example.com", Tier: "medium"})
+	c, _, err := b.store.UpsertContact(ctx, "test", outreach.Contact{Email: "ada@example.com", Tier: "medium", ExternalID: "crm-981"})
 	require.NoError(t, err)
 	_, err = b.store.Unsubscribe(ctx, c.ID, postgres.PrefOrigin{Actor: "customer"})
 	require.NoError(t, err)
@@ -354,4 +354,17 @@ func TestWebhookOutboxIsTransactional(t *testing.T) {
 	var leaked int
 	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events WHERE payload::text LIKE '%ada@example.com%'`).Scan(&leaked))
 	require.Zero(t, leaked)
+
+	// The CRM gets the external id with the erasure; then it is cleared.
+	require.NoError(t, b.dispatcher().Work(ctx, nil))
+	require.Zero(t, b.pending(t))
+	require.Contains(t, string(r.bodies[erasedID(t, b)]), "crm-981")
+	require.NoError(t, b.pool.QueryRow(ctx, `SELECT count(*) FROM webhook_events WHERE payload::text LIKE '%crm-981%'`).Scan(&leaked))
+	require.Zero(t, leaked, "nothing of the contact left in the outbox")
+}
+
+func erasedID(t *testing.T, b *bundle) string {
+	var id string
+	require.NoError(t, b.pool.QueryRow(context.Background(), `SELECT event_id FROM webhook_events WHERE type = 'contact.erased'`).Scan(&id))
+	return id
 }

@@ -204,7 +204,7 @@ func TestCampaignLifecycleForecastTimeline(t *testing.T) {
 
 func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	t.Parallel()
-	a := startApp(t, map[string]string{"EVENTS_SECRET": "events-secret-0123456789"})
+	a := startApp(t, map[string]string{"EVENTS_SECRET": "events-secret-0123456789abcdefghijklmn"})
 	marketer := a.newKey("marketer")
 	var c struct{ ID int64 }
 	code, raw := a.call("POST", "/api/v1/contacts", a.Key, map[string]any{"email": "b@example.com", "tier": "high"}, &c)
@@ -226,21 +226,21 @@ func TestSuppressionsEventsThrottlesMetrics(t *testing.T) {
 	require.Equal(t, 401, code)
 	code, _ = post(a.Key, `{"type":"hard_bounce","email":"b@example.com"}`)
 	require.Equal(t, 401, code, "API keys do not open the webhook")
-	code, body := post("events-secret-0123456789", `{"type":"bounce","email":"b@example.com"}`)
+	code, body := post("events-secret-0123456789abcdefghijklmn", `{"type":"bounce","email":"b@example.com"}`)
 	require.Equal(t, 422, code, body)
 	for i := 0; i < 2; i++ {
-		code, body = post("events-secret-0123456789", `{"type":"soft_bounce","email":"b@example.com"}`)
+		code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"soft_bounce","email":"b@example.com"}`)
 		require.Equal(t, 202, code, body)
 		require.Contains(t, body, `"suppressed":false`)
 	}
-	code, body = post("events-secret-0123456789", `{"type":"soft_bounce","email":"B@example.com"}`)
+	code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"soft_bounce","email":"B@example.com"}`)
 	require.Equal(t, 202, code, body)
 	require.Contains(t, body, `"suppressed":true`, "the third soft bounce suppresses")
 	var contact struct{ Status string }
 	a.call("GET", "/api/v1/contacts/"+itoa(c.ID), a.Key, nil, &contact)
 	require.Equal(t, "bounced", contact.Status)
 
-	code, body = post("events-secret-0123456789", `{"type":"complaint","email":"nobody@example.org"}`)
+	code, body = post("events-secret-0123456789abcdefghijklmn", `{"type":"complaint","email":"nobody@example.org"}`)
 	require.Equal(t, 202, code, body)
 	var list struct {
 		Items []struct {
@@ -362,4 +362,70 @@ func TestRecurringCampaignFires(t *testing.T) {
 	require.Len(t, msgs, 1, "the periodic fire_due job fired the campaign")
 	require.Equal(t, 1, a.count("campaign_runs"))
 	require.NotContains(t, a.stderr.String(), "must contain all required states")
+}
+
+// TestRiverUIRefusesCrossSite: River's UI is an admin's browser page whose
+// Basic credentials the browser sends with any request to it. A page on
+// another site posting to its API (text/plain: no CORS preflight) to
+// delete a send job is refused and deletes nothing, with or without
+// Sec-Fetch-Site; a non-JSON body from a client that is not a browser is a
+// 415; the UI cannot be framed. Its own page (same-origin) still works.
+func TestRiverUIRefusesCrossSite(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	ctx := context.Background()
+	id := a.pcContact("night@example.com", "high", zoneAt(2), "en") // deferred to the morning: its job waits
+	camp := a.pcSend("Morning news", "product-news", id)
+	_, reason, _ := a.pcDelivery(camp, id, "scheduled")
+	require.Equal(t, "deferred_send_window", reason)
+	var jobID int64
+	require.Eventually(t, func() bool {
+		return a.DB.QueryRow(ctx, "SELECT id FROM river_job WHERE kind = 'send_batch' AND state = 'scheduled'").Scan(&jobID) == nil
+	}, 10*time.Second, 50*time.Millisecond)
+	jobExists := func() bool {
+		var n int
+		require.NoError(t, a.DB.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE id = $1", jobID).Scan(&n))
+		return n == 1
+	}
+	post := func(contentType string, header map[string]string) int {
+		req, err := http.NewRequest("POST", a.Base+"/riverui/api/jobs/delete", strings.NewReader(`{"ids":["`+itoa(jobID)+`"]}`))
+		require.NoError(t, err)
+		req.SetBasicAuth("admin", a.Key) // what the browser has cached
+		req.Header.Set("Content-Type", contentType)
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, h := range []map[string]string{
+		{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"},
+		{"Sec-Fetch-Site": "same-site", "Origin": "https://other.example.test"},
+		{"Origin": "https://evil.example"}, // a browser without Fetch Metadata
+	} {
+		require.Equal(t, http.StatusForbidden, post("text/plain", h), "%v", h)
+		require.Equal(t, http.StatusForbidden, post("application/json", h), "%v", h)
+		require.True(t, jobExists(), "a cross-site request deletes nothing")
+	}
+	require.Equal(t, http.StatusUnsupportedMediaType, post("text/plain", nil), "not JSON and not vouched for by a browser")
+	require.Equal(t, http.StatusUnsupportedMediaType, post("application/x-www-form-urlencoded", nil))
+	require.True(t, jobExists())
+
+	req, _ := http.NewRequest("GET", a.Base+"/riverui/", nil)
+	req.SetBasicAuth("admin", a.Key)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, 200, resp.StatusCode)
+	require.Equal(t, "DENY", resp.Header.Get("X-Frame-Options"))
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+	require.Contains(t, resp.Header.Get("Content-Security-Policy"), "script-src 'self'")
+	require.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+
+	// River's own page posts its JSON without a Content-Type (the browser
+	// labels it text/plain) and the browser says it is same-origin.
+	require.Equal(t, http.StatusOK, post("text/plain;charset=UTF-8", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": a.Base}))
+	require.False(t, jobExists())
 }

@@ -249,6 +249,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err != nil {
 		return fail(err)
 	}
+	renderer = renderer.WithLimits(render.Limits{MaxBytes: cfg.TemplateMaxBytes, Timeout: cfg.TemplateTimeout})
 	transport, err := newTransport(cfg)
 	if err != nil {
 		return fail(err)
@@ -289,6 +290,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		FireDue: jobs.NewFireDueWorker(campaigns),
 		Webhook: jobs.NewWebhookDispatchWorker(store, jobs.WebhookConfig{Clock: clock, Log: log, Secrets: signer,
 			Client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}), Stopping: stopping, Metrics: reg}),
+		Resend:  jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
@@ -390,7 +392,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	}
 	defer con.Close()
 	srv := api.New(api.Deps{
-		RiverUI: ui, Pages: pages, Console: con,
+		RiverUI: ui, Pages: pages, Console: con, PublicURL: a.cfg.PublicURL,
 		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,

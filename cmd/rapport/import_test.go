@@ -160,7 +160,7 @@ func TestImportRowErrors(t *testing.T) {
 		"w@example.com,W,low,,,next tuesday,",                                // 7 paused_until
 		"v@example.com,V,low",                                                // 8 column count
 		",Nobody,low,,,,",                                                    // 9 email (empty)
-		"good2@example.com,\"Two,\nlines\",medium,,events,,",                 // 10-11 quoted newline
+		"good2@example.com,\"Two, lines\",medium,,\"events;\n\",,",           // 10-11 quoted newline
 		"u@example.com,U,\"low\"x,,,,",                                       // 12 malformed quote
 		"dup-ext@example.com,E,low,,,,ext-1",                                 // 13
 		"good3@example.com,Good Three,high,,,2031-05-06T07:08:09+02:00,",     // 14
@@ -188,7 +188,7 @@ func TestImportRowErrors(t *testing.T) {
 			require.Equal(t, "is required", e.Message)
 		}
 	}
-	require.Equal(t, "Two,\nlines", a.storedContact("good2@example.com").Name)
+	require.Equal(t, "Two, lines", a.storedContact("good2@example.com").Name)
 	require.Equal(t, []string{"events"}, a.storedContact("good2@example.com").Topics)
 	require.True(t, a.storedContact("good3@example.com").PausedUntil.Equal(time.Date(2031, 5, 6, 5, 8, 9, 0, time.UTC)))
 	require.Equal(t, 4, a.count("contacts")) // owner + three good rows
@@ -281,4 +281,42 @@ func TestImportHasItsOwnLimit(t *testing.T) {
 	code, _, raw := a.importCSV(a.Key, "", "text/csv", b.String())
 	require.Equal(t, http.StatusRequestEntityTooLarge, code, string(raw))
 	require.Contains(t, string(raw), "import limit")
+}
+
+// TestImportBadBytesKeepGoodRows: a Latin-1 byte, a NUL or a line break in
+// a row is an error on that row's line and field; the good rows around it
+// (in the same batch) are imported, and the answer is a 200, not a 500.
+func TestImportBadBytesKeepGoodRows(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	file := "email,name,tier,locale,paused_until,attr.plan\n" +
+		"good1@example.com,Good One,low,en,,pro\n" +
+		"latin1@example.com,Ren\xe9,low,en,,pro\n" + // line 3: Latin-1 é
+		"good2@example.com,Good Two,low,en,,pro\n" +
+		"nul@example.com,A\x00B,low,en,,pro\n" + // line 5
+		"good3@example.com,Good Three,low,en,,pro\n" +
+		"\"crlf@example.com\",\"Ada\r\nBcc: evil@example.com\",low,en,,pro\n" + // line 7 (two lines)
+		"attr@example.com,Attr,low,en,,p\x00ro\n" + // line 9
+		"locale@example.com,Locale,low,e\xffn,,pro\n" + // line 10
+		// Valid RFC 3339 that PostgreSQL cannot store (it has no year 0):
+		// the database refuses the batch, which is then written row by row.
+		"year0@example.com,Year Zero,low,en,0000-01-01T00:00:00Z,pro\n" + // line 11
+		"good4@example.com,Good Four,low,en,,pro\n"
+	code, res, raw := a.importCSV(a.Key, "", "text/csv", file)
+	require.Equal(t, 200, code, string(raw))
+	require.Equal(t, 10, res.Rows, string(raw))
+	require.Equal(t, 4, res.Created, string(raw))
+	require.Equal(t, 6, res.Invalid, string(raw))
+	got := map[int]string{}
+	for _, e := range res.Errors {
+		got[e.Line] = e.Field
+		if e.Line == 11 {
+			require.Contains(t, e.Message, "could not be stored")
+		}
+	}
+	require.Equal(t, map[int]string{3: "name", 5: "name", 7: "name", 9: "attributes", 10: "locale", 11: "row"}, got, string(raw))
+	for i, n := range []string{"One", "Two", "Three", "Four"} {
+		require.Equal(t, "Good "+n, a.storedContact(fmt.Sprintf("good%d@example.com", i+1)).Name)
+	}
+	require.Equal(t, 4, a.count("contacts"))
 }

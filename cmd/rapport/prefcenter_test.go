@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -568,4 +569,135 @@ func TestRateLimitPerClient(t *testing.T) {
 	require.True(t, limited, "100 requests at once from one address are limited")
 	code, _, _ := a.pcDo("GET", a.Base+"/p/nope", nil, from("198.51.100.8"))
 	require.Equal(t, http.StatusNotFound, code, "another client is not limited")
+}
+
+// TestPreviewLinksChangeNothing: a marketer's preview of a real contact
+// carries preview links. They show the contact's pages read-only, marked
+// as a preview, with every control disabled and no CSRF field, and every
+// POST through them (a resubscribe, a one-click unsubscribe) is a 403 that
+// changes nothing; the preview itself is in the audit log, naming the
+// contact by id only.
+func TestPreviewLinksChangeNothing(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	marketer := a.newKey("marketer")
+	const email = "previewed@example.com"
+	id := a.pcContact(email, "high", zoneInWindow(), "en")
+	camp := a.pcSend("News", "product-news", id)
+	_, unsub := a.pcLinks(a.pcWaitMessageTo(email, 1))
+	code, _, body := a.pcDo("POST", unsub, url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	require.Equal(t, http.StatusOK, code, body)
+
+	var p struct {
+		PreferencesURL string `json:"preferences_url"`
+		UnsubscribeURL string `json:"unsubscribe_url"`
+		HTML           string `json:"html"`
+	}
+	code, raw := a.call("POST", "/api/v1/campaigns/"+itoa(camp)+"/preview", marketer, map[string]any{"contact_id": id}, &p)
+	require.Equal(t, http.StatusOK, code, string(raw))
+	require.Contains(t, p.HTML, p.PreferencesURL, "the message shows the preview link")
+	local := func(link string) string { return a.Base + strings.TrimPrefix(link, a.Env["PUBLIC_URL"]) }
+	prefs, previewUnsub := local(p.PreferencesURL), local(p.UnsubscribeURL)
+
+	before := a.pcSnapshot(id)
+	require.Equal(t, "unsubscribed", before.Status)
+	for _, link := range []string{prefs, previewUnsub} {
+		code, hdr, body := a.pcDo("GET", link, nil, nil)
+		require.Equal(t, http.StatusOK, code, body)
+		requireSecureHeaders(t, hdr)
+		require.Contains(t, body, "Preview: this is the page the customer sees")
+		if link == prefs {
+			require.Contains(t, body, `<button type="submit" disabled>Resubscribe</button>`)
+		}
+		require.NotRegexp(t, `name="csrf" value="[^"]+"`, body, "a preview page has no CSRF field to post with")
+	}
+	// Whatever a marketer posts, nothing changes.
+	csrf := ""
+	if m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(func() string { _, _, b := a.pcDo("GET", prefs, nil, nil); return b }()); m != nil {
+		csrf = m[1]
+	}
+	for _, form := range []url.Values{{"action": {"resubscribe"}, "csrf": {csrf}}, {"action": {"pause"}, "pause": {"30d"}, "csrf": {csrf}}} {
+		code, _, body := a.pcDo("POST", prefs, form, nil)
+		require.Equal(t, http.StatusForbidden, code, body)
+		require.Contains(t, body, "This is a preview")
+	}
+	code, _, body = a.pcDo("POST", previewUnsub, url.Values{"List-Unsubscribe": {"One-Click"}}, nil)
+	require.Equal(t, http.StatusForbidden, code, body)
+	require.Equal(t, before, a.pcSnapshot(id), "previews change nothing")
+	require.Equal(t, "unsubscribe", a.pcSuppression(email))
+
+	var n int
+	var actor, after string
+	require.NoError(t, a.DB.QueryRow(context.Background(), `SELECT count(*), min(actor), min(after::text) FROM audit_log
+		WHERE action = 'preview' AND entity = 'campaign' AND entity_id = $1`, itoa(camp)).Scan(&n, &actor, &after))
+	require.Equal(t, 1, n, "the preview of a real contact is audited")
+	require.True(t, strings.HasPrefix(actor, "key:marketer key#"), actor)
+	require.JSONEq(t, `{"contact_id": `+itoa(id)+`}`, after)
+	// A sample preview shows no one's data and is not audited.
+	code, _ = a.call("POST", "/api/v1/campaigns/"+itoa(camp)+"/preview", marketer, nil, nil)
+	require.Equal(t, http.StatusOK, code)
+	require.NoError(t, a.DB.QueryRow(context.Background(), `SELECT count(*) FROM audit_log WHERE action = 'preview'`).Scan(&n))
+	require.Equal(t, 1, n)
+}
+
+// TestOneClickHasItsOwnLimit: a mailbox provider posts one-click
+// unsubscribes for all its users from one address. 1,000 of them in about
+// 10 s from one client all succeed; the pages keep their own per-client
+// limit for that same client.
+func TestOneClickHasItsOwnLimit(t *testing.T) {
+	t.Parallel()
+	a := startApp(t, nil)
+	const email = "provider@example.com"
+	id := a.pcContact(email, "high", zoneInWindow(), "en")
+	a.pcSend("News", "product-news", id)
+	_, unsub := a.pcLinks(a.pcWaitMessageTo(email, 1))
+
+	const n = 1000
+	codes := make(chan int, n)
+	tick := time.NewTicker(10 * time.Millisecond) // 100 a second: 1,000 in 10 s
+	defer tick.Stop()
+	work := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range work {
+				req, _ := http.NewRequest("POST", unsub, strings.NewReader("List-Unsubscribe=One-Click"))
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				resp, err := noRedirects.Do(req)
+				if err != nil {
+					codes <- 0
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				codes <- resp.StatusCode
+			}
+		}()
+	}
+	for range n {
+		<-tick.C
+		work <- struct{}{}
+	}
+	close(work)
+	wg.Wait()
+	close(codes)
+	got := map[int]int{}
+	for c := range codes {
+		got[c]++
+	}
+	require.Equal(t, map[int]int{http.StatusOK: n}, got, "every one-click POST succeeds")
+	require.Equal(t, "unsubscribed", a.pcSnapshot(id).Status)
+
+	limited := false
+	for range 100 {
+		code, _, _ := a.pcDo("GET", unsub, nil, nil)
+		if code == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+		require.Equal(t, http.StatusOK, code)
+	}
+	require.True(t, limited, "the pages' own limit still holds for the same client")
 }

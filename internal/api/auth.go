@@ -1,6 +1,10 @@
 package api
 
 import (
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,9 +42,13 @@ func (s *Server) auth(role outreach.Role, basic bool) echo.MiddlewareFunc {
 				c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rapport"`)
 				return outreach.Errorf(outreach.EUNAUTHORIZED, "send an API key as Authorization: Bearer <key>")
 			}
+			if err := s.authAllowed(c); err != nil {
+				return err
+			}
 			key, err := s.Store.Authenticate(c.Request().Context(), strings.TrimSpace(tok))
 			if err != nil {
 				if outreach.ErrorCode(err) == outreach.EUNAUTHORIZED {
+					s.authFailed(c)
 					c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="rapport", error="invalid_token"`)
 				}
 				return err
@@ -61,3 +69,21 @@ func actor(c echo.Context) string {
 	}
 	return "anonymous"
 }
+
+// authAllowed refuses a credential check from a client address that has
+// failed too often lately (see authFailures): 429 with Retry-After, and a
+// log line naming the address and the route, never the credential.
+func (s *Server) authAllowed(c echo.Context) error {
+	wait, blocked := s.failures.blocked(c.RealIP())
+	if !blocked {
+		return nil
+	}
+	secs := int(math.Ceil(wait.Seconds()))
+	s.log.Warn("too many failed authentication attempts; refused", "client", c.RealIP(), "route", c.Path(), "retry_after_seconds", secs)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return echo.NewHTTPError(http.StatusTooManyRequests,
+		fmt.Sprintf("too many failed authentication attempts from this address: try again in %d seconds", secs))
+}
+
+// authFailed counts a wrong credential against the client's address.
+func (s *Server) authFailed(c echo.Context) { s.failures.fail(c.RealIP()) }

@@ -26,7 +26,7 @@ type Campaigns interface {
 	Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
 	Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
 	Cancel(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
-	Preview(ctx context.Context, campaignID, contactID int64) (campaign.Preview, error)
+	Preview(ctx context.Context, actor string, campaignID, contactID int64) (campaign.Preview, error)
 	Forecast(ctx context.Context, id int64) (campaign.Forecast, error)
 }
 

@@ -96,7 +96,7 @@ func (s *Server) previewCampaign(c echo.Context) error {
 	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
-	p, err := s.Campaigns.Preview(c.Request().Context(), id, in.ContactID)
+	p, err := s.Campaigns.Preview(c.Request().Context(), actor(c), id, in.ContactID)
 	if err != nil {
 		return err
 	}

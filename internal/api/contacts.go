@@ -77,7 +77,10 @@ func (s *Server) listContacts(c echo.Context) error {
 	}
 	f := postgres.ContactFilter{AfterID: after, Limit: limit + 1, Tier: c.QueryParam("tier"), Status: c.QueryParam("status")}
 	if f.Status != "" && !outreach.ContactStatus(f.Status).Valid() {
-		return newBadRequest("status", "must be active, unsubscribed, bounced or complained")
+		return newBadRequest("status", "must be active, unsubscribed, bounced, complained or erased")
+	}
+	if fault := outreach.LineFault(f.Tier); fault != "" {
+		return newBadRequest("tier", fault)
 	}
 	var contacts []outreach.Contact
 	switch c.QueryParam("overdue") {

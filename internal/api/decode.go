@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -25,9 +26,18 @@ func decode(c echo.Context, v any) error {
 	return decodeFrom(c.Request().Body, v)
 }
 
-// decodeFrom is decode for a body already read (or any reader).
+// decodeFrom is decode for a body already read (or any reader). JSON is
+// UTF-8 (RFC 8259): a body that is not is refused, rather than have the
+// decoder quietly turn its bad bytes into U+FFFD.
 func decodeFrom(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return decodeError(err)
+	}
+	if !utf8.Valid(body) {
+		return newBadRequest("", "the body must be UTF-8 JSON: it holds a byte sequence that is not UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
@@ -245,6 +255,11 @@ func idempotency(c echo.Context, route string) (*postgres.Idem, error) {
 	}
 	if len(key) > 255 {
 		return nil, newBadRequest("Idempotency-Key", "must be at most 255 characters")
+	}
+	for i := 0; i < len(key); i++ {
+		if key[i] < 0x20 || key[i] > 0x7e {
+			return nil, newBadRequest("Idempotency-Key", "must be printable ASCII (such as a UUID)")
+		}
 	}
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {

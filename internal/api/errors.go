@@ -117,7 +117,7 @@ func decodeError(err error) error {
 		return newBadRequest(name, "unknown field")
 	case errors.Is(err, errEmptyBody):
 		return newBadRequest("", "a JSON body is required")
-	case strings.Contains(err.Error(), "request body too large"):
+	case tooLarge(err):
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 	}
 	return newBadRequest("", "malformed JSON: "+err.Error())
@@ -137,4 +137,14 @@ func jsonKind(k string) string {
 		return "an object"
 	}
 	return k
+}
+
+// tooLarge reports whether reading a body failed for its size: Echo's body
+// limit (which a chunked body, of no announced length, meets while it is
+// read), or net/http's.
+func tooLarge(err error) bool {
+	var he *echo.HTTPError
+	var mbe *http.MaxBytesError
+	return (errors.As(err, &he) && he.Code == http.StatusRequestEntityTooLarge) || errors.As(err, &mbe) ||
+		strings.Contains(err.Error(), "request body too large")
 }

@@ -20,8 +20,12 @@ func (s *Server) requireEventsSecret(next echo.HandlerFunc) echo.HandlerFunc {
 		if s.EventsSecret == "" || !ok {
 			return outreach.Errorf(outreach.EUNAUTHORIZED, "send the events secret as Authorization: Bearer <EVENTS_SECRET>")
 		}
+		if err := s.authAllowed(c); err != nil {
+			return err
+		}
 		a, b := sha256.Sum256([]byte(tok)), sha256.Sum256([]byte(s.EventsSecret))
 		if subtle.ConstantTimeCompare(a[:], b[:]) != 1 {
+			s.authFailed(c)
 			return outreach.Errorf(outreach.EUNAUTHORIZED, "wrong events secret")
 		}
 		return next(c)

@@ -19,7 +19,7 @@ func (s *Server) routes() {
 		e.GET("/p/:token", p.ShowPreferences, mw...)
 		e.POST("/p/:token", p.ChangePreferences, mw...)
 		e.GET("/u/:token", p.ShowUnsubscribe, mw...)
-		e.POST("/u/:token", p.Unsubscribe, mw...)
+		e.POST("/u/:token", p.Unsubscribe, p.UnsubscribeMiddleware()...)
 	}
 	if s.Console != nil {
 		// The web console for marketers and admins; its pages, each with
@@ -34,8 +34,9 @@ func (s *Server) routes() {
 	admin := s.require(outreach.RoleAdmin)
 	if s.RiverUI != nil {
 		ui := echo.WrapHandler(s.RiverUI)
-		e.Any("/riverui", ui, s.requireBrowser(outreach.RoleAdmin))
-		e.Any("/riverui/*", ui, s.requireBrowser(outreach.RoleAdmin))
+		mw := s.riverUI(s.requireBrowser(outreach.RoleAdmin))
+		e.Any("/riverui", ui, mw...)
+		e.Any("/riverui/*", ui, mw...)
 	}
 	marketer := s.require(outreach.RoleMarketer)
 	viewer := s.require(outreach.RoleViewer)

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,6 +39,9 @@ type Deps struct {
 	HTTPMetrics HTTPMetrics
 	// RiverUI is River's web UI, mounted under /riverui for admins.
 	RiverUI http.Handler
+	// PublicURL is the origin River's UI is served under when a proxy
+	// rewrites the Host header (nil: the request's host alone).
+	PublicURL *url.URL
 	// Pages are the customer pages (preference center, unsubscribe),
 	// mounted on the same router; nil leaves them out.
 	Pages *prefcenter.Pages
@@ -70,8 +75,9 @@ type Console interface {
 // Server is the HTTP API.
 type Server struct {
 	Deps
-	log *slog.Logger
-	e   *echo.Echo
+	log      *slog.Logger
+	e        *echo.Echo
+	failures *authFailures
 }
 
 // New builds the server and its routes.
@@ -96,14 +102,33 @@ func New(d Deps) *Server {
 	} else {
 		e.IPExtractor = echo.ExtractIPDirect()
 	}
-	s := &Server{Deps: d, log: d.Log, e: e}
+	clock := d.Clock
+	if clock == nil {
+		clock = outreach.SystemClock{}
+	}
+	s := &Server{Deps: d, log: d.Log, e: e, failures: newAuthFailures(clock.Now)}
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.RequestID())
+	e.Use(noSniffNoStore)
 	e.Use(s.requestLog())
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: d.BodyLimit, Skipper: isImport}))
 	s.routes()
 	return s
+}
+
+// noSniffNoStore sets, before anything can answer (errors included), what
+// every answer carries: no content sniffing, and no caching of API
+// answers, which hold contacts' data (River's hashed assets may be cached).
+func noSniffNoStore(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		if !strings.HasPrefix(c.Request().URL.Path, "/riverui/assets/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		return next(c)
+	}
 }
 
 // ServeHTTP makes the server an http.Handler.

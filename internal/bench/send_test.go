@@ -161,7 +161,7 @@ func benchRenderer(b *testing.B) (*render.Renderer, render.Message) {
 	if len(errs) > 0 {
 		b.Fatal(errs[0])
 	}
-	msg, err := renderer.Render(comp, render.Data{Contact: render.ContactData{ID: 1, Name: "Contact 1", Email: "c1@example.com"},
+	msg, err := renderer.Render(context.Background(), comp, render.Data{Contact: render.ContactData{ID: 1, Name: "Contact 1", Email: "c1@example.com"},
 		Campaign: render.CampaignData{ID: 1, Name: "Autumn", Topic: "offers"}, PreferencesURL: benchURL("p"), UnsubscribeURL: benchURL("u")})
 	if err != nil {
 		b.Fatal(err)

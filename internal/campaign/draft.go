@@ -62,10 +62,10 @@ func (s *Service) Check(ctx context.Context, d Draft) (outreach.Campaign, error)
 		return c, err
 	}
 	errs := c.Validate(known)
-	errs = append(errs, templateFields(s.cfg.Renderer.Check(c.Content, ""))...)
+	errs = append(errs, templateFields(s.cfg.Renderer.Check(ctx, c.Content, ""))...)
 	for key, v := range c.Variants {
 		if known.Tiers[key] {
-			errs = append(errs, templateFields(s.cfg.Renderer.Check(v, "variants."+key+"."))...)
+			errs = append(errs, templateFields(s.cfg.Renderer.Check(ctx, v, "variants."+key+"."))...)
 		}
 	}
 	if c.Cron != "" {

@@ -26,10 +26,13 @@ var sampleContact = outreach.Contact{Email: "ada@example.com", Name: "Ada Lovela
 	Attributes: map[string]any{}}
 
 // Preview renders the campaign for a contact (with the contact's effective
-// tier's variant and their signed links), or for a sample contact when
-// contactID is zero. Template errors come back as field errors with their
-// line.
-func (s *Service) Preview(ctx context.Context, campaignID, contactID int64) (Preview, error) {
+// tier's variant), or for a sample contact when contactID is zero.
+// Template errors come back as field errors with their line. The links in
+// it are preview links: they open the contact's pages read-only and can
+// change nothing, so a preview never lets its viewer act as the customer.
+// Previewing a real contact is written to the audit log (actor, campaign,
+// contact id).
+func (s *Service) Preview(ctx context.Context, actor string, campaignID, contactID int64) (Preview, error) {
 	camp, err := s.store.Campaign(ctx, campaignID)
 	if err != nil {
 		return Preview{}, err
@@ -57,8 +60,8 @@ func (s *Service) Preview(ctx context.Context, campaignID, contactID int64) (Pre
 		return Preview{}, outreach.Invalid(templateFields(errs)...)
 	}
 	out := Preview{ContactID: contact.ID, Email: contact.Email, Tier: tier, Sample: contactID == 0,
-		PreferencesURL: s.cfg.Links.Preferences(contact.ID, camp.ID), UnsubscribeURL: s.cfg.Links.Unsubscribe(contact.ID, camp.ID)}
-	msg, err := s.cfg.Renderer.Render(comp, render.Data{
+		PreferencesURL: s.cfg.Links.PreviewPreferences(contact.ID, camp.ID), UnsubscribeURL: s.cfg.Links.PreviewUnsubscribe(contact.ID, camp.ID)}
+	msg, err := s.cfg.Renderer.Render(ctx, comp, render.Data{
 		Contact: render.ContactData{ID: contact.ID, Name: contact.Name, Email: contact.Email, Locale: contact.Locale,
 			Tier: tier, Attributes: contact.Attributes},
 		Campaign:       render.CampaignData{ID: camp.ID, Name: camp.Name, Topic: camp.Topic},
@@ -73,5 +76,10 @@ func (s *Service) Preview(ctx context.Context, campaignID, contactID int64) (Pre
 		return Preview{}, err
 	}
 	out.Subject, out.Text, out.HTML = msg.Subject, msg.Text, msg.HTML
+	if contactID != 0 {
+		if err := s.store.AuditPreview(ctx, actor, camp.ID, contact.ID); err != nil {
+			return Preview{}, err
+		}
+	}
 	return out, nil
 }

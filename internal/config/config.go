@@ -53,6 +53,10 @@ type Config struct {
 	// and private networks (tests; never in production).
 	WebhookAllowPrivate bool
 	Console             Console
+	// TemplateMaxBytes bounds each rendered part of a message (subject,
+	// text, HTML); TemplateTimeout bounds rendering one message.
+	TemplateMaxBytes int
+	TemplateTimeout  time.Duration
 }
 
 // Feedback is where bounces and complaints come in, and the headers that
@@ -199,11 +203,27 @@ func Load(getenv func(string) string) (*Config, error) {
 	} else {
 		c.ImportBodyLimit = n
 	}
+	if n, err := ParseSize(get("TEMPLATE_MAX_BYTES", "512K")); err != nil || n < 1<<10 || n > 64<<20 {
+		bad("TEMPLATE_MAX_BYTES", "must be a size from 1K to 64M, such as 512K")
+	} else {
+		c.TemplateMaxBytes = int(n)
+	}
+	c.TemplateTimeout = 2 * time.Second
+	if s := get("TEMPLATE_TIMEOUT", ""); s != "" {
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d < 10*time.Millisecond || d > time.Minute {
+			bad("TEMPLATE_TIMEOUT", "must be a duration from 10ms to 1m, such as 2s")
+		} else {
+			c.TemplateTimeout = d
+		}
+	}
 	if _, err := ParseSize(c.BodyLimit); err != nil {
 		bad("BODY_LIMIT", "must be a size such as 1M or 512K")
 	}
-	if c.EventsSecret != "" && len(c.EventsSecret) < 16 {
-		bad("EVENTS_SECRET", "must be at least 16 characters")
+	if c.EventsSecret != "" && len(c.EventsSecret) < 32 {
+		// Like SECRET_KEY: the webhook's secret is all that stands between
+		// anyone and the power to suppress every address.
+		bad("EVENTS_SECRET", "must be at least 32 characters")
 	}
 	if j := get("DEFER_JITTER", "30m"); j != "" {
 		d, err := outreach.ParseDuration(j)

@@ -73,6 +73,7 @@ func TestLoadErrorsNameTheVariable(t *testing.T) {
 		"CONSOLE_SESSION_LIFETIME": "90d",
 		"CONSOLE_ADMIN_EMAIL":      "Admin <admin@example.com>",
 	}
+	cases["TEMPLATE_MAX_BYTES"], cases["TEMPLATE_TIMEOUT"] = "100", "forever"
 	_, err := Load(env(cases))
 	require.Error(t, err)
 	msg := err.Error()
@@ -142,4 +143,31 @@ func TestLoadConsole(t *testing.T) {
 	m["CONSOLE_IDLE_TIMEOUT"], m["CONSOLE_SESSION_LIFETIME"] = "2h", "1h"
 	_, err = Load(env(m))
 	require.ErrorContains(t, err, "CONSOLE_IDLE_TIMEOUT: must not be longer than CONSOLE_SESSION_LIFETIME (1h)")
+}
+
+// TestTemplateLimits: every render is bounded by default, configurably.
+func TestTemplateLimits(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Equal(t, 512<<10, c.TemplateMaxBytes)
+	require.Equal(t, 2*time.Second, c.TemplateTimeout)
+	m := valid()
+	m["TEMPLATE_MAX_BYTES"], m["TEMPLATE_TIMEOUT"] = "2M", "500ms"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, 2<<20, c.TemplateMaxBytes)
+	require.Equal(t, 500*time.Millisecond, c.TemplateTimeout)
+}
+
+// TestEventsSecretLength: the webhook's secret is as long as SECRET_KEY
+// must be.
+func TestEventsSecretLength(t *testing.T) {
+	m := valid()
+	m["EVENTS_SECRET"] = "0123456789abcdef0123456789abcde" // 31
+	_, err := Load(env(m))
+	require.ErrorContains(t, err, "EVENTS_SECRET: must be at least 32 characters")
+	m["EVENTS_SECRET"] += "f"
+	c, err := Load(env(m))
+	require.NoError(t, err)
+	require.Len(t, c.EventsSecret, 32)
 }

@@ -94,6 +94,9 @@ func readHeader(header []string) (importLayout, error) {
 		if name == "" {
 			return l, headerErr("header", fmt.Sprintf("column %d has no name", i+1))
 		}
+		if f := outreach.LineFault(name); f != "" {
+			return l, headerErr("header", fmt.Sprintf("column %d: the name %s", i+1, f))
+		}
 		lower := strings.ToLower(name)
 		if strings.HasPrefix(lower, "attr.") {
 			key := strings.TrimSpace(name[len("attr."):])

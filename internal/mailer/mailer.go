@@ -42,10 +42,15 @@ const (
 	TempFail                 // 4xx or a failure before the server had the message: retry later
 	PermFail                 // 5xx: do not retry; the address is suppressed
 	Uncertain                // may have been accepted: never resend
+	// LocalFail: the message could not be built or handed over for a
+	// reason of our own (a header go-mail cannot encode, no sender or
+	// recipient it can read). No server saw it: it is not the address's
+	// fault, so never a bounce, and trying again would fail the same way.
+	LocalFail
 )
 
 func (o Outcome) String() string {
-	return [...]string{"accepted", "temp_fail", "perm_fail", "uncertain"}[o]
+	return [...]string{"accepted", "temp_fail", "perm_fail", "uncertain", "local_fail"}[o]
 }
 
 // Result is the fate of one message.
@@ -127,6 +132,10 @@ func classify(err error) Result {
 	}
 	r := Result{Err: err, Code: se.ErrorCode(), Detail: err.Error()}
 	switch se.Reason {
+	case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
+		// Found in the message before a byte was sent: ours to fix.
+		r.Outcome = LocalFail
+		return r
 	case gomail.ErrSMTPReset:
 		// The message was accepted; only the RSET after it failed.
 		return Result{Outcome: Accepted}

@@ -172,3 +172,31 @@ func TestOutboxWritesEML(t *testing.T) {
 	require.Equal(t, "List-Unsubscribe=One-Click", msg.Header.Get("List-Unsubscribe-Post"))
 	require.Contains(t, msg.Header.Get("Content-Type"), "multipart/alternative")
 }
+
+// TestUnbuildableMessageIsLocalFailure: a message go-mail cannot build (a
+// line break in the recipient's name) is a failure of ours, never a 5xx
+// that would suppress the address; nothing reaches the server, and the
+// connection goes on with the next message.
+func TestUnbuildableMessageIsLocalFailure(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	p := NewPool(SMTPConfig{Host: srv.Host, Port: srv.Port, TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, nil)
+	defer p.Close()
+	s, err := p.Session(context.Background())
+	require.NoError(t, err)
+	bad := envelope("ada@example.org")
+	bad.ToName = "Ada\r\nBcc: evil@example.org"
+	res := s.Send(context.Background(), bad)
+	require.Equal(t, LocalFail, res.Outcome, res.Detail)
+	require.False(t, res.Unsent, "not a connection fault: retrying would fail the same way")
+	require.Zero(t, res.Code)
+	ok := s.Send(context.Background(), envelope("bob@example.org"))
+	require.Equal(t, Accepted, ok.Outcome, ok.Detail)
+	s.Close()
+	require.Len(t, srv.Messages(), 1)
+
+	o, err := NewOutbox(t.TempDir(), nil)
+	require.NoError(t, err)
+	os, _ := o.Session(context.Background())
+	require.Equal(t, LocalFail, os.Send(context.Background(), bad).Outcome)
+}

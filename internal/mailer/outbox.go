@@ -36,7 +36,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._@-]+`)
 func (s outboxSession) Send(_ context.Context, e *Envelope) Result {
 	m, err := Build(e, s.o.dkim)
 	if err != nil {
-		return Result{Outcome: PermFail, Err: err, Detail: err.Error()}
+		return Result{Outcome: LocalFail, Err: err, Detail: "build message: " + err.Error()}
 	}
 	if e.Sender != "" {
 		// What the receiving server would add at delivery: shows where

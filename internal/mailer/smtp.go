@@ -164,7 +164,7 @@ func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 	}
 	m, err := Build(e, s.p.dkim)
 	if err != nil {
-		return Result{Outcome: PermFail, Err: err, Detail: err.Error()}
+		return Result{Outcome: LocalFail, Err: err, Detail: "build message: " + err.Error()}
 	}
 	if s.open {
 		if err := s.reset(); err != nil {

@@ -10,26 +10,41 @@ import (
 // Whether tiers and topics exist is the store's to check.
 func (c *Contact) Normalize() []FieldError {
 	var errs []FieldError
+	c.Name = strings.TrimSpace(c.Name)
+	// Text that is not clean (invalid UTF-8, NUL, a line break in a name)
+	// is reported alone for its field: it can be neither stored nor put in
+	// a header, so nothing else about it matters.
+	bad := map[string]bool{}
+	for _, f := range []struct{ name, value string }{{"email", strings.TrimSpace(c.Email)}, {"name", c.Name},
+		{"external_id", c.ExternalID}, {"tier", c.Tier}, {"preferred_tier", c.PreferredTier}, {"timezone", c.Timezone},
+		{"locale", c.Locale}} {
+		if fault := LineFault(f.value); fault != "" {
+			errs = append(errs, FieldError{Field: f.name, Message: fault})
+			bad[f.name] = true
+		}
+	}
+	if fault := attributesFault(map[string]any(c.Attributes)); fault != "" {
+		errs = append(errs, FieldError{Field: "attributes", Message: fault})
+	}
 	if e, ok := NormalizeEmail(c.Email); ok {
 		c.Email = e
-	} else {
+	} else if !bad["email"] {
 		errs = append(errs, FieldError{Field: "email", Message: "must be a valid email address such as ada@example.com"})
 	}
-	c.Name = strings.TrimSpace(c.Name)
 	if len(c.Name) > 200 {
 		errs = append(errs, FieldError{Field: "name", Message: "must be at most 200 characters"})
 	}
 	if len(c.ExternalID) > 200 {
 		errs = append(errs, FieldError{Field: "external_id", Message: "must be at most 200 characters"})
 	}
-	if c.Timezone != "" {
+	if c.Timezone != "" && !bad["timezone"] {
 		if _, ok := LoadZone(c.Timezone); !ok {
 			errs = append(errs, FieldError{Field: "timezone", Message: fmt.Sprintf("unknown time zone %q: use an IANA name such as Europe/Berlin", c.Timezone)})
 		}
 	}
 	if c.Locale == "" {
 		c.Locale = "en"
-	} else if len(c.Locale) > 35 || strings.ContainsAny(c.Locale, " /\\") {
+	} else if !bad["locale"] && (len(c.Locale) > 35 || strings.ContainsAny(c.Locale, " /\\")) {
 		errs = append(errs, FieldError{Field: "locale", Message: "must be a language tag such as en or de-CH"})
 	}
 	if c.Tier == "" {
@@ -38,7 +53,7 @@ func (c *Contact) Normalize() []FieldError {
 	if c.Status == "" {
 		c.Status = StatusActive
 	} else if !c.Status.Valid() {
-		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced or complained"})
+		errs = append(errs, FieldError{Field: "status", Message: "must be active, unsubscribed, bounced, complained or erased"})
 	}
 	seen := map[string]bool{}
 	topics := make([]string, 0, len(c.TopicsOptedOut))

@@ -27,12 +27,16 @@ const (
 	StatusUnsubscribed ContactStatus = "unsubscribed"
 	StatusBounced      ContactStatus = "bounced"
 	StatusComplained   ContactStatus = "complained"
+	// StatusErased is a contact whose personal data was erased: the row
+	// stays for its deliveries, and is never mailed, opened through a link
+	// or changed again.
+	StatusErased ContactStatus = "erased"
 )
 
 // Valid reports whether s is a known status.
 func (s ContactStatus) Valid() bool {
 	switch s {
-	case StatusActive, StatusUnsubscribed, StatusBounced, StatusComplained:
+	case StatusActive, StatusUnsubscribed, StatusBounced, StatusComplained, StatusErased:
 		return true
 	}
 	return false
@@ -166,7 +170,10 @@ func (s DeliveryState) Terminal() bool {
 // Reason is a stable decision code, shown in the API, timelines and metrics.
 type Reason string
 
-// Decision reasons.
+// Decision reasons. ReasonFailedLocal is a message that could not be made
+// here (its template failed or ran over its bounds, or a header could not
+// be built): no server saw it, so it says nothing about the address and is
+// never a bounce or a suppression.
 const (
 	ReasonScheduled           Reason = "scheduled"
 	ReasonDeferredCap         Reason = "deferred_cap"
@@ -181,6 +188,7 @@ const (
 	ReasonSuppressedComplaint Reason = "suppressed_complaint"
 	ReasonInvalidAddress      Reason = "invalid_address"
 	ReasonFailedPermanent     Reason = "failed_permanent"
+	ReasonFailedLocal         Reason = "failed_local" // could not be made here (template, header): never a bounce
 	ReasonCanceled            Reason = "canceled"
 	ReasonUnknown             Reason = "unknown"
 	ReasonSent                Reason = "sent"

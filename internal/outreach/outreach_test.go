@@ -48,7 +48,7 @@ func TestNormalizeEmail(t *testing.T) {
 		require.True(t, valid, in)
 		require.Equal(t, want, got)
 	}
-	for _, bad := range []string{"", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>", "a b@example.com", "ada@example.com.", "ada@@example.com"} {
+	for _, bad := range []string{"", "ada", "ada@", "@example.com", "ada@localhost", "Ada <ada@example.com>", "a b@example.com", "ada@example.com.", "ada@@example.com", "erased-1@erased.invalid", "x@Foo.INVALID"} {
 		_, valid := NormalizeEmail(bad)
 		require.False(t, valid, bad)
 	}
@@ -86,4 +86,33 @@ func TestStricterAndRoles(t *testing.T) {
 	require.False(t, RoleViewer.Includes(RoleMarketer))
 	require.False(t, RoleMarketer.Includes(RoleAdmin))
 	require.False(t, Role("root").Includes(RoleViewer))
+}
+
+func TestTextFaults(t *testing.T) {
+	for _, ok := range []string{"", "Ada Lovelace", "René Müller", "李小龙", "a@b.c"} {
+		require.Empty(t, LineFault(ok), ok)
+		require.Empty(t, TextFault(ok), ok)
+	}
+	require.Empty(t, TextFault("line one\r\nline two\tand a tab"))
+	for _, bad := range []string{"a\x00b", "Ada\r\nBcc: x@example.com", "tab\there", "bell\a", "del\x7f", "c1\u0085", "latin1 \xe9"} {
+		require.NotEmpty(t, LineFault(bad), "%q", bad)
+	}
+	for _, bad := range []string{"a\x00b", "bell\a", "latin1 \xe9"} {
+		require.NotEmpty(t, TextFault(bad), "%q", bad)
+	}
+	require.Contains(t, LineFault("a\x00b"), "U+0000")
+	require.Contains(t, LineFault("\xe9"), "UTF-8")
+}
+
+func TestNormalizeRefusesBadText(t *testing.T) {
+	c := Contact{Email: "ada@example.com", Tier: "low", Name: "Ada\r\nBcc: evil@example.com", Locale: "e\x00n",
+		Attributes: map[string]any{"nested": []any{map[string]any{"k": "v\x00"}}}}
+	fields := map[string]bool{}
+	for _, e := range c.Normalize() {
+		fields[e.Field] = true
+	}
+	require.Equal(t, map[string]bool{"name": true, "locale": true, "attributes": true}, fields)
+	ok := Contact{Email: " Ada@Example.com ", Tier: "low", Name: "  Ada Lovelace\n", Attributes: map[string]any{"note": "two\nlines"}}
+	require.Empty(t, ok.Normalize(), "surrounding space is trimmed; attribute values may span lines")
+	require.Equal(t, "Ada Lovelace", ok.Name)
 }

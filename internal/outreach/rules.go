@@ -23,7 +23,9 @@ const MaxAudienceIDs = 100000
 func (c Campaign) Validate(known Catalog) []FieldError {
 	var errs []FieldError
 	add := func(f, m string) { errs = append(errs, FieldError{Field: f, Message: m}) }
-	if c.Name == "" || len(c.Name) > 200 {
+	if f := LineFault(c.Name); f != "" {
+		add("name", f)
+	} else if c.Name == "" || len(c.Name) > 200 {
 		add("name", "is required (at most 200 characters)")
 	}
 	if c.Category != Marketing && c.Category != Transactional {
@@ -46,6 +48,11 @@ func (c Campaign) Validate(known Catalog) []FieldError {
 	for i, t := range c.Audience.Topics {
 		if !known.Topics[t] {
 			add("audience.topics["+strconv.Itoa(i)+"]", "no such topic: "+t)
+		}
+	}
+	for k, v := range c.Audience.Attributes {
+		if f := LineFault(k + v); f != "" {
+			add("audience.attributes."+k, f)
 		}
 	}
 	if len(c.Audience.ContactIDs) > MaxAudienceIDs {
@@ -73,10 +80,14 @@ func (t Tier) Validate() []FieldError {
 	if !ValidKey(t.Key) {
 		errs = append(errs, FieldError{Field: "key", Message: "must be a lower-case slug (a-z, 0-9, - and _), at most 63 characters"})
 	}
-	if t.Name == "" || len(t.Name) > 200 {
+	if f := LineFault(t.Name); f != "" {
+		errs = append(errs, FieldError{Field: "name", Message: f})
+	} else if t.Name == "" || len(t.Name) > 200 {
 		errs = append(errs, FieldError{Field: "name", Message: "is required (at most 200 characters)"})
 	}
-	if len(t.Description) > 2000 {
+	if f := TextFault(t.Description); f != "" {
+		errs = append(errs, FieldError{Field: "description", Message: f})
+	} else if len(t.Description) > 2000 {
 		errs = append(errs, FieldError{Field: "description", Message: "must be at most 2000 characters"})
 	}
 	if t.Rank < 0 || t.Rank > math.MaxInt32 {
@@ -91,7 +102,9 @@ func (t Topic) Validate() []FieldError {
 	if !ValidKey(t.Key) {
 		errs = append(errs, FieldError{Field: "key", Message: "must be a lower-case slug (a-z, 0-9, - and _)"})
 	}
-	if t.Name == "" || len(t.Name) > 200 {
+	if f := LineFault(t.Name); f != "" {
+		errs = append(errs, FieldError{Field: "name", Message: f})
+	} else if t.Name == "" || len(t.Name) > 200 {
 		errs = append(errs, FieldError{Field: "name", Message: "is required (at most 200 characters)"})
 	}
 	return errs

@@ -28,6 +28,11 @@ func NormalizeEmail(s string) (string, bool) {
 		strings.ContainsAny(s, " \t\r\n<>\"") {
 		return "", false
 	}
+	if strings.HasSuffix(strings.ToLower(domain), ".invalid") {
+		// RFC 6761: never deliverable. It is also the domain of erased
+		// contacts' placeholders, which no upsert or import may claim.
+		return "", false
+	}
 	return strings.ToLower(s), true
 }
 

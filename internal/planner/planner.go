@@ -94,6 +94,10 @@ func (p *Planner) Zone(c outreach.Contact) *time.Location {
 // unsubscribes, topic opt-outs and pauses.
 func Blocked(c outreach.Contact, sup outreach.SuppressionReason, cat outreach.Category, topic string, now time.Time) outreach.Reason {
 	switch {
+	case c.Status == outreach.StatusErased:
+		// Erased: no one is left to write to, whatever the category (the
+		// row's placeholder address has no suppression of its own).
+		return outreach.ReasonUnsubscribed
 	case c.Status == outreach.StatusBounced || sup == outreach.SuppressBounce:
 		return outreach.ReasonSuppressedBounce
 	case c.Status == outreach.StatusComplained || sup == outreach.SuppressComplaint:

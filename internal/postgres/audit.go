@@ -26,6 +26,16 @@ func (t *Tx) Audit(ctx context.Context, actor, action, entity, id string, before
 	}))
 }
 
+// AuditPreview records that actor previewed a campaign as one real contact
+// would receive it: a preview shows that contact's data, so who looked is
+// on record. The entry names the contact by id only, never by address or
+// name.
+func (s *Store) AuditPreview(ctx context.Context, actor string, campaignID, contactID int64) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		return tx.Audit(ctx, actor, "preview", "campaign", itoa(campaignID), nil, map[string]any{"contact_id": contactID})
+	})
+}
+
 // AuditFilter narrows an audit listing. Empty fields do not filter.
 type AuditFilter struct {
 	Entity, EntityID string

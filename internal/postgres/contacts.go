@@ -116,6 +116,9 @@ func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch
 			return err
 		}
 		before := contactFromRow(row)
+		if before.Status == outreach.StatusErased {
+			return outreach.Errorf(outreach.ECONFLICT, "this contact was erased: its data cannot be written again")
+		}
 		c := before
 		c.TopicsOptedOut = append([]string(nil), before.TopicsOptedOut...)
 		if err := patch(&c); err != nil {
@@ -144,9 +147,14 @@ func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch
 }
 
 // EraseContact removes a contact's personal data for good. The row stays
-// (deliveries refer to it) under a placeholder address; the real address is
-// kept only as a SHA-256 suppression, so it is never mailed again, even if
-// it is imported anew.
+// (deliveries refer to it) under a placeholder address and the status
+// 'erased', which no send, link or change gets past: it is never mailed
+// again in any category, its old links answer 404 and nothing can make it
+// active. The real address is kept only as a SHA-256 suppression, so it
+// is never mailed again even if it is imported anew. Its timeline events
+// go; its deliveries stay as decisions without the server's replies (which
+// may quote the address), and audit entries lose any detail naming it.
+// Erasing an erased contact changes nothing.
 func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error {
 	now := s.clock.Now()
 	err := s.InTx(ctx, func(tx *Tx) error {
@@ -155,10 +163,13 @@ func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error 
 		if err != nil {
 			return err
 		}
+		if outreach.ContactStatus(row.Status) == outreach.StatusErased {
+			return nil
+		}
 		if _, err := tx.Suppress(ctx, actor, row.Email, outreach.SuppressErased, nil); err != nil {
 			return err
 		}
-		if err := q.AuditScrub(ctx, row.Email); err != nil {
+		if err := q.AuditScrub(ctx, dbsqlc.AuditScrubParams{Email: row.Email, ContactID: itoa(id)}); err != nil {
 			return err
 		}
 		if err := q.ContactEventsScrub(ctx, id); err != nil {
@@ -167,6 +178,9 @@ func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error 
 		// Events not yet delivered to the CRM carry the address too; the
 		// erasure event below tells the CRM what it needs.
 		if err := q.WebhookEventsErase(ctx, dbsqlc.WebhookEventsEraseParams{ContactID: &id, Email: row.Email}); err != nil {
+			return err
+		}
+		if err := q.DeliveriesErase(ctx, dbsqlc.DeliveriesEraseParams{ContactID: id, Email: row.Email, Name: row.Name, Now: now}); err != nil {
 			return err
 		}
 		if err := q.ContactErase(ctx, dbsqlc.ContactEraseParams{ID: id, Now: now}); err != nil {

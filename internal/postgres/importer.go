@@ -218,30 +218,88 @@ func (im *Importer) flush(ctx context.Context) error {
 	if p.AttrKeys == nil {
 		p.AttrKeys = []string{}
 	}
-	row, err := im.s.q.ImportContactsBatch(ctx, p)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		// Another writer took an email or external id between the check
-		// and the insert; the statement wrote nothing, so run it again
-		// against the newer snapshot.
-		row, err = im.s.q.ImportContactsBatch(ctx, p)
+	row, err := im.upsert(ctx, p)
+	if err != nil && rowFault(err) && len(b.lines) > 1 {
+		// The database refused a row that validation let through: the
+		// statement wrote nothing, so the batch is written again row by
+		// row and only the rows at fault are lost.
+		err = im.flushEach(ctx, p)
+	} else if err == nil {
+		im.count(row, len(b.lines))
+	} else if rowFault(err) {
+		im.refuse(int(b.lines[0]), err)
+		err = nil
 	}
 	if err != nil {
 		err = fmt.Errorf("import contacts (lines %d-%d): %w", b.lines[0], b.lines[len(b.lines)-1], err)
-		b.reset() // not written; Finish must not try again
-		return err
 	}
+	b.reset() // written or not, Finish must not try again
+	clear(im.emails)
+	clear(im.extIDs)
+	return err
+}
+
+// upsert runs one batch statement. Another writer may take an email or
+// external id between the check and the insert; the statement then wrote
+// nothing, so it runs once more against the newer snapshot.
+func (im *Importer) upsert(ctx context.Context, p dbsqlc.ImportContactsBatchParams) (dbsqlc.ImportContactsBatchRow, error) {
+	row, err := im.s.q.ImportContactsBatch(ctx, p)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		row, err = im.s.q.ImportContactsBatch(ctx, p)
+	}
+	return row, err
+}
+
+// flushEach writes a batch's rows one statement each, refusing the rows
+// the database refuses.
+func (im *Importer) flushEach(ctx context.Context, p dbsqlc.ImportContactsBatchParams) error {
+	for i := range p.Lines {
+		one := p
+		one.Lines, one.Emails, one.ExternalIds, one.Names = p.Lines[i:i+1], p.Emails[i:i+1], p.ExternalIds[i:i+1], p.Names[i:i+1]
+		one.Locales, one.Timezones, one.Tiers, one.PreferredTiers = p.Locales[i:i+1], p.Timezones[i:i+1], p.Tiers[i:i+1], p.PreferredTiers[i:i+1]
+		one.Topics, one.PausedUntil, one.Attributes = p.Topics[i:i+1], p.PausedUntil[i:i+1], p.Attributes[i:i+1]
+		row, err := im.upsert(ctx, one)
+		switch {
+		case err == nil:
+			im.count(row, 1)
+		case rowFault(err):
+			im.refuse(int(p.Lines[i]), err)
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// count adds what a statement over n rows did to the result.
+func (im *Importer) count(row dbsqlc.ImportContactsBatchRow, n int) {
 	for _, l := range row.TakenLines {
 		im.res.Invalid++
 		im.addError(int(l), "external_id", "already used by another contact")
 	}
 	im.res.Created += int(row.Created)
 	im.res.Updated += int(row.Updated)
-	im.res.Unchanged += len(b.lines) - len(row.TakenLines) - int(row.Created) - int(row.Updated)
-	b.reset()
-	clear(im.emails)
-	clear(im.extIDs)
-	return nil
+	im.res.Unchanged += n - len(row.TakenLines) - int(row.Created) - int(row.Updated)
+}
+
+// refuse counts a row the database refused as invalid, with its reason.
+func (im *Importer) refuse(line int, err error) {
+	im.res.Invalid++
+	msg := "could not be stored"
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg += ": " + strings.ToValidUTF8(pgErr.Message, "\uFFFD")
+	}
+	im.addError(line, "row", msg)
+}
+
+// rowFault reports whether the database refused a statement for what a
+// row holds (a data exception such as NUL or bad UTF-8, or a constraint),
+// not for being unavailable.
+func rowFault(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (strings.HasPrefix(pgErr.Code, "22") || strings.HasPrefix(pgErr.Code, "23"))
 }
 
 // Finish upserts the last batch and records the import in the audit log,

@@ -40,7 +40,9 @@ func hashKey(secret string) []byte {
 func (s *Store) CreateKey(ctx context.Context, actor, name string, role outreach.Role) (string, APIKey, error) {
 	var fields []outreach.FieldError
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 {
+	if f := outreach.LineFault(name); f != "" {
+		fields = append(fields, outreach.FieldError{Field: "name", Message: f})
+	} else if name == "" || len(name) > 200 {
 		fields = append(fields, outreach.FieldError{Field: "name", Message: "is required (at most 200 characters)"})
 	}
 	if !role.Valid() {

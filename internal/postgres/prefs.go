@@ -154,6 +154,10 @@ func (s *Store) changePrefs(ctx context.Context, contactID int64, o PrefOrigin, 
 			return err
 		}
 		c := contactFromRow(row)
+		if c.Status == outreach.StatusErased {
+			// Erased: there is no one left whose preferences these are.
+			return outreach.Errorf(outreach.ENOTFOUND, "no such contact")
+		}
 		hash := EmailHash(c.Email)
 		sup, err := q.PrefsSuppression(ctx, hash)
 		if err != nil {

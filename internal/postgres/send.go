@@ -199,3 +199,18 @@ func (t *Tx) TouchLastSent(ctx context.Context, contactIDs []int64) error {
 	}
 	return mapError("touch last sent", t.q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: contactIDs, Now: t.Now()}))
 }
+
+// LostDeliveries returns up to limit scheduled deliveries whose moment passed
+// before before and that no live send job carries, so that the caller can
+// give them one in the same transaction: a send job deleted through River's
+// UI, cancelled or discarded after its attempts would otherwise leave its
+// deliveries scheduled forever. It takes a transaction lock first, so that
+// two sweeps never both enqueue the same delivery; a second one sees the
+// first one's jobs. It looks at the oldest scan overdue deliveries only.
+func (t *Tx) LostDeliveries(ctx context.Context, before time.Time, scan, limit int) ([]int64, error) {
+	if err := t.q.LostDeliveriesLock(ctx); err != nil {
+		return nil, mapError("lost deliveries", err)
+	}
+	ids, err := t.q.LostDeliveries(ctx, dbsqlc.LostDeliveriesParams{Before: before, Scan: int32(scan), Lim: int32(limit)})
+	return ids, mapError("lost deliveries", err)
+}

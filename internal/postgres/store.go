@@ -103,6 +103,11 @@ func mapError(op string, err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
+		if badText(pgErr) {
+			// Validation refuses such text field by field; this is the net
+			// under it, so that bad bytes are never a 500.
+			return outreach.Errorf(outreach.EINVALID, "%s: the input holds text that cannot be stored (NUL or invalid UTF-8)", op)
+		}
 		if fe, ok := constraintFields[pgErr.ConstraintName]; ok {
 			if pgErr.Code == "23505" {
 				return &outreach.Error{Code: outreach.ECONFLICT, Message: fe.Field + ": " + fe.Message, Fields: []outreach.FieldError{fe}}
@@ -111,4 +116,11 @@ func mapError(op string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// badText reports whether PostgreSQL refused a value for its bytes: NUL in
+// text (22021 character_not_in_repertoire, which also covers invalid
+// UTF-8) or a \u0000 in JSON (22P05 untranslatable_character).
+func badText(err *pgconn.PgError) bool {
+	return err.Code == "22021" || err.Code == "22P05"
 }

@@ -169,7 +169,7 @@ func TestEraseSuppressesByHashAlone(t *testing.T) {
 		reasons[c.Email] = r
 		got, err := s.Contact(ctx, c.ID)
 		require.NoError(t, err)
-		require.Equal(t, outreach.StatusUnsubscribed, got.Status)
+		require.Equal(t, outreach.StatusErased, got.Status)
 		require.NotEqual(t, c.Email, got.Email)
 		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM contact_events WHERE contact_id = $1", c.ID).Scan(&n))
 		require.Zero(t, n, "the timeline is erased")
@@ -178,5 +178,9 @@ func TestEraseSuppressesByHashAlone(t *testing.T) {
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE entity = 'suppression' AND (entity_id LIKE '%@%' OR after::text LIKE '%@%')").Scan(&n))
 	require.Zero(t, n, "no audit entry names an erased address")
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE action = 'erase' AND actor = 'key:dpo'").Scan(&n))
+	require.Equal(t, 2, n)
+	// Erasing again changes nothing.
+	require.NoError(t, s.EraseContact(ctx, "key:dpo", plain.ID))
+	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE action = 'erase'").Scan(&n))
 	require.Equal(t, 2, n)
 }

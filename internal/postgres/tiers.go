@@ -105,14 +105,7 @@ func (s *Store) Topics(ctx context.Context) ([]outreach.Topic, error) {
 
 // CreateTopic adds a topic.
 func (s *Store) CreateTopic(ctx context.Context, actor string, t outreach.Topic) (outreach.Topic, error) {
-	var errs []outreach.FieldError
-	if !outreach.ValidKey(t.Key) {
-		errs = append(errs, outreach.FieldError{Field: "key", Message: "must be a lower-case slug (a-z, 0-9, - and _)"})
-	}
-	if t.Name == "" || len(t.Name) > 200 {
-		errs = append(errs, outreach.FieldError{Field: "name", Message: "is required (at most 200 characters)"})
-	}
-	if len(errs) > 0 {
+	if errs := t.Validate(); len(errs) > 0 {
 		return t, outreach.Invalid(errs...)
 	}
 	now := s.clock.Now()

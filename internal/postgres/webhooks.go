@@ -267,6 +267,11 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, a WebhookAttempt) erro
 		if err := tx.q.WebhookMessageDone(ctx, p); err != nil {
 			return err
 		}
+		if m.Type == EventContactErased && (a.Delivered || a.Dead) {
+			if err := tx.q.WebhookErasedScrub(ctx, m.ID); err != nil {
+				return err
+			}
+		}
 		h := dbsqlc.WebhookEndpointHealthParams{ID: m.EndpointID, Now: now}
 		if !a.Delivered {
 			h.FailingSince = m.FailingSince

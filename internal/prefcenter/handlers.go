@@ -30,16 +30,24 @@ type visit struct {
 	claims  token.Claims
 	contact outreach.Contact
 	ms      messages
+	// preview: the token is a campaign preview's (a marketer looking at
+	// the contact's page): the page is shown read-only and no POST
+	// changes anything.
+	preview bool
 }
 
-// open verifies the token in the path and loads its contact. ok is false
-// when the answer (a 404 or a 500 page) has been written already: every
-// token failure, and a contact that no longer exists, look the same.
+// open verifies the token in the path, for the page's purpose or its
+// preview, and loads its contact. ok is false when the answer (a 404 or a
+// 500 page) has been written already: every token failure, and a contact
+// that no longer exists, look the same.
 func (h *handler) open(c echo.Context, p token.Purpose) (v visit, ok bool, err error) {
 	v.tok = c.Param("token")
 	v.claims, err = h.Signer.Verify(v.tok, p)
 	if err != nil {
-		return v, false, h.notFound(c)
+		if v.claims, err = h.Signer.Verify(v.tok, p.Preview()); err != nil {
+			return v, false, h.notFound(c)
+		}
+		v.preview = true
 	}
 	v.contact, err = h.Store.Contact(c.Request().Context(), v.claims.ContactID)
 	if err != nil {
@@ -47,6 +55,11 @@ func (h *handler) open(c echo.Context, p token.Purpose) (v visit, ok bool, err e
 			return v, false, h.notFound(c)
 		}
 		return v, false, h.internal(c, "load contact", err)
+	}
+	if v.contact.Status == outreach.StatusErased {
+		// Erased: the links in old mail lead nowhere, as if the contact
+		// had never been.
+		return v, false, h.notFound(c)
 	}
 	v.ms = lookup(v.contact.Locale)
 	return v, true, nil
@@ -75,7 +88,11 @@ func (h *handler) showPreferences(c echo.Context) error {
 	}
 	ct := v.contact
 	p := h.newPage(c, v.ms, v.ms.T("prefs.title"))
-	p.Email, p.CSRF = maskEmail(ct.Email), h.csrf.field(token.Preferences, v.tok)
+	p.Email = maskEmail(ct.Email)
+	if !v.preview {
+		p.CSRF = h.csrf.field(token.Preferences, v.tok)
+	}
+	p.Preview = v.preview
 	current := ct.PreferredTier
 	if current == "" {
 		current = ct.Tier
@@ -131,6 +148,9 @@ func (h *handler) changePreferences(c echo.Context) error {
 	v, ok, err := h.open(c, token.Preferences)
 	if !ok {
 		return err
+	}
+	if v.preview {
+		return h.previewRefused(c, v)
 	}
 	form, ok, err := h.checkedForm(c, v, token.Preferences)
 	if !ok {
@@ -263,7 +283,11 @@ func (h *handler) showUnsubscribe(c echo.Context) error {
 		return h.internal(c, "load suppression", err)
 	}
 	p := h.newPage(c, v.ms, v.ms.T("unsubpage.title", h.Company.Name))
-	p.Email, p.CSRF = maskEmail(v.contact.Email), h.csrf.field(token.Unsubscribe, v.tok)
+	p.Email = maskEmail(v.contact.Email)
+	if !v.preview {
+		p.CSRF = h.csrf.field(token.Unsubscribe, v.tok)
+	}
+	p.Preview = v.preview
 	p.State = "active"
 	if v.contact.Status != outreach.StatusActive || sup != "" {
 		p.State = "unsubscribed"
@@ -272,10 +296,21 @@ func (h *handler) showUnsubscribe(c echo.Context) error {
 	return h.render(c, http.StatusOK, "unsubscribe", p)
 }
 
-// prefsLink is the preference center for the same contact and campaign,
-// relative to /u/ so it works wherever the pages are mounted.
+// prefsLink is the preference center for the same contact and campaign
+// (its preview, from a preview), relative to /u/ so it works wherever the
+// pages are mounted.
 func (h *handler) prefsLink(v visit) string {
-	return "../p/" + h.Signer.Sign(token.Claims{Purpose: token.Preferences, ContactID: v.claims.ContactID, CampaignID: v.claims.CampaignID})
+	p := token.Preferences
+	if v.preview {
+		p = token.PreviewPreferences
+	}
+	return "../p/" + h.Signer.Sign(token.Claims{Purpose: p, ContactID: v.claims.ContactID, CampaignID: v.claims.CampaignID})
+}
+
+// previewRefused answers a POST through a preview link: 403, nothing
+// changed, whatever the form says (a one-click POST included).
+func (h *handler) previewRefused(c echo.Context, v visit) error {
+	return h.message(c, http.StatusForbidden, v.ms, "error.preview")
 }
 
 // unsubscribe is POST /u/{token}. With the body List-Unsubscribe=One-Click
@@ -287,6 +322,9 @@ func (h *handler) unsubscribe(c echo.Context) error {
 	v, ok, err := h.open(c, token.Unsubscribe)
 	if !ok {
 		return err
+	}
+	if v.preview {
+		return h.previewRefused(c, v)
 	}
 	form, err := postForm(c)
 	if err != nil {

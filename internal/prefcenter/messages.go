@@ -74,6 +74,10 @@ var catalogs = map[string]map[string]string{
 		"error.500.title": "Something went wrong",
 		"error.500.text":  "Nothing was changed. Please try again later.",
 
+		"preview.banner":      "Preview: this is the page the customer sees from this message. Nothing can be changed from a preview.",
+		"error.preview.title": "This is a preview",
+		"error.preview.text":  "Links in a campaign preview show the customer's page but cannot change anything. Nothing was changed.",
+
 		"bad.action":    "The form asked for something this page does not do.",
 		"bad.frequency": "Please choose one of the frequencies offered.",
 		"bad.topics":    "Please choose among the topics offered.",
@@ -143,6 +147,10 @@ var catalogs = map[string]map[string]string{
 		"error.429.text":  "Bitte warten Sie eine Minute und versuchen Sie es erneut.",
 		"error.500.title": "Etwas ist schiefgegangen",
 		"error.500.text":  "Es wurde nichts geändert. Bitte versuchen Sie es später erneut.",
+
+		"preview.banner":      "Vorschau: So sieht die Kundin oder der Kunde diese Seite aus dieser Nachricht. In einer Vorschau lässt sich nichts ändern.",
+		"error.preview.title": "Dies ist eine Vorschau",
+		"error.preview.text":  "Links in einer Kampagnenvorschau zeigen die Seite der Kundin oder des Kunden, können aber nichts ändern. Es wurde nichts geändert.",
 
 		"bad.action":    "Das Formular verlangte etwas, das diese Seite nicht kann.",
 		"bad.frequency": "Bitte wählen Sie eine der angebotenen Häufigkeiten.",

@@ -39,14 +39,14 @@ func (h *handler) secureHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 
 // rateLimit limits requests per client IP, as Echo's RealIP gives it (the
 // server trusts X-Forwarded-For only from configured proxies), and answers
-// over-limit clients with a plain 429 page.
-func (h *handler) rateLimit() echo.MiddlewareFunc {
-	r, burst := h.RatePerSecond, h.Burst
+// over-limit clients with a plain 429 page. Zero rate or burst picks the
+// default.
+func (h *handler) rateLimit(r, defRate float64, burst, defBurst int) echo.MiddlewareFunc {
 	if r <= 0 {
-		r = defaultRate
+		r = defRate
 	}
 	if burst <= 0 {
-		burst = defaultBurst
+		burst = defBurst
 	}
 	store := middleware.NewRateLimiterMemoryStoreWithConfig(middleware.RateLimiterMemoryStoreConfig{
 		Rate: rate.Limit(r), Burst: burst, ExpiresIn: 5 * time.Minute,
@@ -61,4 +61,16 @@ func (h *handler) rateLimit() echo.MiddlewareFunc {
 		DenyHandler:         deny,
 		ErrorHandler:        func(c echo.Context, err error) error { return deny(c, "", err) },
 	})
+}
+
+// limitUnsubscribe counts an RFC 8058 one-click POST against the one-click
+// limit and anything else against the pages' limit.
+func (h *handler) limitUnsubscribe(next echo.HandlerFunc) echo.HandlerFunc {
+	page, oneClick := h.limit(next), h.oneClick(next)
+	return func(c echo.Context) error {
+		if form, err := postForm(c); err == nil && form.Get("List-Unsubscribe") == "One-Click" {
+			return oneClick(c)
+		}
+		return page(c)
+	}
 }

@@ -24,6 +24,7 @@ type page struct {
 
 	Email    string // masked: the link may have been forwarded
 	CSRF     string
+	Preview  bool   // a campaign preview's link: read-only, every control disabled
 	State    string // active, unsubscribed or blocked
 	Paused   bool
 	Notices  []notice

@@ -8,13 +8,16 @@
 //     every URL in a message. Changes are POSTs.
 //   - A bad, altered or truncated token gets the same plain 404 whatever was
 //     wrong with it, and changes nothing.
+//   - A campaign preview's links (preview tokens, a purpose of their own)
+//     show the pages read-only, marked as a preview, and every POST through
+//     them is a 403: whoever previews a contact can never act as them.
 //   - Form POSTs carry a stateless CSRF field (an HMAC of the page's token)
 //     and are refused when the browser says they come from another site.
 //     The one-click POST needs neither: providers send it server-side with
 //     no cookies, and the signed token in the URL is its authority.
 //   - Every page is served with a strict Content-Security-Policy, no
 //     referrer (the token is in the URL), no caching, and a per-client rate
-//     limit. Tokens are never logged: the request log names the route
+//     limit; one-click POSTs have a far higher limit of their own. Tokens are never logged: the request log names the route
 //     pattern, not the path.
 //
 // It is an HTTP adapter over internal/postgres, like internal/api.
@@ -53,6 +56,10 @@ type Deps struct {
 	// defaults generous for people and tight for scripts.
 	RatePerSecond float64
 	Burst         int
+	// OneClickRatePerSecond and OneClickBurst limit RFC 8058 one-click
+	// POSTs per client IP, apart from the pages; zero picks defaults.
+	OneClickRatePerSecond float64
+	OneClickBurst         int
 }
 
 // Default rate limit per client IP: a person clicks a few times a minute;
@@ -63,13 +70,24 @@ const (
 	defaultBurst = 40
 )
 
+// Default one-click limit per client IP. Mailbox providers post one-click
+// unsubscribes for all their users from a few addresses, so many at once
+// from one address are normal; each is cheap (a signed token, one row
+// lock) and idempotent. Sharing the pages' limit would turn unsubscribes
+// away, and an unsubscribe turned away is mail that must not be sent.
+const (
+	defaultOneClickRate  = 500
+	defaultOneClickBurst = 2000
+)
+
 // Pages are the customer pages' handlers; the router that serves them
 // (internal/api's routes.go) mounts each on its route with Middleware.
 type Pages struct {
 	Deps
-	csrf  csrf
-	pages *template.Template
-	limit echo.MiddlewareFunc
+	csrf     csrf
+	pages    *template.Template
+	limit    echo.MiddlewareFunc
+	oneClick echo.MiddlewareFunc
 }
 
 type handler = Pages
@@ -85,7 +103,8 @@ func New(d Deps) *Pages {
 	}
 	h := &Pages{Deps: d, csrf: newCSRF(d.SecretKeys),
 		pages: template.Must(template.ParseFS(templates.FS, "pages/*.tmpl"))}
-	h.limit = h.rateLimit()
+	h.limit = h.rateLimit(d.RatePerSecond, defaultRate, d.Burst, defaultBurst)
+	h.oneClick = h.rateLimit(d.OneClickRatePerSecond, defaultOneClickRate, d.OneClickBurst, defaultOneClickBurst)
 	return h
 }
 
@@ -95,6 +114,13 @@ func New(d Deps) *Pages {
 // answer every unknown path.
 func (h *Pages) Middleware() []echo.MiddlewareFunc {
 	return []echo.MiddlewareFunc{h.secureHeaders, h.limit}
+}
+
+// UnsubscribeMiddleware is Middleware for POST /u/{token}: an RFC 8058
+// one-click POST counts against its own, far higher limit; the page's
+// button against the pages' limit.
+func (h *Pages) UnsubscribeMiddleware() []echo.MiddlewareFunc {
+	return []echo.MiddlewareFunc{h.secureHeaders, h.limitUnsubscribe}
 }
 
 // ShowPreferences is GET /p/{token}: the preference center (reads only).

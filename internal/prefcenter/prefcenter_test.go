@@ -124,5 +124,5 @@ func mount(e *echo.Echo, d Deps) {
 	e.GET("/p/:token", p.ShowPreferences, mw...)
 	e.POST("/p/:token", p.ChangePreferences, mw...)
 	e.GET("/u/:token", p.ShowUnsubscribe, mw...)
-	e.POST("/u/:token", p.Unsubscribe, mw...)
+	e.POST("/u/:token", p.Unsubscribe, p.UnsubscribeMiddleware()...)
 }

@@ -5,7 +5,7 @@
 package render
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	texttemplate "text/template"
+	"time"
+	"unicode"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/templates"
@@ -64,11 +66,13 @@ type Compiled struct {
 	html    *htmltemplate.Template
 }
 
-// Renderer wraps compiled content in the shared layouts.
+// Renderer wraps compiled content in the shared layouts, within its
+// limits.
 type Renderer struct {
 	company    Company
 	layoutHTML *htmltemplate.Template
 	layoutText *texttemplate.Template
+	limits     Limits
 }
 
 // New loads the embedded layouts.
@@ -81,19 +85,35 @@ func New(company Company) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("text layout: %w", err)
 	}
-	return &Renderer{company: company, layoutHTML: h, layoutText: t}, nil
+	return &Renderer{company: company, layoutHTML: h, layoutText: t, limits: Limits{}.withDefaults()}, nil
 }
+
+// WithLimits returns a renderer like r that renders within l (zero fields
+// keep the defaults).
+func (r *Renderer) WithLimits(l Limits) *Renderer {
+	c := *r
+	c.limits = l.withDefaults()
+	return &c
+}
+
+// Limits returns the bounds every render keeps.
+func (r *Renderer) Limits() Limits { return r.limits }
 
 // Company returns the sender the renderer was made with.
 func (r *Renderer) Company() Company { return r.company }
 
 // TemplateError is a template problem in one field, with the line when the
-// parser or executor reported one.
+// parser or executor reported one. Err is the error behind it, when there
+// is one (a *LimitError for a render stopped by its bounds).
 type TemplateError struct {
 	Field   string
 	Line    int
 	Message string
+	Err     error
 }
+
+// Unwrap returns the error behind the template problem.
+func (e *TemplateError) Unwrap() error { return e.Err }
 
 func (e *TemplateError) Error() string {
 	if e.Line > 0 {
@@ -106,8 +126,12 @@ func (e *TemplateError) Error() string {
 var lineRE = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`)
 
 func templateError(field string, err error) *TemplateError {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return &TemplateError{Field: field, Message: le.Error(), Err: le}
+	}
 	msg := err.Error()
-	te := &TemplateError{Field: field, Message: msg}
+	te := &TemplateError{Field: field, Message: msg, Err: err}
 	if m := lineRE.FindStringSubmatch(msg); m != nil {
 		te.Line, _ = strconv.Atoi(m[1])
 		te.Message = strings.TrimSpace(m[2])
@@ -125,28 +149,46 @@ func Compile(c outreach.Content, prefix string) (*Compiled, []*TemplateError) {
 		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: "is required"})
 	} else if strings.ContainsAny(c.Subject, "\r\n") {
 		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: "must be one line"})
-	} else if out.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
+	} else if f := outreach.LineFault(strings.ReplaceAll(c.Subject, "\t", " ")); f != "" {
+		// A tab is white space like any other (Render folds it); the
+		// other control characters have no place in a header.
+		errs = append(errs, &TemplateError{Field: prefix + "subject", Message: f})
+	} else if out.subject, err = texttemplate.New("subject").Option("missingkey=zero").Funcs(funcs).Parse(c.Subject); err != nil {
 		errs = append(errs, templateError(prefix+"subject", err))
 	}
 	if strings.TrimSpace(c.Text) == "" {
 		errs = append(errs, &TemplateError{Field: prefix + "text", Message: "is required: every message has a plain-text part"})
-	} else if out.text, err = texttemplate.New("text").Option("missingkey=zero").Parse(c.Text); err != nil {
+	} else if f := outreach.TextFault(c.Text); f != "" {
+		errs = append(errs, &TemplateError{Field: prefix + "text", Message: f})
+	} else if out.text, err = texttemplate.New("text").Option("missingkey=zero").Funcs(funcs).Parse(c.Text); err != nil {
 		errs = append(errs, templateError(prefix+"text", err))
 	}
 	if strings.TrimSpace(c.HTML) == "" {
 		errs = append(errs, &TemplateError{Field: prefix + "html", Message: "is required: every message has an HTML part"})
-	} else if out.html, err = htmltemplate.New("html").Option("missingkey=zero").Parse(c.HTML); err != nil {
+	} else if f := outreach.TextFault(c.HTML); f != "" {
+		errs = append(errs, &TemplateError{Field: prefix + "html", Message: f})
+	} else if out.html, err = htmltemplate.New("html").Option("missingkey=zero").Funcs(funcs).Parse(c.HTML); err != nil {
 		errs = append(errs, templateError(prefix+"html", err))
 	}
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	for _, t := range out.subject.Templates() {
+		bound(t.Tree)
+	}
+	for _, t := range out.text.Templates() {
+		bound(t.Tree)
+	}
+	for _, t := range out.html.Templates() {
+		bound(t.Tree)
+	}
 	return out, nil
 }
 
 // Check compiles content and renders it once for a sample contact, catching
-// what parsing cannot (such as a field that does not exist).
-func (r *Renderer) Check(c outreach.Content, prefix string) []*TemplateError {
+// what parsing cannot (such as a field that does not exist, or output over
+// the limits).
+func (r *Renderer) Check(ctx context.Context, c outreach.Content, prefix string) []*TemplateError {
 	comp, errs := Compile(c, prefix)
 	if len(errs) > 0 {
 		return errs
@@ -156,7 +198,7 @@ func (r *Renderer) Check(c outreach.Content, prefix string) []*TemplateError {
 		Campaign:       CampaignData{ID: 1, Name: "Sample"},
 		PreferencesURL: "https://example.com/p/sample", UnsubscribeURL: "https://example.com/u/sample",
 	}
-	if _, err := r.Render(comp, sample); err != nil {
+	if _, err := r.Render(ctx, comp, sample); err != nil {
 		var te *TemplateError
 		if errors.As(err, &te) {
 			te.Field = prefix + te.Field
@@ -175,35 +217,62 @@ type layoutData struct {
 }
 
 // Render executes compiled content for one recipient and wraps it in the
-// layouts.
-func (r *Renderer) Render(c *Compiled, d Data) (Message, error) {
+// layouts, within the renderer's limits and ctx: a part that grows past
+// MaxBytes, a message that takes longer than Timeout or a ctx that is done
+// stops the execution at its next write (a *TemplateError wrapping a
+// *LimitError, or ctx's error).
+func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, error) {
 	d.Company = r.company
-	var subj, text, html, out bytes.Buffer
-	if err := c.subject.Execute(&subj, d); err != nil {
+	deadline := time.Now().Add(r.limits.Timeout)
+	w := func(part string, max int) *boundedWriter {
+		return &boundedWriter{ctx: ctx, max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
+	}
+	subj, text, html := w("subject", r.limits.MaxBytes), w("text", r.limits.MaxBytes), w("html", r.limits.MaxBytes)
+	if err := c.subject.Execute(subj, d); err != nil {
 		return Message{}, templateError("subject", err)
 	}
-	if err := c.text.Execute(&text, d); err != nil {
+	if err := c.text.Execute(text, d); err != nil {
 		return Message{}, templateError("text", err)
 	}
-	if err := c.html.Execute(&html, d); err != nil {
+	if err := c.html.Execute(html, d); err != nil {
 		return Message{}, templateError("html", err)
 	}
-	subject := strings.Join(strings.Fields(subj.String()), " ")
+	// One line of clean text, whatever the data held: white space folds,
+	// other control characters (data stored before they were refused) go.
+	subject := strings.Join(strings.Fields(strings.Map(dropControl, subj.buf.String())), " ")
 	lang := d.Contact.Locale
 	if lang == "" {
 		lang = "en"
 	}
 	ld := layoutData{Data: d, Lang: lang, Subject: subject}
-	ld.Body = text.String()
-	if err := r.layoutText.Execute(&out, ld); err != nil {
-		return Message{}, fmt.Errorf("text layout: %w", err)
+	ld.Body = text.buf.String()
+	out := w("text", r.limits.MaxBytes+layoutSlack)
+	if err := r.layoutText.Execute(out, ld); err != nil {
+		return Message{}, layoutError("text", err)
 	}
-	msg := Message{Subject: subject, Text: out.String()}
-	out.Reset()
-	ld.Body = htmltemplate.HTML(html.String()) // already escaped by html/template
-	if err := r.layoutHTML.Execute(&out, ld); err != nil {
-		return Message{}, fmt.Errorf("html layout: %w", err)
+	msg := Message{Subject: subject, Text: out.buf.String()}
+	out = w("html", r.limits.MaxBytes+layoutSlack)
+	ld.Body = htmltemplate.HTML(html.buf.String()) // already escaped by html/template
+	if err := r.layoutHTML.Execute(out, ld); err != nil {
+		return Message{}, layoutError("html", err)
 	}
-	msg.HTML = out.String()
+	msg.HTML = out.buf.String()
 	return msg, nil
+}
+
+// layoutError is a failure of the shared layout around a part: its bounds
+// (the deadline) are the part's; anything else is a defect of ours.
+func layoutError(part string, err error) error {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return templateError(part, err)
+	}
+	return fmt.Errorf("%s layout: %w", part, err)
+}
+
+func dropControl(r rune) rune {
+	if unicode.IsControl(r) && !unicode.IsSpace(r) {
+		return -1
+	}
+	return r
 }

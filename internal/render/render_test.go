@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func TestRenderGolden(t *testing.T) {
 		HTML:    `<p>Hello <b>{{.Contact.Name}}</b></p><p><a href="{{.UnsubscribeURL}}">Stop</a></p>`,
 	}, "")
 	require.Empty(t, errs)
-	msg, err := r.Render(comp, sample())
+	msg, err := r.Render(context.Background(), comp, sample())
 	require.NoError(t, err)
 	require.Equal(t, "News for Ada <Lovelace> (Autumn)", msg.Subject)
 	golden(t, "message.txt.golden", msg.Text)
@@ -52,17 +53,17 @@ func TestRenderGolden(t *testing.T) {
 func TestTemplateErrorsNameFieldAndLine(t *testing.T) {
 	r, err := New(Company{Name: "C", Address: "A"})
 	require.NoError(t, err)
-	errs := r.Check(outreach.Content{Subject: "ok", Text: "line one\n{{ .Contact.Name ", HTML: "<p>{{ .Contact.Nope }}</p>"}, "variants.high.")
+	errs := r.Check(context.Background(), outreach.Content{Subject: "ok", Text: "line one\n{{ .Contact.Name ", HTML: "<p>{{ .Contact.Nope }}</p>"}, "variants.high.")
 	require.Len(t, errs, 1, "parse errors stop before execution")
 	require.Equal(t, "variants.high.text", errs[0].Field)
 	require.Equal(t, 2, errs[0].Line)
 
-	errs = r.Check(outreach.Content{Subject: "ok", Text: "fine", HTML: "<p>\n\n{{ .Contact.Nope }}</p>"}, "")
+	errs = r.Check(context.Background(), outreach.Content{Subject: "ok", Text: "fine", HTML: "<p>\n\n{{ .Contact.Nope }}</p>"}, "")
 	require.Len(t, errs, 1)
 	require.Equal(t, "html", errs[0].Field)
 	require.Equal(t, 3, errs[0].Line)
 
-	errs = r.Check(outreach.Content{Subject: "two\nlines", Text: "", HTML: " "}, "")
+	errs = r.Check(context.Background(), outreach.Content{Subject: "two\nlines", Text: "", HTML: " "}, "")
 	fields := map[string]bool{}
 	for _, e := range errs {
 		fields[e.Field] = true

@@ -179,6 +179,8 @@ func TestCheck(t *testing.T) {
 		{"transactional to a complaint suppression", mods(transactional, suppressed(outreach.SuppressComplaint)), end(outreach.ReasonSuppressedComplaint, "")},
 		{"transactional to a manual suppression", mods(transactional, suppressed(outreach.SuppressManual)), end(outreach.ReasonUnsubscribed, "")},
 		{"transactional to an erased address", mods(transactional, suppressed(outreach.SuppressErased)), end(outreach.ReasonUnsubscribed, "")},
+		{"transactional to an erased contact", mods(transactional, status(outreach.StatusErased)), end(outreach.ReasonUnsubscribed, "")},
+		{"marketing to an erased contact", mods(status(outreach.StatusErased)), end(outreach.ReasonUnsubscribed, "")},
 		{"transactional expires", mods(transactional, expired), endExpired},
 
 		// Expiry.

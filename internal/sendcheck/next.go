@@ -24,6 +24,10 @@ const (
 	// Uncertain: the connection broke after the data was sent and before
 	// the answer came: the server may have the message.
 	Uncertain
+	// LocalFail: the message could not be made or handed over for a
+	// reason of our own (a header that cannot be built); no server saw
+	// it, so it says nothing about the address.
+	LocalFail
 )
 
 // Reply is the server's answer to one claimed message.
@@ -80,6 +84,10 @@ func Next(state outreach.DeliveryState, r Reply, attempts int, planned, now time
 		s.State, s.Reason = outreach.DeliverySent, outreach.ReasonSent
 	case r.Class == Uncertain:
 		s.State, s.Reason, s.Rule = outreach.DeliveryUnknown, outreach.ReasonUnknown, detail
+	case r.Class == LocalFail:
+		// Ours to fix, not the address's: failed, never suppressed, and
+		// not retried (it would fail the same way).
+		s.State, s.Reason, s.Rule = outreach.DeliveryFailed, outreach.ReasonFailedLocal, detail
 	case r.Class == PermFail:
 		s.State, s.Reason, s.Rule, s.Suppress = outreach.DeliveryFailed, outreach.ReasonFailedPermanent, detail, true
 	case r.Unsent:

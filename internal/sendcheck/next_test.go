@@ -25,6 +25,7 @@ func nextReplies() []sendcheck.Reply {
 		{Class: sendcheck.TempFail, Code: 451, Detail: "451 4.7.1 greylisted, try later"},
 		{Class: sendcheck.PermFail, Code: 550, Detail: "550 5.1.1 <ada@example.com>: user unknown"},
 		{Class: sendcheck.Uncertain, Code: 0, Detail: "read tcp: connection reset by peer"},
+		{Class: sendcheck.LocalFail, Code: 0, Detail: "build message: recipient: mail: no angle-addr"},
 	} {
 		out = append(out, r)
 		r.Unsent = true
@@ -48,6 +49,8 @@ func className(c sendcheck.Class) string {
 		return "permfail"
 	case sendcheck.Uncertain:
 		return "uncertain"
+	case sendcheck.LocalFail:
+		return "localfail"
 	}
 	return fmt.Sprintf("class%d", c)
 }
@@ -60,6 +63,7 @@ func TestNext(t *testing.T) {
 		tempDetail  = "451 4.7.1 greylisted, try later"
 		permDetail  = "550 5.1.1 <ada@example.com>: user unknown"
 		brokeDetail = "read tcp: connection reset by peer"
+		localDetail = "build message: recipient: mail: no angle-addr"
 	)
 	type want struct {
 		state    outreach.DeliveryState
@@ -72,6 +76,8 @@ func TestNext(t *testing.T) {
 	sent := want{state: outreach.DeliverySent, reason: outreach.ReasonSent, at: nextPlanned}
 	unknown := want{state: outreach.DeliveryUnknown, reason: outreach.ReasonUnknown, rule: brokeDetail, at: nextPlanned}
 	bounced := want{state: outreach.DeliveryFailed, reason: outreach.ReasonFailedPermanent, rule: permDetail, at: nextPlanned, suppress: true}
+	// A message that could not be built here fails, but is no bounce.
+	local := want{state: outreach.DeliveryFailed, reason: outreach.ReasonFailedLocal, rule: localDetail, at: nextPlanned}
 	unsent := want{state: outreach.DeliveryScheduled, at: nextNow.Add(30 * time.Second), refund: true}
 	retry := func(wait time.Duration) want { return want{state: outreach.DeliveryScheduled, at: nextNow.Add(wait)} }
 	exhausted := want{state: outreach.DeliveryFailed, reason: outreach.ReasonFailedPermanent, rule: "retries exhausted: " + tempDetail, at: nextPlanned}
@@ -118,6 +124,11 @@ func TestNext(t *testing.T) {
 		{sendcheck.Uncertain, true, 7, unknown},
 		{sendcheck.Uncertain, true, 8, unknown},
 		{sendcheck.Uncertain, true, 9, unknown},
+
+		{sendcheck.LocalFail, false, 1, local},
+		{sendcheck.LocalFail, false, 8, local},
+		{sendcheck.LocalFail, true, 1, local},
+		{sendcheck.LocalFail, true, 9, local},
 	}
 	replies := map[sendcheck.Class]sendcheck.Reply{}
 	for _, r := range nextReplies() {

@@ -24,7 +24,7 @@ func cases(n int) uint64 {
 	return uint64(n)
 }
 
-var classes = []sendcheck.Class{sendcheck.Accepted, sendcheck.TempFail, sendcheck.PermFail, sendcheck.Uncertain}
+var classes = []sendcheck.Class{sendcheck.Accepted, sendcheck.TempFail, sendcheck.PermFail, sendcheck.Uncertain, sendcheck.LocalFail}
 
 // detailCorpus is server text, ASCII or not, with line breaks.
 var detailCorpus = func() string {
@@ -325,6 +325,9 @@ func TestPropertyBackoffBounds(t *testing.T) {
 // blockedBySpec is the spec's list of what stops a category of mail to a
 // contact, in its order, written out independently of planner.Blocked.
 func blockedBySpec(c outreach.Contact, sup outreach.SuppressionReason, cat outreach.Category, topic string, now time.Time) outreach.Reason {
+	if c.Status == outreach.StatusErased {
+		return outreach.ReasonUnsubscribed // erased: nothing, in any category
+	}
 	if c.Status == outreach.StatusBounced || sup == outreach.SuppressBounce {
 		return outreach.ReasonSuppressedBounce
 	}
@@ -370,7 +373,7 @@ func randCheckInput(r *rand.Rand, zones []*time.Location) sendcheck.Input {
 		in.Zone = zones[r.IntN(len(zones))]
 	}
 	if r.IntN(4) == 0 {
-		in.Contact.Status = pick(r, outreach.StatusUnsubscribed, outreach.StatusBounced, outreach.StatusComplained, outreach.StatusActive)
+		in.Contact.Status = pick(r, outreach.StatusUnsubscribed, outreach.StatusBounced, outreach.StatusComplained, outreach.StatusErased, outreach.StatusActive)
 	}
 	if r.IntN(4) == 0 {
 		in.Suppression = pick(r, outreach.SuppressUnsubscribe, outreach.SuppressBounce, outreach.SuppressComplaint, outreach.SuppressManual, outreach.SuppressErased, "")

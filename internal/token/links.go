@@ -21,6 +21,18 @@ func (l Links) Unsubscribe(contactID, campaignID int64) string {
 	return l.link("u", Claims{Purpose: Unsubscribe, ContactID: contactID, CampaignID: campaignID})
 }
 
+// PreviewPreferences is the preference-center link a campaign preview
+// shows: the contact's page, read-only, changing nothing.
+func (l Links) PreviewPreferences(contactID, campaignID int64) string {
+	return l.link("p", Claims{Purpose: PreviewPreferences, ContactID: contactID, CampaignID: campaignID})
+}
+
+// PreviewUnsubscribe is the unsubscribe link a campaign preview shows:
+// the page, read-only; its POST (one-click or not) changes nothing.
+func (l Links) PreviewUnsubscribe(contactID, campaignID int64) string {
+	return l.link("u", Claims{Purpose: PreviewUnsubscribe, ContactID: contactID, CampaignID: campaignID})
+}
+
 func (l Links) link(page string, c Claims) string {
 	return l.Base.String() + "/" + page + "/" + l.Signer.Sign(c)
 }

@@ -52,10 +52,32 @@ const (
 	Unsubscribe Purpose = 1
 	// Preferences authorizes the preference center (/p/{token}).
 	Preferences Purpose = 2
+	// PreviewPreferences and PreviewUnsubscribe are the links in a
+	// campaign preview (a marketer's view of one contact's message). They
+	// open the same pages read-only, marked as a preview, and can change
+	// nothing: a marketer must never be able to act as the customer.
+	PreviewPreferences Purpose = 3
+	PreviewUnsubscribe Purpose = 4
 )
 
 // Valid reports whether p is one of the defined purposes.
-func (p Purpose) Valid() bool { return p == Unsubscribe || p == Preferences }
+func (p Purpose) Valid() bool { return p >= Unsubscribe && p <= PreviewUnsubscribe }
+
+// Preview returns the read-only preview purpose of a page's purpose (and
+// a preview purpose itself).
+func (p Purpose) Preview() Purpose {
+	switch p {
+	case Unsubscribe:
+		return PreviewUnsubscribe
+	case Preferences:
+		return PreviewPreferences
+	}
+	return p
+}
+
+// IsPreview reports whether p is a preview purpose: its pages change
+// nothing.
+func (p Purpose) IsPreview() bool { return p == PreviewPreferences || p == PreviewUnsubscribe }
 
 // String returns a lowercase name for p, for logs.
 func (p Purpose) String() string {
@@ -64,6 +86,10 @@ func (p Purpose) String() string {
 		return "unsubscribe"
 	case Preferences:
 		return "preferences"
+	case PreviewPreferences:
+		return "preview-preferences"
+	case PreviewUnsubscribe:
+		return "preview-unsubscribe"
 	default:
 		return fmt.Sprintf("purpose(%d)", uint8(p))
 	}

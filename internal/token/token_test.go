@@ -33,7 +33,7 @@ func other(p Purpose) Purpose {
 
 func sampleClaims() []Claims {
 	var out []Claims
-	for _, p := range []Purpose{Unsubscribe, Preferences} {
+	for _, p := range []Purpose{Unsubscribe, Preferences, PreviewPreferences, PreviewUnsubscribe} {
 		out = append(out,
 			Claims{Purpose: p, ContactID: 1},
 			Claims{Purpose: p, ContactID: 123456789},
@@ -103,7 +103,7 @@ func TestWrongPurpose(t *testing.T) {
 		}
 	}
 	tok := s.Sign(Claims{Purpose: Preferences, ContactID: 1})
-	for _, p := range []Purpose{0, 3, 255} {
+	for _, p := range []Purpose{0, 3, 5, 255} {
 		if _, err := s.Verify(tok, p); !errors.Is(err, ErrInvalid) {
 			t.Fatalf("Verify with invalid want %d: err=%v", p, err)
 		}
@@ -462,6 +462,28 @@ func BenchmarkVerify(b *testing.B) {
 	for b.Loop() {
 		if _, err := s.Verify(tok, Unsubscribe); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestPreviewTokensAreNotPageTokens: a preview link verifies only as a
+// preview, never as the customer's own link, and the other way round.
+func TestPreviewTokensAreNotPageTokens(t *testing.T) {
+	s := mustNew(t, secretA)
+	for _, p := range []Purpose{Preferences, Unsubscribe} {
+		c := Claims{Purpose: p.Preview(), ContactID: 42, CampaignID: 7}
+		tok := s.Sign(c)
+		if _, err := s.Verify(tok, p); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a %v token opened the %v page: %v", c.Purpose, p, err)
+		}
+		if got, err := s.Verify(tok, p.Preview()); err != nil || got != c {
+			t.Fatalf("Verify as %v: %+v, %v", p.Preview(), got, err)
+		}
+		if _, err := s.Verify(s.Sign(Claims{Purpose: p, ContactID: 42}), p.Preview()); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a %v token verified as a preview: %v", p, err)
+		}
+		if p.IsPreview() || !p.Preview().IsPreview() || p.Preview().Preview() != p.Preview() {
+			t.Fatalf("preview purposes of %v are wrong", p)
 		}
 	}
 }

@@ -26,11 +26,28 @@ RETURNING *;
 
 -- name: ContactErase :exec
 -- Removes the personal data, keeping the row (deliveries refer to it) under
--- a placeholder address that can never be mailed.
+-- a placeholder address that can never be mailed, with the status that
+-- keeps it from ever being mailed or changed again.
 UPDATE contacts SET email = 'erased-' || id::text || '@erased.invalid', external_id = NULL, name = '',
     locale = 'en', timezone = '', preferred_tier = NULL, topics_opted_out = '{}', paused_until = NULL,
-    attributes = '{}', status = 'unsubscribed', updated_at = @now
+    attributes = '{}', status = 'erased', updated_at = @now
 WHERE id = @id;
+
+-- name: DeliveriesErase :exec
+-- Erasure keeps a contact's deliveries as decisions (ids, campaigns,
+-- states, reasons, times) and drops what could name the contact: the
+-- server's replies kept with failures, bounces and unknowns, and any rule
+-- holding the address or the name. Deliveries still scheduled are skipped.
+-- (SET sees the row as it was, so every CASE reads the old state.)
+UPDATE deliveries SET
+    state = CASE WHEN state = 'scheduled' THEN 'skipped' ELSE state END,
+    reason = CASE WHEN state = 'scheduled' THEN 'unsubscribed' ELSE reason END,
+    rule = CASE WHEN state IN ('scheduled', 'failed', 'unknown') OR smtp_code IS NOT NULL
+                     OR strpos(lower(rule), lower(@email::text)) > 0
+                     OR (@name::text <> '' AND strpos(lower(rule), lower(@name::text)) > 0)
+                THEN '' ELSE rule END,
+    updated_at = @now
+WHERE contact_id = @contact_id AND state <> 'sending';
 
 -- name: SuppressionErase :exec
 -- Keeps an erased address suppressed by its hash alone.
@@ -39,9 +56,14 @@ VALUES (@email_hash, NULL, 'erased', @now::timestamptz)
 ON CONFLICT (email_hash) DO UPDATE SET email = NULL;
 
 -- name: AuditScrub :exec
--- Erasure also removes the address from audit entries keyed by it.
-UPDATE audit_log SET entity_id = 'erased', before = NULL, after = NULL
-WHERE entity = 'suppression' AND entity_id = @email;
+-- Erasure also removes the address from the audit log: entries keyed by
+-- it lose the key, and entries about the contact or holding the address
+-- anywhere lose their details. Who did what, and when, stays.
+UPDATE audit_log SET entity_id = CASE WHEN entity = 'suppression' AND entity_id = @email::text THEN 'erased' ELSE entity_id END,
+    before = NULL, after = NULL
+WHERE (entity = 'suppression' AND entity_id = @email::text)
+   OR (entity = 'contact' AND entity_id = @contact_id::text)
+   OR strpos(lower(coalesce(before::text, '') || coalesce(after::text, '')), lower(@email::text)) > 0;
 
 -- name: ContactEventsScrub :exec
 DELETE FROM contact_events WHERE contact_id = @contact_id;

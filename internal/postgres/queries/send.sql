@@ -94,3 +94,33 @@ WHERE d.id = u.id AND d.state = 'scheduled';
 SELECT d.id, c.email FROM deliveries d JOIN contacts c ON c.id = d.contact_id
 WHERE d.id = ANY(@ids::bigint[]) AND d.send_job_id = @job_id AND d.state = 'failed' AND d.smtp_code >= 500
   AND NOT EXISTS (SELECT 1 FROM suppressions s WHERE s.email_hash = sha256(convert_to(c.email, 'UTF8')));
+
+-- name: LostDeliveriesLock :exec
+-- One sweep for lost deliveries at a time: a second one waits, then
+-- sees the first one's jobs and finds nothing to do.
+SELECT pg_advisory_xact_lock(7240313);
+
+-- name: LostDeliveries :many
+-- Scheduled deliveries whose moment passed before @before and that no live
+-- send_batch job carries (the job was deleted, cancelled or discarded):
+-- without a new job they would wait forever. Only campaigns that can still
+-- send are looked at (their deliveries found through the campaign index);
+-- a paused campaign's deliveries are held on purpose. The oldest @scan
+-- overdue deliveries are examined (a long throttle queue is all carried by
+-- snoozed jobs, and is not rescanned whole every run), each against River's
+-- args index; at most @lim are returned.
+WITH overdue AS (
+    SELECT d.id, d.planned_for FROM deliveries d
+    JOIN campaigns c ON c.id = d.campaign_id
+    WHERE c.status IN ('running', 'scheduled') AND d.state = 'scheduled' AND d.planned_for < @before::timestamptz
+    ORDER BY d.planned_for, d.id
+    LIMIT @scan
+)
+SELECT o.id FROM overdue o
+WHERE NOT EXISTS (
+    SELECT 1 FROM river_job j
+    WHERE j.args @> jsonb_build_object('delivery_ids', jsonb_build_array(o.id))
+      AND j.kind = 'send_batch'
+      AND j.state IN ('available', 'scheduled', 'running', 'retryable', 'pending'))
+ORDER BY o.planned_for, o.id
+LIMIT @lim;

@@ -99,3 +99,10 @@ WHERE ev.id IN (
       AND NOT EXISTS (SELECT 1 FROM webhook_messages m WHERE m.event_pk = e.id AND m.state = 'pending')
     ORDER BY e.created_at LIMIT @lim
 );
+
+-- name: WebhookErasedScrub :exec
+-- An erasure event keeps the CRM's external id only until every endpoint
+-- has it (or gave up): then it is cleared like the rest of the contact.
+UPDATE webhook_events e SET payload = jsonb_set(e.payload, '{data,external_id}', 'null'::jsonb)
+WHERE e.id = (SELECT m.event_pk FROM webhook_messages m WHERE m.id = @message_id) AND e.type = 'contact.erased'
+  AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.event_pk = e.id AND p.state = 'pending');

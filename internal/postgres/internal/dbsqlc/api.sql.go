@@ -84,13 +84,23 @@ func (q *Queries) AuditList(ctx context.Context, arg AuditListParams) ([]AuditLo
 }
 
 const auditScrub = `-- name: AuditScrub :exec
-UPDATE audit_log SET entity_id = 'erased', before = NULL, after = NULL
-WHERE entity = 'suppression' AND entity_id = $1
+UPDATE audit_log SET entity_id = CASE WHEN entity = 'suppression' AND entity_id = $1::text THEN 'erased' ELSE entity_id END,
+    before = NULL, after = NULL
+WHERE (entity = 'suppression' AND entity_id = $1::text)
+   OR (entity = 'contact' AND entity_id = $2::text)
+   OR strpos(lower(coalesce(before::text, '') || coalesce(after::text, '')), lower($1::text)) > 0
 `
 
-// Erasure also removes the address from audit entries keyed by it.
-func (q *Queries) AuditScrub(ctx context.Context, email string) error {
-	_, err := q.db.Exec(ctx, auditScrub, email)
+type AuditScrubParams struct {
+	Email     string
+	ContactID string
+}
+
+// Erasure also removes the address from the audit log: entries keyed by
+// it lose the key, and entries about the contact or holding the address
+// anywhere lose their details. Who did what, and when, stays.
+func (q *Queries) AuditScrub(ctx context.Context, arg AuditScrubParams) error {
+	_, err := q.db.Exec(ctx, auditScrub, arg.Email, arg.ContactID)
 	return err
 }
 
@@ -197,7 +207,7 @@ func (q *Queries) CampaignUpdate(ctx context.Context, arg CampaignUpdateParams) 
 const contactErase = `-- name: ContactErase :exec
 UPDATE contacts SET email = 'erased-' || id::text || '@erased.invalid', external_id = NULL, name = '',
     locale = 'en', timezone = '', preferred_tier = NULL, topics_opted_out = '{}', paused_until = NULL,
-    attributes = '{}', status = 'unsubscribed', updated_at = $1
+    attributes = '{}', status = 'erased', updated_at = $1
 WHERE id = $2
 `
 
@@ -207,7 +217,8 @@ type ContactEraseParams struct {
 }
 
 // Removes the personal data, keeping the row (deliveries refer to it) under
-// a placeholder address that can never be mailed.
+// a placeholder address that can never be mailed, with the status that
+// keeps it from ever being mailed or changed again.
 func (q *Queries) ContactErase(ctx context.Context, arg ContactEraseParams) error {
 	_, err := q.db.Exec(ctx, contactErase, arg.Now, arg.ID)
 	return err
@@ -310,6 +321,40 @@ func (q *Queries) ContactUpdate(ctx context.Context, arg ContactUpdateParams) (C
 		&i.SoftBouncedAt,
 	)
 	return i, err
+}
+
+const deliveriesErase = `-- name: DeliveriesErase :exec
+UPDATE deliveries SET
+    state = CASE WHEN state = 'scheduled' THEN 'skipped' ELSE state END,
+    reason = CASE WHEN state = 'scheduled' THEN 'unsubscribed' ELSE reason END,
+    rule = CASE WHEN state IN ('scheduled', 'failed', 'unknown') OR smtp_code IS NOT NULL
+                     OR strpos(lower(rule), lower($1::text)) > 0
+                     OR ($2::text <> '' AND strpos(lower(rule), lower($2::text)) > 0)
+                THEN '' ELSE rule END,
+    updated_at = $3
+WHERE contact_id = $4 AND state <> 'sending'
+`
+
+type DeliveriesEraseParams struct {
+	Email     string
+	Name      string
+	Now       time.Time
+	ContactID int64
+}
+
+// Erasure keeps a contact's deliveries as decisions (ids, campaigns,
+// states, reasons, times) and drops what could name the contact: the
+// server's replies kept with failures, bounces and unknowns, and any rule
+// holding the address or the name. Deliveries still scheduled are skipped.
+// (SET sees the row as it was, so every CASE reads the old state.)
+func (q *Queries) DeliveriesErase(ctx context.Context, arg DeliveriesEraseParams) error {
+	_, err := q.db.Exec(ctx, deliveriesErase,
+		arg.Email,
+		arg.Name,
+		arg.Now,
+		arg.ContactID,
+	)
+	return err
 }
 
 const deliveryList = `-- name: DeliveryList :many

@@ -227,6 +227,69 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 	return items, nil
 }
 
+const lostDeliveries = `-- name: LostDeliveries :many
+WITH overdue AS (
+    SELECT d.id, d.planned_for FROM deliveries d
+    JOIN campaigns c ON c.id = d.campaign_id
+    WHERE c.status IN ('running', 'scheduled') AND d.state = 'scheduled' AND d.planned_for < $2::timestamptz
+    ORDER BY d.planned_for, d.id
+    LIMIT $3
+)
+SELECT o.id FROM overdue o
+WHERE NOT EXISTS (
+    SELECT 1 FROM river_job j
+    WHERE j.args @> jsonb_build_object('delivery_ids', jsonb_build_array(o.id))
+      AND j.kind = 'send_batch'
+      AND j.state IN ('available', 'scheduled', 'running', 'retryable', 'pending'))
+ORDER BY o.planned_for, o.id
+LIMIT $1
+`
+
+type LostDeliveriesParams struct {
+	Lim    int32
+	Before time.Time
+	Scan   int32
+}
+
+// Scheduled deliveries whose moment passed before @before and that no live
+// send_batch job carries (the job was deleted, cancelled or discarded):
+// without a new job they would wait forever. Only campaigns that can still
+// send are looked at (their deliveries found through the campaign index);
+// a paused campaign's deliveries are held on purpose. The oldest @scan
+// overdue deliveries are examined (a long throttle queue is all carried by
+// snoozed jobs, and is not rescanned whole every run), each against River's
+// args index; at most @lim are returned.
+func (q *Queries) LostDeliveries(ctx context.Context, arg LostDeliveriesParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, lostDeliveries, arg.Lim, arg.Before, arg.Scan)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lostDeliveriesLock = `-- name: LostDeliveriesLock :exec
+SELECT pg_advisory_xact_lock(7240313)
+`
+
+// One sweep for lost deliveries at a time: a second one waits, then
+// sees the first one's jobs and finds nothing to do.
+func (q *Queries) LostDeliveriesLock(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lostDeliveriesLock)
+	return err
+}
+
 const markSending = `-- name: MarkSending :many
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
        message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || $2::text || '@' || $3::text,

@@ -413,6 +413,19 @@ func (q *Queries) WebhookEndpointUpdate(ctx context.Context, arg WebhookEndpoint
 	return i, err
 }
 
+const webhookErasedScrub = `-- name: WebhookErasedScrub :exec
+UPDATE webhook_events e SET payload = jsonb_set(e.payload, '{data,external_id}', 'null'::jsonb)
+WHERE e.id = (SELECT m.event_pk FROM webhook_messages m WHERE m.id = $1) AND e.type = 'contact.erased'
+  AND NOT EXISTS (SELECT 1 FROM webhook_messages p WHERE p.event_pk = e.id AND p.state = 'pending')
+`
+
+// An erasure event keeps the CRM's external id only until every endpoint
+// has it (or gave up): then it is cleared like the rest of the contact.
+func (q *Queries) WebhookErasedScrub(ctx context.Context, messageID int64) error {
+	_, err := q.db.Exec(ctx, webhookErasedScrub, messageID)
+	return err
+}
+
 const webhookEventsErase = `-- name: WebhookEventsErase :exec
 DELETE FROM webhook_events
 WHERE contact_id = $1 OR (contact_id IS NULL AND payload->'data'->>'email' = $2::text)
