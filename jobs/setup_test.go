@@ -116,7 +116,7 @@ func (b *bundle) newWorkers() Workers {
 		FireDue: NewFireDueWorker(b.svc),
 		Webhook: NewWebhookDispatchWorker(b.store, WebhookConfig{Clock: s.clock, Secrets: b.signer,
 			Client: webhook.NewClient(webhook.Options{AllowPrivate: true, Timeout: 5 * time.Second})}),
-		Resend:  NewResendLostWorker(b.store, ResendLostConfig{Clock: s.clock, SendBatch: testSendBatch}),
+		Resend: NewResendLostWorker(b.store, ResendLostConfig{Clock: s.clock, SendBatch: testSendBatch}),
 	}
 }
 

@@ -290,7 +290,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		FireDue: jobs.NewFireDueWorker(campaigns),
 		Webhook: jobs.NewWebhookDispatchWorker(store, jobs.WebhookConfig{Clock: clock, Log: log, Secrets: signer,
 			Client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}), Stopping: stopping, Metrics: reg}),
-		Resend:  jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
+		Resend: jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
