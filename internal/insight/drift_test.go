@@ -55,7 +55,7 @@ func TestDrift(t *testing.T) {
 				{Kind: "reply", ID: 1, At: ago(5 * day)}, {Kind: "reply", ID: 2, At: ago(4 * day)}, {Kind: "meeting", ID: 3, At: ago(3 * day)}}}},
 		{name: "up and down cancel out",
 			in: DriftInput{Assigned: "medium", Created: ago(400 * day), LastSent: &recent,
-				Pauses: []Fact{{Kind: "pause", ID: 1, At: ago(30 * day)}, {Kind: "pause", ID: 2, At: ago(10 * day)}},
+				Pauses:  []Fact{{Kind: "pause", ID: 1, At: ago(30 * day)}, {Kind: "pause", ID: 2, At: ago(10 * day)}},
 				Signals: []Fact{{Kind: "reply", ID: 3, At: ago(5 * day)}, {Kind: "reply", ID: 4, At: ago(4 * day)}, {Kind: "meeting", ID: 5, At: ago(3 * day)}}}},
 		{name: "topic opt-outs", to: "low", toward: "further", confidence: "medium",
 			in: DriftInput{Assigned: "medium", Created: ago(400 * day), LastSent: &recent,

@@ -157,3 +157,92 @@ func (r *Replayer) Result() ReplayResult {
 	sort.Slice(out.Campaigns, func(i, j int) bool { return out.Campaigns[i].CampaignID < out.Campaigns[j].CampaignID })
 	return out
 }
+
+// Moves counts what a proposed rule would do to the deliveries scheduled
+// now, re-planned at once: keep their moment, go earlier, go later, or
+// expire.
+type Moves struct {
+	Scheduled int `json:"scheduled"`
+	Same      int `json:"same"`
+	Earlier   int `json:"earlier"`
+	Later     int `json:"later"`
+	Expired   int `json:"expired"`
+}
+
+// CampaignMoves is one campaign's Moves.
+type CampaignMoves struct {
+	CampaignID int64
+	Moves
+}
+
+// Rescheduler re-plans what is scheduled now under a rule, contact after
+// contact: each contact's scheduled deliveries (oldest plan first) are
+// decided at now, against the messages already sent (the History's Prior)
+// and the ones re-planned before them, not earlier than their firing.
+type Rescheduler struct {
+	Rule  outreach.Rule
+	Now   time.Time
+	total Moves
+	camps map[int64]*CampaignMoves
+}
+
+// NewRescheduler returns a rescheduler of rule at now.
+func NewRescheduler(rule outreach.Rule, now time.Time) *Rescheduler {
+	return &Rescheduler{Rule: rule, Now: now, camps: map[int64]*CampaignMoves{}}
+}
+
+// Add re-plans one contact's scheduled deliveries (h.Deliveries, all in
+// state scheduled) and counts them.
+func (r *Rescheduler) Add(h History) {
+	if len(h.Deliveries) == 0 {
+		return
+	}
+	re := h
+	re.Deliveries = make([]Delivery, len(h.Deliveries))
+	for i, d := range h.Deliveries {
+		d.PlannedAt = r.Now
+		re.Deliveries[i] = d
+	}
+	for _, o := range Replay(r.Rule, re, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		d := o.Delivery
+		c := r.camps[d.CampaignID]
+		if c == nil {
+			c = &CampaignMoves{CampaignID: d.CampaignID}
+			r.camps[d.CampaignID] = c
+		}
+		var m Moves
+		m.Scheduled = 1
+		switch {
+		case o.Fate == FateExpired || o.Fate == FatePreempted:
+			m.Expired = 1
+		case o.Fate == FateSkipped:
+			m.Same = 1
+		case o.At.Before(d.PlannedFor.Add(-time.Second)):
+			m.Earlier = 1
+		case o.At.After(d.PlannedFor.Add(time.Second)):
+			m.Later = 1
+		default:
+			m.Same = 1
+		}
+		c.Moves.add(m)
+		r.total.add(m)
+	}
+}
+
+func (m *Moves) add(o Moves) {
+	m.Scheduled += o.Scheduled
+	m.Same += o.Same
+	m.Earlier += o.Earlier
+	m.Later += o.Later
+	m.Expired += o.Expired
+}
+
+// Result returns the totals and the campaigns in id order.
+func (r *Rescheduler) Result() (Moves, []CampaignMoves) {
+	out := make([]CampaignMoves, 0, len(r.camps))
+	for _, c := range r.camps {
+		out = append(out, *c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CampaignID < out[j].CampaignID })
+	return r.total, out
+}
