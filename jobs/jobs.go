@@ -20,6 +20,9 @@ import (
 const (
 	QueuePlan = "plan"
 	QueueSend = "send"
+	// QueueInsight runs the insight rollup, one at a time, so a long
+	// catch-up never holds a planning worker.
+	QueueInsight = "insight"
 )
 
 // Client is the River client type rapport uses everywhere.
@@ -48,6 +51,9 @@ type Workers struct {
 	Send    *SendWorker
 	Replan  *ReplanWorker
 	FireDue *FireDueWorker
+	// Rollup keeps the insight rollups; nil leaves the job out (and out of
+	// PeriodicJobs).
+	Rollup *InsightRollupWorker
 }
 
 // Register adds the workers to w.
@@ -56,6 +62,9 @@ func Register(w *river.Workers, ws Workers) {
 	river.AddWorker(w, ws.Send)
 	river.AddWorker(w, ws.Replan)
 	river.AddWorker(w, ws.FireDue)
+	if ws.Rollup != nil {
+		river.AddWorker(w, ws.Rollup)
+	}
 }
 
 // Metrics records what the workers do (metrics.Registry); nil records

@@ -30,6 +30,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/throttle"
 	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/internal/tuning"
 	"github.com/rapport-dev/rapport/jobs"
 )
 
@@ -104,6 +105,7 @@ type app struct {
 	store     *postgres.Store
 	river     *jobs.Client
 	campaigns *campaign.Service
+	insights  *tuning.Service
 	renderer  *render.Renderer
 	signer    *token.Signer
 	limiter   *throttle.Limiter
@@ -241,6 +243,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	}
 	campaigns := campaign.New(store, jobs.Queue{Client: inserter}, campaign.Config{Clock: clock, Log: log, Renderer: renderer,
 		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter})
+	insights := tuning.New(store, campaigns, tuning.Config{Clock: clock, Log: log, DefaultZone: cfg.DefaultTimezone})
 	sendTimeout, planTimeout := jobs.Timeouts(cfg.RescueAfter)
 	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}
 	stopping := make(chan struct{})
@@ -253,12 +256,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Replan: jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg,
 			Stopping: stopping}),
 		FireDue: jobs.NewFireDueWorker(campaigns),
+		Rollup:  jobs.NewInsightRollupWorker(insights),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
 		return fail(err)
 	}
-	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, renderer: renderer,
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, insights: insights, renderer: renderer,
 		signer: signer, limiter: limiter, metrics: reg, stopping: stopping,
 		beater: heartbeat.New(store, clientID, heartbeat.Config{Log: log})}, nil
 }
@@ -291,10 +295,11 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.
 		rc.Workers = workers
 		// Every working client may become River's leader, which enqueues
 		// the periodic fire_due job; scheduler processes work it.
-		rc.PeriodicJobs = jobs.PeriodicJobs()
+		rc.PeriodicJobs = jobs.PeriodicJobs(ws)
 		rc.Queues = map[string]river.QueueConfig{}
 		if r.plan {
 			rc.Queues[jobs.QueuePlan] = river.QueueConfig{MaxWorkers: 2}
+			rc.Queues[jobs.QueueInsight] = river.QueueConfig{MaxWorkers: 1}
 		}
 		if r.send {
 			rc.Queues[jobs.QueueSend] = river.QueueConfig{MaxWorkers: cfg.SendWorkers}
@@ -340,7 +345,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 		Company: a.renderer.Company(), PublicURL: a.cfg.PublicURL, Log: a.log, Clock: outreach.SystemClock{}})
 	srv := api.New(api.Deps{
 		RiverUI: ui, Pages: pages,
-		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
+		Store: a.store, Campaigns: a.campaigns, Insights: a.insights, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
 		Throttles:    throttleSettings{a.limiter},
