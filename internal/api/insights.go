@@ -81,15 +81,19 @@ func queryDate(c echo.Context, name string) (time.Time, error) {
 	return t, nil
 }
 
-// queryInt reads an optional whole-number query parameter (0 when absent).
-func queryInt(c echo.Context, name string) (int, error) {
+// queryInt reads an optional whole-number query parameter; absent is 0,
+// which the services read as their default.
+func queryInt(c echo.Context, name string, lo, hi int) (int, error) {
 	s := c.QueryParam(name)
 	if s == "" {
 		return 0, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n == 0 {
+	if err != nil {
 		return 0, newBadRequest(name, "must be a whole number")
+	}
+	if n < lo || n > hi {
+		return 0, outreach.Invalid(outreach.FieldError{Field: name, Message: "must be from " + strconv.Itoa(lo) + " to " + strconv.Itoa(hi)})
 	}
 	return n, nil
 }
@@ -151,7 +155,7 @@ type pressureTierJSON struct {
 }
 
 func (s *Server) pressure(c echo.Context) error {
-	days, err := queryInt(c, "days")
+	days, err := queryInt(c, "days", 1, 365)
 	if err != nil {
 		return err
 	}

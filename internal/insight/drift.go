@@ -251,12 +251,14 @@ func within(fs []Fact, now time.Time, w time.Duration) []Fact {
 	return out
 }
 
-// fingerprint identifies a suggestion's evidence: the target and every
-// fact. A dismissed suggestion comes back only when the evidence changes
-// (a new signal, another pause, a later last message).
+// fingerprint identifies a suggestion's evidence: the contact, the rules
+// and every fact, not the tiers, so evidence once decided on — dismissed,
+// or accepted and acted upon — does not push the contact again from the
+// new tier. It comes back only when the evidence changes (a new signal,
+// another pause, a later last message).
 func fingerprint(s Suggestion) string {
 	h := sha256.New()
-	fmt.Fprintf(h, "%d|%s|%s", s.ContactID, s.From, s.To)
+	fmt.Fprintf(h, "%d|%s", s.ContactID, s.Toward)
 	for _, e := range s.Evidence {
 		fmt.Fprintf(h, "|%s", e.Rule)
 		for _, f := range e.Facts {
