@@ -68,14 +68,14 @@ func (s *Server) whatIf(c echo.Context) error {
 	}
 	in := body.tierInput
 	key := c.Param("key")
-	if in.Key != "" && in.Key != key {
-		return outreach.Invalid(outreach.FieldError{Field: "key", Message: "must match the key in the path (keys cannot be renamed)"})
-	}
-	in.Key = key
 	// An unknown tier is a 404 before anything about the body is judged.
 	if _, err := s.Store.Tier(c.Request().Context(), key); err != nil {
 		return err
 	}
+	if in.Key != "" && in.Key != key {
+		return outreach.Invalid(outreach.FieldError{Field: "key", Message: "must match the key in the path (keys cannot be renamed)"})
+	}
+	in.Key = key
 	t, err := in.tier()
 	if err != nil {
 		return err
