@@ -48,7 +48,7 @@ func TestDrift(t *testing.T) {
 	ago := func(days int) time.Time { return now.AddDate(0, 0, -days) }
 	recent := ago(1)
 	h := newHistory(t, a)
-	h.contact("l@example.com", "low", "", "active", ago(400), &recent)  // company signals say closer
+	h.contact("l@example.com", "low", "", "active", ago(400), &recent)     // company signals say closer
 	h.contact("h@example.com", "high", "low", "active", ago(400), &recent) // chose low 40 days ago, paused twice
 	h.contact("o@example.com", "medium", "", "active", ago(400), ptr(ago(70)))
 	h.contact("n@example.com", "medium", "", "active", ago(400), &recent) // nothing to say
