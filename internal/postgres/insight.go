@@ -217,12 +217,22 @@ func (s *Store) rollupDay(ctx context.Context, d time.Time, closing bool, now ti
 		if through, ok := fromDate(st.DaysThrough); ok && !d.After(through) {
 			return nil // another rollup closed it
 		}
+		if err := q.InsightTuneTx(ctx); err != nil {
+			return err
+		}
 		pd := pgDate(d)
 		if err := q.InsightDailyClear(ctx, pd); err != nil {
 			return err
 		}
-		if err := q.InsightDaySends(ctx, dbsqlc.InsightDaySendsParams{Day: pd, Lo: d, Hi: d.AddDate(0, 0, 1),
-			LookbackSecs: o.Lookback.Seconds()}); err != nil {
+		hi := d.AddDate(0, 0, 1)
+		runs, err := q.InsightRunsActive(ctx, dbsqlc.InsightRunsActiveParams{Lo: d, Hi: hi, LookbackSecs: o.Lookback.Seconds()})
+		if err != nil {
+			return err
+		}
+		if runs == nil {
+			runs = []int64{}
+		}
+		if err := q.InsightDaySends(ctx, dbsqlc.InsightDaySendsParams{Day: pd, Lo: d, Hi: hi, RunIds: runs}); err != nil {
 			return err
 		}
 		if err := q.InsightDailyEvents(ctx, pd); err != nil {

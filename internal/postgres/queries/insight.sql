@@ -30,11 +30,13 @@ ORDER BY e.id
 LIMIT @lim;
 
 -- name: InsightEventsSettled :one
--- The highest event id written before the cutoff: events of transactions
--- still open may get lower ids than ones already committed, so the
--- watermark trails the newest events and they are read again (harmless:
--- the ledger's key ignores a second copy).
-SELECT coalesce(max(id), 0)::bigint FROM contact_events WHERE id > @after_id AND created_at < @cutoff;
+-- Where the event watermark may move: just before the first event after
+-- it written at or after the cutoff (else the newest event). Events of
+-- transactions still open may get lower ids than ones already committed,
+-- so the watermark trails the newest events and they are read again
+-- (harmless: the ledger's key ignores a second copy).
+SELECT coalesce((SELECT min(e.id) - 1 FROM contact_events e WHERE e.id > sqlc.arg(after_id)::bigint AND e.created_at >= sqlc.arg(cutoff)::timestamptz),
+                (SELECT max(m.id) FROM contact_events m), 0)::bigint AS settled;
 
 -- name: InsightEventsInsert :many
 INSERT INTO insight_events (event_id, kind, n, day, at, contact_id, tier, campaign_id)
@@ -46,18 +48,25 @@ RETURNING day;
 -- name: InsightDailyClear :exec
 DELETE FROM insight_daily WHERE day = @day;
 
+-- name: InsightRunsActive :many
+-- The runs that can have sent on a day: fired before it ended and not
+-- expired before it began (a run without expiry is looked at for
+-- @lookback_secs after its firing).
+SELECT id FROM campaign_runs
+WHERE fire_at < @hi::timestamptz
+  AND coalesce(expires_at, fire_at + make_interval(secs => @lookback_secs::double precision)) >= @lo::timestamptz
+ORDER BY id;
+
 -- name: InsightDaySends :exec
--- One day's marketing sends, found through the runs that can have sent
--- them (fired before the day ended and not expired before it began; a run
--- without expiry is looked at for @lookback_secs after its firing), so the
--- deliveries table needs no index on sent_at (its sends stay HOT
--- updates). Writes the per-contact exposure and the per-tier/campaign
--- sent counts.
+-- One day's marketing sends, read through the day's active runs (the
+-- run_id index), so the deliveries table needs no index on sent_at (its
+-- sends stay HOT updates) and a day reads only the deliveries of the runs
+-- that were live. Writes the per-contact exposure and the per-tier and
+-- campaign sent counts.
 WITH s AS MATERIALIZED (
     SELECT d.id, d.contact_id, d.campaign_id, d.tier, d.sent_at
-    FROM campaign_runs r JOIN deliveries d ON d.run_id = r.id
-    WHERE r.fire_at < @hi::timestamptz
-      AND coalesce(r.expires_at, r.fire_at + make_interval(secs => @lookback_secs::double precision)) >= @lo::timestamptz
+    FROM deliveries d
+    WHERE d.run_id = ANY(@run_ids::bigint[])
       AND d.marketing AND d.state = 'sent' AND d.sent_at >= @lo::timestamptz AND d.sent_at < @hi::timestamptz
 ), exposure AS (
     INSERT INTO insight_contact_sends (day, contact_id, n, tier)
@@ -153,3 +162,9 @@ ORDER BY tier, received;
 
 -- name: InsightState :one
 SELECT events_through, days_through, updated_at FROM insight_state;
+
+-- name: InsightTuneTx :exec
+-- For the rest of a rollup transaction: aggregate in memory (a day's
+-- exposure is a hash of every recently mailed contact) and without
+-- parallel workers, each of which would build that hash again.
+SELECT set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true);

@@ -53,10 +53,9 @@ func (q *Queries) InsightDailyEventsReset(ctx context.Context, day pgtype.Date) 
 const insightDaySends = `-- name: InsightDaySends :exec
 WITH s AS MATERIALIZED (
     SELECT d.id, d.contact_id, d.campaign_id, d.tier, d.sent_at
-    FROM campaign_runs r JOIN deliveries d ON d.run_id = r.id
-    WHERE r.fire_at < $2::timestamptz
-      AND coalesce(r.expires_at, r.fire_at + make_interval(secs => $3::double precision)) >= $4::timestamptz
-      AND d.marketing AND d.state = 'sent' AND d.sent_at >= $4::timestamptz AND d.sent_at < $2::timestamptz
+    FROM deliveries d
+    WHERE d.run_id = ANY($2::bigint[])
+      AND d.marketing AND d.state = 'sent' AND d.sent_at >= $3::timestamptz AND d.sent_at < $4::timestamptz
 ), exposure AS (
     INSERT INTO insight_contact_sends (day, contact_id, n, tier)
     SELECT $1::date, contact_id, count(*), (array_agg(tier ORDER BY sent_at DESC, id DESC))[1]
@@ -68,24 +67,23 @@ SELECT $1::date, tier, campaign_id, count(*) FROM s GROUP BY tier, campaign_id
 `
 
 type InsightDaySendsParams struct {
-	Day          pgtype.Date
-	Hi           time.Time
-	LookbackSecs float64
-	Lo           time.Time
+	Day    pgtype.Date
+	RunIds []int64
+	Lo     time.Time
+	Hi     time.Time
 }
 
-// One day's marketing sends, found through the runs that can have sent
-// them (fired before the day ended and not expired before it began; a run
-// without expiry is looked at for @lookback_secs after its firing), so the
-// deliveries table needs no index on sent_at (its sends stay HOT
-// updates). Writes the per-contact exposure and the per-tier/campaign
-// sent counts.
+// One day's marketing sends, read through the day's active runs (the
+// run_id index), so the deliveries table needs no index on sent_at (its
+// sends stay HOT updates) and a day reads only the deliveries of the runs
+// that were live. Writes the per-contact exposure and the per-tier and
+// campaign sent counts.
 func (q *Queries) InsightDaySends(ctx context.Context, arg InsightDaySendsParams) error {
 	_, err := q.db.Exec(ctx, insightDaySends,
 		arg.Day,
-		arg.Hi,
-		arg.LookbackSecs,
+		arg.RunIds,
 		arg.Lo,
+		arg.Hi,
 	)
 	return err
 }
@@ -139,7 +137,8 @@ func (q *Queries) InsightEventsInsert(ctx context.Context, arg InsightEventsInse
 }
 
 const insightEventsSettled = `-- name: InsightEventsSettled :one
-SELECT coalesce(max(id), 0)::bigint FROM contact_events WHERE id > $1 AND created_at < $2
+SELECT coalesce((SELECT min(e.id) - 1 FROM contact_events e WHERE e.id > $1::bigint AND e.created_at >= $2::timestamptz),
+                (SELECT max(m.id) FROM contact_events m), 0)::bigint AS settled
 `
 
 type InsightEventsSettledParams struct {
@@ -147,15 +146,16 @@ type InsightEventsSettledParams struct {
 	Cutoff  time.Time
 }
 
-// The highest event id written before the cutoff: events of transactions
-// still open may get lower ids than ones already committed, so the
-// watermark trails the newest events and they are read again (harmless:
-// the ledger's key ignores a second copy).
+// Where the event watermark may move: just before the first event after
+// it written at or after the cutoff (else the newest event). Events of
+// transactions still open may get lower ids than ones already committed,
+// so the watermark trails the newest events and they are read again
+// (harmless: the ledger's key ignores a second copy).
 func (q *Queries) InsightEventsSettled(ctx context.Context, arg InsightEventsSettledParams) (int64, error) {
 	row := q.db.QueryRow(ctx, insightEventsSettled, arg.AfterID, arg.Cutoff)
-	var column_1 int64
-	err := row.Scan(&column_1)
-	return column_1, err
+	var settled int64
+	err := row.Scan(&settled)
+	return settled, err
 }
 
 const insightFatigueCampaigns = `-- name: InsightFatigueCampaigns :many
@@ -459,6 +459,42 @@ func (q *Queries) InsightPressureDay(ctx context.Context, arg InsightPressureDay
 	return err
 }
 
+const insightRunsActive = `-- name: InsightRunsActive :many
+SELECT id FROM campaign_runs
+WHERE fire_at < $1::timestamptz
+  AND coalesce(expires_at, fire_at + make_interval(secs => $2::double precision)) >= $3::timestamptz
+ORDER BY id
+`
+
+type InsightRunsActiveParams struct {
+	Hi           time.Time
+	LookbackSecs float64
+	Lo           time.Time
+}
+
+// The runs that can have sent on a day: fired before it ended and not
+// expired before it began (a run without expiry is looked at for
+// @lookback_secs after its firing).
+func (q *Queries) InsightRunsActive(ctx context.Context, arg InsightRunsActiveParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, insightRunsActive, arg.Hi, arg.LookbackSecs, arg.Lo)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insightState = `-- name: InsightState :one
 SELECT events_through, days_through, updated_at FROM insight_state
 `
@@ -506,5 +542,17 @@ type InsightStateSetParams struct {
 
 func (q *Queries) InsightStateSet(ctx context.Context, arg InsightStateSetParams) error {
 	_, err := q.db.Exec(ctx, insightStateSet, arg.EventsThrough, arg.DaysThrough, arg.Now)
+	return err
+}
+
+const insightTuneTx = `-- name: InsightTuneTx :exec
+SELECT set_config('work_mem', '64MB', true), set_config('max_parallel_workers_per_gather', '0', true)
+`
+
+// For the rest of a rollup transaction: aggregate in memory (a day's
+// exposure is a hash of every recently mailed contact) and without
+// parallel workers, each of which would build that hash again.
+func (q *Queries) InsightTuneTx(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, insightTuneTx)
 	return err
 }
