@@ -20,6 +20,9 @@ import (
 const (
 	QueuePlan = "plan"
 	QueueSend = "send"
+	// QueueInsight runs the insight rollup, one at a time, so a long
+	// catch-up never holds a planning worker.
+	QueueInsight = "insight"
 )
 
 // Client is the River client type rapport uses everywhere.
@@ -50,6 +53,9 @@ type Workers struct {
 	FireDue *FireDueWorker
 	Webhook *WebhookDispatchWorker
 	Resend  *ResendLostWorker // gives lost deliveries a new send job
+	// Rollup keeps the insight rollups; nil leaves the job out (and out of
+	// PeriodicJobs).
+	Rollup *InsightRollupWorker
 }
 
 // Register adds the workers to w.
@@ -58,9 +64,14 @@ func Register(w *river.Workers, ws Workers) {
 	river.AddWorker(w, ws.Send)
 	river.AddWorker(w, ws.Replan)
 	river.AddWorker(w, ws.FireDue)
-	river.AddWorker(w, ws.Webhook)
+	if ws.Webhook != nil {
+		river.AddWorker(w, ws.Webhook)
+	}
 	if ws.Resend != nil {
 		river.AddWorker(w, ws.Resend)
+	}
+	if ws.Rollup != nil {
+		river.AddWorker(w, ws.Rollup)
 	}
 }
 

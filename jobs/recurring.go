@@ -29,18 +29,31 @@ const FireDueInterval = 15 * time.Second
 // PeriodicJobs are River periodic jobs. River keeps their timing only in
 // the leader's memory, which is why the firing times themselves live in
 // campaigns.next_fire_at and each firing is a unique (campaign, fire_at)
-// run: a leader change or restart can neither lose nor repeat one.
-func PeriodicJobs() []*river.PeriodicJob {
-	return []*river.PeriodicJob{
+// run: a leader change or restart can neither lose nor repeat one. The
+// insight rollup keeps its own watermark for the same reason. ws says
+// which workers the process has: a job is only scheduled for a worker it
+// registered.
+func PeriodicJobs(ws Workers) []*river.PeriodicJob {
+	out := []*river.PeriodicJob{
 		river.NewPeriodicJob(river.PeriodicInterval(FireDueInterval),
 			func() (river.JobArgs, *river.InsertOpts) { return FireDueArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}),
-		river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil },
-			&river.PeriodicJobOpts{RunOnStart: true}),
-		river.NewPeriodicJob(river.PeriodicInterval(ResendLostInterval),
-			func() (river.JobArgs, *river.InsertOpts) { return ResendLostArgs{}, nil }, nil),
 	}
+	if ws.Webhook != nil {
+		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(WebhookDispatchInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return WebhookDispatchArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	if ws.Resend != nil {
+		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(ResendLostInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return ResendLostArgs{}, nil }, nil))
+	}
+	if ws.Rollup != nil {
+		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(InsightRollupInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return InsightRollupArgs{}, nil },
+			&river.PeriodicJobOpts{RunOnStart: true}))
+	}
+	return out
 }
 
 // Firer fires due recurring campaigns and completes finished ones

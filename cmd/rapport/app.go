@@ -33,6 +33,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/throttle"
 	"github.com/rapport-dev/rapport/internal/token"
+	"github.com/rapport-dev/rapport/internal/tuning"
 	"github.com/rapport-dev/rapport/internal/webhook"
 	"github.com/rapport-dev/rapport/jobs"
 )
@@ -123,6 +124,7 @@ type app struct {
 	store     *postgres.Store
 	river     *jobs.Client
 	campaigns *campaign.Service
+	insights  *tuning.Service
 	renderer  *render.Renderer
 	signer    *token.Signer
 	limiter   *throttle.Limiter
@@ -275,6 +277,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	}
 	campaigns := campaign.New(store, jobs.Queue{Client: inserter}, campaign.Config{Clock: clock, Log: log, Renderer: renderer,
 		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter})
+	insights := tuning.New(store, campaigns, tuning.Config{Clock: clock, Log: log, DefaultZone: cfg.DefaultTimezone})
 	sendTimeout, planTimeout := jobs.Timeouts(cfg.RescueAfter)
 	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}
 	stopping := make(chan struct{})
@@ -291,12 +294,13 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Webhook: jobs.NewWebhookDispatchWorker(store, jobs.WebhookConfig{Clock: clock, Log: log, Secrets: signer,
 			Client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}), Stopping: stopping, Metrics: reg}),
 		Resend: jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
+		Rollup: jobs.NewInsightRollupWorker(insights),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
 		return fail(err)
 	}
-	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, renderer: renderer,
+	return &app{cfg: cfg, log: log, pool: pool, store: store, river: rc, campaigns: campaigns, insights: insights, renderer: renderer,
 		signer: signer, limiter: limiter, metrics: reg, stopping: stopping,
 		feedback: &feedback.Service{Store: store, Signer: signer, Installation: installation, SoftLimit: cfg.SoftBounceLimit,
 			Log: log, Counter: reg},
@@ -332,13 +336,14 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.
 		rc.Workers = workers
 		// Every working client may become River's leader, which enqueues
 		// the periodic fire_due job; scheduler processes work it.
-		rc.PeriodicJobs = jobs.PeriodicJobs()
+		rc.PeriodicJobs = jobs.PeriodicJobs(ws)
 		rc.Queues = map[string]river.QueueConfig{}
 		if r.plan {
 			rc.Queues[jobs.QueuePlan] = river.QueueConfig{MaxWorkers: 2}
 			// One dispatcher at a time keeps each contact's events in
 			// order; it delivers to several endpoints in parallel itself.
 			rc.Queues[jobs.QueueWebhook] = river.QueueConfig{MaxWorkers: 1}
+			rc.Queues[jobs.QueueInsight] = river.QueueConfig{MaxWorkers: 1}
 		}
 		if r.send {
 			rc.Queues[jobs.QueueSend] = river.QueueConfig{MaxWorkers: cfg.SendWorkers}
@@ -393,7 +398,7 @@ func (a *app) serveHTTP(ctx context.Context) error {
 	defer con.Close()
 	srv := api.New(api.Deps{
 		RiverUI: ui, Pages: pages, Console: con, PublicURL: a.cfg.PublicURL,
-		Store: a.store, Campaigns: a.campaigns, Log: a.log, Clock: outreach.SystemClock{},
+		Store: a.store, Campaigns: a.campaigns, Insights: a.insights, Log: a.log, Clock: outreach.SystemClock{},
 		Ready: a.ready, HTTPMetrics: a.metrics,
 		BodyLimit: a.cfg.BodyLimit, TrustedProxies: a.cfg.TrustedProxies,
 		Throttles: throttleSettings{a.limiter}, Providers: prov, Endpoints: a.endpoints,

@@ -47,6 +47,7 @@ func (s *Server) routes() {
 	v1.GET("/tiers/:key", s.getTier, viewer)
 	v1.PUT("/tiers/:key", s.putTier, admin)
 	v1.GET("/tiers/:key/history", s.tierHistory, viewer)
+	v1.POST("/tiers/:key/what-if", s.whatIf, admin)
 	v1.GET("/topics", s.listTopics, viewer)
 	v1.POST("/topics", s.createTopic, marketer)
 
@@ -57,6 +58,7 @@ func (s *Server) routes() {
 	v1.PATCH("/contacts/:id", s.patchContact, marketer)
 	v1.DELETE("/contacts/:id", s.eraseContact, marketer)
 	v1.GET("/contacts/:id/timeline", s.contactTimeline, viewer)
+	v1.POST("/contacts/:id/signals", s.addSignal, marketer)
 
 	v1.POST("/campaigns", s.createCampaign, marketer)
 	v1.GET("/campaigns", s.listCampaigns, viewer)
@@ -72,6 +74,14 @@ func (s *Server) routes() {
 	v1.GET("/campaigns/:id/forecast", s.forecastCampaign, viewer)
 
 	v1.GET("/deliveries", s.listDeliveries, viewer)
+
+	v1.GET("/insights/fatigue", s.fatigue, viewer)
+	v1.GET("/insights/pressure", s.pressure, viewer)
+	v1.GET("/insights/drift", s.listDrift, viewer)
+	v1.POST("/insights/drift/:contact_id/accept", s.decideDrift(true), admin)
+	v1.POST("/insights/drift/:contact_id/dismiss", s.decideDrift(false), admin)
+	v1.GET("/insights/drift/thresholds", s.listThresholds, admin)
+	v1.PUT("/insights/drift/thresholds/:tier", s.putThresholds, admin)
 
 	v1.POST("/keys", s.createKey, admin)
 	v1.GET("/keys", s.listKeys, admin)

@@ -28,6 +28,8 @@ import (
 type Deps struct {
 	Store     *postgres.Store
 	Campaigns Campaigns
+	// Insights is relationship insight: fatigue, pressure, what-if, drift.
+	Insights  Insights
 	Log       *slog.Logger
 	Clock     outreach.Clock
 	Ready     func(context.Context) error

@@ -301,7 +301,7 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 	jobs.Register(workers, ws)
 	// The River client exactly as cmd/rapport's newRiver builds it.
 	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: workers,
-		PeriodicJobs:  jobs.PeriodicJobs(),
+		PeriodicJobs:  jobs.PeriodicJobs(ws),
 		Queues:        map[string]river.QueueConfig{jobs.QueuePlan: {MaxWorkers: 2}, jobs.QueueSend: {MaxWorkers: sendWorkers}},
 		FetchCooldown: 10 * time.Millisecond, FetchPollInterval: 250 * time.Millisecond,
 		JobTimeout: planTimeout, RescueStuckJobsAfter: rescue})

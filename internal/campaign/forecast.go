@@ -51,6 +51,22 @@ const forecastBatch = 2000
 func (s *Service) Forecast(ctx context.Context, id int64) (Forecast, error) {
 	var out Forecast
 	err := s.store.InReadTx(ctx, func(tx *postgres.Tx) error {
+		p, err := s.planner(ctx)
+		if err != nil {
+			return err
+		}
+		out, err = s.ForecastTx(ctx, tx, id, p)
+		return err
+	})
+	return out, err
+}
+
+// ForecastTx is Forecast in the caller's read transaction with the
+// caller's planner: a what-if forecast passes one whose tier has a
+// proposed rule (Planner lets it replace a rule).
+func (s *Service) ForecastTx(ctx context.Context, tx *postgres.Tx, id int64, p *planner.Planner) (Forecast, error) {
+	var out Forecast
+	err := func() error {
 		c, err := tx.Campaign(ctx, id)
 		if err != nil {
 			return err
@@ -64,10 +80,6 @@ func (s *Service) Forecast(ctx context.Context, id int64) (Forecast, error) {
 			if sch, err := schedule.Parse(c.Cron, c.Timezone); err == nil {
 				fire = sch.Next(now)
 			}
-		}
-		p, err := s.planner(ctx)
-		if err != nil {
-			return err
 		}
 		run := planner.Run{Campaign: c, FireAt: fire}
 		if c.ExpiresAfter > 0 {
@@ -90,9 +102,13 @@ func (s *Service) Forecast(ctx context.Context, id int64) (Forecast, error) {
 				out.count(p.Plan(run, t, now, rng), fire)
 			}
 		}
-	})
+	}()
 	return out, err
 }
+
+// Planner returns the planner for the tiers in force now, as the plan jobs
+// and forecasts use it.
+func (s *Service) Planner(ctx context.Context) (*planner.Planner, error) { return s.planner(ctx) }
 
 func (f *Forecast) count(o planner.Outcome, fire time.Time) {
 	f.Contacts++

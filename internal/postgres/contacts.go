@@ -107,43 +107,51 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Conta
 // patch onto the current contact) under the contact's row lock, so a send
 // batch in flight either sees all of the change or none.
 func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error) (outreach.Contact, error) {
-	now := s.clock.Now()
 	var out outreach.Contact
 	err := s.InTx(ctx, func(tx *Tx) error {
-		q := tx.q
-		row, err := q.ContactGetForUpdate(ctx, id)
-		if err != nil {
-			return err
-		}
-		before := contactFromRow(row)
-		if before.Status == outreach.StatusErased {
-			return outreach.Errorf(outreach.ECONFLICT, "this contact was erased: its data cannot be written again")
-		}
-		c := before
-		c.TopicsOptedOut = append([]string(nil), before.TopicsOptedOut...)
-		if err := patch(&c); err != nil {
-			return err
-		}
-		if errs := c.Normalize(); len(errs) > 0 {
-			return outreach.Invalid(errs...)
-		}
-		if err := checkTopics(ctx, q, "topics_opted_out", c.TopicsOptedOut); err != nil {
-			return err
-		}
-		attrs, err := json.Marshal(c.Attributes)
-		if err != nil {
-			return outreach.Invalid(outreach.FieldError{Field: "attributes", Message: "must be a JSON object"})
-		}
-		updated, err := q.ContactUpdate(ctx, dbsqlc.ContactUpdateParams{ID: id, Email: c.Email, ExternalID: nilIfEmpty(c.ExternalID),
-			Name: c.Name, Locale: c.Locale, Timezone: c.Timezone, Tier: c.Tier, PreferredTier: nilIfEmpty(c.PreferredTier),
-			TopicsOptedOut: c.TopicsOptedOut, PausedUntil: c.PausedUntil, Attributes: attrs, Now: now})
-		if err != nil {
-			return err
-		}
-		out = contactFromRow(updated)
-		return tx.contactEvent(ctx, id, "contact_update", actor, nil)
+		var err error
+		out, _, err = tx.updateContact(ctx, actor, id, patch, "contact_update", nil)
+		return err
 	})
 	return out, mapError("update contact", err)
+}
+
+// updateContact is the one contact update path: the row locked, the patch
+// applied and checked, the row written and an event of kind with detail on
+// the contact's timeline. It returns the contact after and before.
+func (t *Tx) updateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error,
+	kind string, detail any) (outreach.Contact, outreach.Contact, error) {
+	q := t.q
+	row, err := q.ContactGetForUpdate(ctx, id)
+	if err != nil {
+		return outreach.Contact{}, outreach.Contact{}, err
+	}
+	before := contactFromRow(row)
+	if before.Status == outreach.StatusErased {
+		return outreach.Contact{}, before, outreach.Errorf(outreach.ECONFLICT, "this contact was erased: its data cannot be written again")
+	}
+	c := before
+	c.TopicsOptedOut = append([]string(nil), before.TopicsOptedOut...)
+	if err := patch(&c); err != nil {
+		return outreach.Contact{}, before, err
+	}
+	if errs := c.Normalize(); len(errs) > 0 {
+		return outreach.Contact{}, before, outreach.Invalid(errs...)
+	}
+	if err := checkTopics(ctx, q, "topics_opted_out", c.TopicsOptedOut); err != nil {
+		return outreach.Contact{}, before, err
+	}
+	attrs, err := json.Marshal(c.Attributes)
+	if err != nil {
+		return outreach.Contact{}, before, outreach.Invalid(outreach.FieldError{Field: "attributes", Message: "must be a JSON object"})
+	}
+	updated, err := q.ContactUpdate(ctx, dbsqlc.ContactUpdateParams{ID: id, Email: c.Email, ExternalID: nilIfEmpty(c.ExternalID),
+		Name: c.Name, Locale: c.Locale, Timezone: c.Timezone, Tier: c.Tier, PreferredTier: nilIfEmpty(c.PreferredTier),
+		TopicsOptedOut: c.TopicsOptedOut, PausedUntil: c.PausedUntil, Attributes: attrs, Now: t.Now()})
+	if err != nil {
+		return outreach.Contact{}, before, err
+	}
+	return contactFromRow(updated), before, t.contactEvent(ctx, id, kind, actor, detail)
 }
 
 // EraseContact removes a contact's personal data for good. The row stays

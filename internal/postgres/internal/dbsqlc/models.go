@@ -8,6 +8,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type RiverJobState string
@@ -140,6 +142,16 @@ type ContactEvent struct {
 	CreatedAt time.Time
 }
 
+type ContactSignal struct {
+	ID        int64
+	ContactID int64
+	Type      string
+	At        time.Time
+	Detail    string
+	Actor     string
+	CreatedAt time.Time
+}
+
 type Delivery struct {
 	ID         int64
 	RunID      int64
@@ -164,6 +176,29 @@ type Delivery struct {
 	FeedbackAt *time.Time
 }
 
+type DriftDecision struct {
+	ContactID   int64
+	Fingerprint string
+	Decision    string
+	FromTier    string
+	ToTier      string
+	Actor       string
+	CreatedAt   time.Time
+}
+
+type DriftThreshold struct {
+	Tier          string
+	PreferenceAge int64
+	Pauses        int32
+	PauseWindow   int64
+	OptOuts       int32
+	OptOutWindow  int64
+	OverdueFactor float64
+	CloserSignals int32
+	CloserWindow  int64
+	UpdatedAt     time.Time
+}
+
 type IdempotencyKey struct {
 	ApiKeyID    int64
 	IdemKey     string
@@ -179,6 +214,52 @@ type InboundEvent struct {
 	EventID    string
 	Kind       string
 	ReceivedAt time.Time
+}
+
+type InsightContactSend struct {
+	Day       pgtype.Date
+	ContactID int64
+	N         int32
+	Tier      string
+}
+
+type InsightDaily struct {
+	Day          pgtype.Date
+	Tier         string
+	CampaignID   int64
+	Sent         int64
+	Unsubscribes int64
+	Complaints   int64
+	HardBounces  int64
+	Downgrades   int64
+	Pauses       int64
+	TopicOptOuts int64
+}
+
+type InsightEvent struct {
+	EventID    int64
+	Kind       string
+	N          int32
+	Day        pgtype.Date
+	At         time.Time
+	ContactID  int64
+	Tier       string
+	CampaignID int64
+}
+
+type InsightPressureDaily struct {
+	Day         pgtype.Date
+	Tier        string
+	Received    int32
+	ContactDays int64
+	Events      int64
+}
+
+type InsightState struct {
+	ID            bool
+	EventsThrough int64
+	DaysThrough   pgtype.Date
+	UpdatedAt     *time.Time
 }
 
 type LoginAttempt struct {
