@@ -6,11 +6,8 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -256,22 +253,5 @@ func NextWebhookState(m postgres.WebhookMessage, res webhook.Result, now time.Ti
 	return a
 }
 
-// trimError keeps the delivery log's text short, on one line and valid
-// UTF-8, cut at a character boundary.
-func trimError(s string) string {
-	const maxLen = 500
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= maxLen {
-		return s
-	}
-	cut := maxLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// trimError keeps the delivery log's text short and on one line.
+func trimError(s string) string { return outreach.OneLine(s, 500) }

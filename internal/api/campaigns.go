@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"net/http"
 	"time"
 
@@ -204,15 +203,8 @@ func (s *Server) patchCampaign(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c)
+	body, raw, err := patchBody(c, campaignReadOnly)
 	if err != nil {
-		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := decodeFrom(bytes.NewReader(body), &raw); err != nil {
-		return err
-	}
-	if err := readOnlyOnly(raw, campaignReadOnly); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()

@@ -79,6 +79,21 @@ func readBody(c echo.Context) ([]byte, error) {
 	return body, nil
 }
 
+// patchBody reads a PATCH body for handlers that decode it twice: whole,
+// and as its fields, which must not be read-only ones alone (see
+// readOnlyOnly).
+func patchBody(c echo.Context, readOnly map[string]string) ([]byte, map[string]json.RawMessage, error) {
+	body, err := readBody(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeFrom(bytes.NewReader(body), &raw); err != nil {
+		return nil, nil, err
+	}
+	return body, raw, readOnlyOnly(raw, readOnly)
+}
+
 // readOnlyOnly refuses a PATCH body that names read-only fields (fields the
 // server answers but clients do not write: id, status, created_at, …) and
 // nothing else. Sent back with the rest of a resource, such fields are

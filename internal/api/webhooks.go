@@ -95,15 +95,8 @@ func (s *Server) patchWebhook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	body, err := readBody(c)
+	body, raw, err := patchBody(c, webhookReadOnly)
 	if err != nil {
-		return err
-	}
-	var raw map[string]json.RawMessage
-	if err := decodeFrom(bytes.NewReader(body), &raw); err != nil {
-		return err
-	}
-	if err := readOnlyOnly(raw, webhookReadOnly); err != nil {
 		return err
 	}
 	var in struct {

@@ -79,3 +79,23 @@ func PrintableText(s string) bool {
 	}
 	return true
 }
+
+// OneLine makes text from elsewhere (a server's reply, an error) fit for a
+// text column and a log line: valid UTF-8, control characters as spaces,
+// cut at a character boundary to at most maxBytes.
+func OneLine(s string, maxBytes int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
+	if len(s) <= maxBytes {
+		return s
+	}
+	cut := maxBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

@@ -2,10 +2,7 @@ package sendcheck
 
 import (
 	"math/rand/v2"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 )
@@ -111,21 +108,5 @@ func Backoff(n int, rng *rand.Rand) time.Duration {
 	return d + time.Duration(rng.Int64N(int64(d/10)+1))
 }
 
-// trim keeps the server's text fit for a text column and a timeline: valid
-// UTF-8 on one line, cut at a character boundary to maxDetail bytes.
-func trim(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, strings.ToValidUTF8(s, "\uFFFD"))
-	if len(s) <= maxDetail {
-		return s
-	}
-	cut := maxDetail
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// trim keeps the server's text fit for a text column and a timeline.
+func trim(s string) string { return outreach.OneLine(s, maxDetail) }
