@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -73,16 +72,9 @@ func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, conta
 	if camp.Category == outreach.Transactional {
 		return env, nil // RFC 8058 is for bulk mail; receipts carry no unsubscribe
 	}
-	env.Headers = map[string]string{
-		"List-Unsubscribe":      "<" + unsub + ">",
-		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-		"Precedence":            "bulk",
-	}
-	if m.ListIDDomain != "" && camp.Topic != "" {
-		env.Headers["List-Id"] = camp.Topic + " <" + camp.Topic + "." + m.ListIDDomain + ">"
-	}
-	if m.FeedbackSender != "" {
-		env.Headers["Feedback-ID"] = strconv.FormatInt(camp.ID, 10) + ":" + camp.Topic + ":" + m.FeedbackSender
+	env.Headers = map[string]string{}
+	for _, h := range render.BulkHeaders(camp.ID, camp.Topic, unsub, m.ListIDDomain, m.FeedbackSender) {
+		env.Headers[h.Name] = h.Value
 	}
 	return env, nil
 }

@@ -276,7 +276,9 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		return fail(err)
 	}
 	campaigns := campaign.New(store, jobs.Queue{Client: inserter}, campaign.Config{Clock: clock, Log: log, Renderer: renderer,
-		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter})
+		Links: links, DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter,
+		Mail: campaign.Mail{From: cfg.From.String(), BounceDomain: cfg.Feedback.BounceDomain, ListIDDomain: cfg.Feedback.ListIDDomain,
+			FeedbackSender: cfg.Feedback.FeedbackSender}})
 	insights := tuning.New(store, campaigns, tuning.Config{Clock: clock, Log: log, DefaultZone: cfg.DefaultTimezone})
 	sendTimeout, planTimeout := jobs.Timeouts(cfg.RescueAfter)
 	cad := jobs.Cadence{DefaultZone: cfg.DefaultTimezone, Jitter: cfg.TierJitter}

@@ -19,13 +19,13 @@ type Campaigns interface {
 	Update(ctx context.Context, actor string, id int64, change func(*campaign.Draft) error) (outreach.Campaign, error)
 	Get(ctx context.Context, id int64) (outreach.Campaign, error)
 	List(ctx context.Context, status outreach.CampaignStatus, afterID int64, limit int) ([]outreach.Campaign, error)
-	Stats(ctx context.Context, id int64) ([]postgres.StatRow, error)
+	Progress(ctx context.Context, id int64) (campaign.Stats, error)
 	Send(ctx context.Context, actor string, id int64, idem *postgres.Idem) (outreach.Campaign, int64, bool, error)
 	Schedule(ctx context.Context, actor string, id int64, sendAt *time.Time) (outreach.Campaign, error)
 	Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
 	Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
 	Cancel(ctx context.Context, actor string, id int64) (outreach.Campaign, error)
-	Preview(ctx context.Context, actor string, campaignID, contactID int64) (campaign.Preview, error)
+	Preview(ctx context.Context, actor string, campaignID int64, req campaign.PreviewRequest) (campaign.Preview, error)
 	Forecast(ctx context.Context, id int64) (campaign.Forecast, error)
 }
 

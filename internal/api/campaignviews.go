@@ -24,8 +24,16 @@ type tierStats struct {
 	Unknown   int64            `json:"unknown"`
 }
 
-func newTierStats() *tierStats {
-	return &tierStats{Skipped: map[string]int64{}, Failed: map[string]int64{}}
+func toTierStats(t *campaign.TierStats) *tierStats {
+	out := &tierStats{Total: t.Total, Scheduled: t.Scheduled, Deferred: t.Deferred, Sending: t.Sending, Sent: t.Sent,
+		Unknown: t.Unknown, Skipped: map[string]int64{}, Failed: map[string]int64{}}
+	for r, n := range t.Skipped {
+		out.Skipped[string(r)] = n
+	}
+	for r, n := range t.Failed {
+		out.Failed[string(r)] = n
+	}
+	return out
 }
 
 func (s *Server) campaignStats(c echo.Context) error {
@@ -33,7 +41,7 @@ func (s *Server) campaignStats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.Campaigns.Stats(c.Request().Context(), id)
+	st, err := s.Campaigns.Progress(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -41,34 +49,9 @@ func (s *Server) campaignStats(c echo.Context) error {
 		CampaignID int64                 `json:"campaign_id"`
 		Total      *tierStats            `json:"total"`
 		Tiers      map[string]*tierStats `json:"tiers"`
-	}{CampaignID: id, Total: newTierStats(), Tiers: map[string]*tierStats{}}
-	for _, r := range rows {
-		ts := out.Tiers[r.Tier]
-		if ts == nil {
-			ts = newTierStats()
-			out.Tiers[r.Tier] = ts
-		}
-		for _, t := range []*tierStats{ts, out.Total} {
-			t.Total += r.N
-			switch outreach.DeliveryState(r.State) {
-			case outreach.DeliveryScheduled:
-				if outreach.Reason(r.Reason) == outreach.ReasonScheduled {
-					t.Scheduled += r.N
-				} else {
-					t.Deferred += r.N
-				}
-			case outreach.DeliverySending:
-				t.Sending += r.N
-			case outreach.DeliverySent:
-				t.Sent += r.N
-			case outreach.DeliverySkipped:
-				t.Skipped[r.Reason] += r.N
-			case outreach.DeliveryFailed:
-				t.Failed[r.Reason] += r.N
-			case outreach.DeliveryUnknown:
-				t.Unknown += r.N
-			}
-		}
+	}{CampaignID: id, Total: toTierStats(st.Total), Tiers: map[string]*tierStats{}}
+	for k, t := range st.Tiers {
+		out.Tiers[k] = toTierStats(t)
 	}
 	return c.JSON(http.StatusOK, out)
 }
@@ -83,6 +66,13 @@ type previewJSON struct {
 	PreferencesURL string `json:"preferences_url"`
 	UnsubscribeURL string `json:"unsubscribe_url"`
 	Sample         bool   `json:"sample"`
+	// Headers are the message's headers, in order.
+	Headers []headerJSON `json:"headers"`
+}
+
+type headerJSON struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 func (s *Server) previewCampaign(c echo.Context) error {
@@ -91,17 +81,22 @@ func (s *Server) previewCampaign(c echo.Context) error {
 		return err
 	}
 	var in struct {
-		ContactID int64 `json:"contact_id"`
+		ContactID int64  `json:"contact_id"`
+		Tier      string `json:"tier"`
 	}
 	if err := decodeOptional(c, &in); err != nil {
 		return err
 	}
-	p, err := s.Campaigns.Preview(c.Request().Context(), actor(c), id, in.ContactID)
+	p, err := s.Campaigns.Preview(c.Request().Context(), actor(c), id, campaign.PreviewRequest{ContactID: in.ContactID, Tier: in.Tier})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, previewJSON{ContactID: p.ContactID, Email: p.Email, Tier: p.Tier, Subject: p.Subject,
-		Text: p.Text, HTML: p.HTML, PreferencesURL: p.PreferencesURL, UnsubscribeURL: p.UnsubscribeURL, Sample: p.Sample})
+	out := previewJSON{ContactID: p.ContactID, Email: p.Email, Tier: p.Tier, Subject: p.Subject, Text: p.Text, HTML: p.HTML,
+		PreferencesURL: p.PreferencesURL, UnsubscribeURL: p.UnsubscribeURL, Sample: p.Sample, Headers: []headerJSON{}}
+	for _, h := range p.Headers {
+		out.Headers = append(out.Headers, headerJSON{Name: h.Name, Value: h.Value})
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 type tierForecastJSON struct {
@@ -109,11 +104,38 @@ type tierForecastJSON struct {
 	Deferred int            `json:"deferred"`
 	Expired  int            `json:"expired"`
 	Skipped  map[string]int `json:"skipped"`
+	// DeferredUntil is this tier's histogram; Rules the rule behind each
+	// reason.
+	DeferredUntil []bucketJSON `json:"deferred_until"`
+	Rules         []ruleJSON   `json:"rules"`
 }
 
 type bucketJSON struct {
 	Within string `json:"within"`
 	Count  int    `json:"count"`
+}
+
+type ruleJSON struct {
+	Reason string `json:"reason"`
+	Rule   string `json:"rule"`
+	Count  int    `json:"count"`
+}
+
+type displacedTierJSON struct {
+	Count     int `json:"count"`
+	Replanned int `json:"replanned"`
+	Preempted int `json:"preempted"`
+}
+
+type displacementJSON struct {
+	CampaignID int64                        `json:"campaign_id"`
+	Name       string                       `json:"name"`
+	Priority   int                          `json:"priority"`
+	Count      int                          `json:"count"`
+	Replanned  int                          `json:"replanned"`
+	Preempted  int                          `json:"preempted"`
+	Reasons    map[string]int               `json:"reasons"`
+	Tiers      map[string]displacedTierJSON `json:"tiers"`
 }
 
 type forecastJSON struct {
@@ -123,23 +145,44 @@ type forecastJSON struct {
 	Tiers      map[string]tierForecastJSON `json:"tiers"`
 	Reasons    map[string]int              `json:"reasons"`
 	Deferred   []bucketJSON                `json:"deferred_until"`
+	Displaces  []displacementJSON          `json:"displaces"`
+}
+
+func bucketsJSON(bs []campaign.Bucket) []bucketJSON {
+	out := make([]bucketJSON, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, bucketJSON{Within: b.Label, Count: b.Count})
+	}
+	return out
+}
+
+func reasonsJSON[N int | int64](m map[outreach.Reason]N) map[string]N {
+	out := make(map[string]N, len(m))
+	for r, n := range m {
+		out[string(r)] = n
+	}
+	return out
 }
 
 func toForecastJSON(f campaign.Forecast) forecastJSON {
 	out := forecastJSON{CampaignID: f.CampaignID, FireAt: f.FireAt, Contacts: f.Contacts,
-		Tiers: map[string]tierForecastJSON{}, Reasons: map[string]int{}, Deferred: []bucketJSON{}}
+		Tiers: map[string]tierForecastJSON{}, Reasons: reasonsJSON(f.Reasons), Deferred: bucketsJSON(f.Deferred),
+		Displaces: []displacementJSON{}}
 	for k, t := range f.Tiers {
-		tf := tierForecastJSON{Now: t.Now, Deferred: t.Deferred, Expired: t.Expired, Skipped: map[string]int{}}
-		for r, n := range t.Skipped {
-			tf.Skipped[string(r)] = n
+		tf := tierForecastJSON{Now: t.Now, Deferred: t.Deferred, Expired: t.Expired, Skipped: reasonsJSON(t.Skipped),
+			DeferredUntil: bucketsJSON(t.Deferrals), Rules: []ruleJSON{}}
+		for _, r := range t.Rules {
+			tf.Rules = append(tf.Rules, ruleJSON{Reason: string(r.Reason), Rule: r.Rule, Count: r.Count})
 		}
 		out.Tiers[k] = tf
 	}
-	for r, n := range f.Reasons {
-		out.Reasons[string(r)] = n
-	}
-	for _, b := range f.Deferred {
-		out.Deferred = append(out.Deferred, bucketJSON{Within: b.Label, Count: b.Count})
+	for _, d := range f.Displaces {
+		dj := displacementJSON{CampaignID: d.CampaignID, Name: d.Name, Priority: d.Priority, Count: d.Count,
+			Replanned: d.Replanned, Preempted: d.Preempted, Reasons: reasonsJSON(d.Reasons), Tiers: map[string]displacedTierJSON{}}
+		for k, t := range d.Tiers {
+			dj.Tiers[k] = displacedTierJSON{Count: t.Count, Replanned: t.Replanned, Preempted: t.Preempted}
+		}
+		out.Displaces = append(out.Displaces, dj)
 	}
 	return out
 }

@@ -9,6 +9,45 @@ import (
 	"github.com/rapport-dev/rapport/internal/schedule"
 )
 
+// Action is a lifecycle change a campaign may go through.
+type Action string
+
+// The lifecycle actions.
+const (
+	ActionSend     Action = "send"
+	ActionSchedule Action = "schedule"
+	ActionPause    Action = "pause"
+	ActionResume   Action = "resume"
+	ActionCancel   Action = "cancel"
+)
+
+// Actions are the lifecycle actions in the order a person meets them.
+var Actions = []Action{ActionSend, ActionSchedule, ActionPause, ActionResume, ActionCancel}
+
+// Can reports whether c's status allows the action: the one rule the
+// service checks and the console's buttons follow. A draft, scheduled,
+// running or completed campaign can be sent (again); only a draft
+// scheduled; a scheduled or running one paused; a paused one resumed;
+// any but a canceled or completed one canceled.
+func Can(a Action, c outreach.Campaign) bool {
+	switch a {
+	case ActionSend:
+		switch c.Status {
+		case outreach.CampaignDraft, outreach.CampaignScheduled, outreach.CampaignRunning, outreach.CampaignCompleted:
+			return true
+		}
+	case ActionSchedule:
+		return c.Status == outreach.CampaignDraft
+	case ActionPause:
+		return c.Status == outreach.CampaignScheduled || c.Status == outreach.CampaignRunning
+	case ActionResume:
+		return c.Status == outreach.CampaignPaused
+	case ActionCancel:
+		return c.Status != outreach.CampaignCanceled && c.Status != outreach.CampaignCompleted
+	}
+	return false
+}
+
 // Send starts a run of the campaign now, under an Idempotency-Key when idem
 // is set: the key is recorded in the same transaction as the run, so a
 // retried request never starts a second one (replayed, with the first
@@ -31,9 +70,7 @@ func (s *Service) Send(ctx context.Context, actor string, id int64, idem *postgr
 		if err != nil {
 			return err
 		}
-		switch before.Status {
-		case outreach.CampaignDraft, outreach.CampaignScheduled, outreach.CampaignRunning, outreach.CampaignCompleted:
-		default:
+		if !Can(ActionSend, before) {
 			return outreach.Errorf(outreach.ECONFLICT, "campaign %d is %s; only a draft, scheduled, running or completed campaign can be sent", id, before.Status)
 		}
 		if runID, err = s.StartRun(ctx, tx, before, s.cfg.Clock.Now()); err != nil {
@@ -78,7 +115,7 @@ func conflict(c outreach.Campaign, action string) error {
 // here, or the campaign's own), or, for a cron campaign, its next firing.
 func (s *Service) Schedule(ctx context.Context, actor string, id int64, sendAt *time.Time) (outreach.Campaign, error) {
 	return s.transition(ctx, actor, "schedule", id, func(tx *postgres.Tx, c outreach.Campaign, now time.Time) (outreach.Campaign, error) {
-		if c.Status != outreach.CampaignDraft {
+		if !Can(ActionSchedule, c) {
 			return c, conflict(c, "scheduled")
 		}
 		if c.Cron != "" {
@@ -110,7 +147,7 @@ func (s *Service) Schedule(ctx context.Context, actor string, id int64, sendAt *
 // held where they are (the send check holds them) until Resume.
 func (s *Service) Pause(ctx context.Context, actor string, id int64) (outreach.Campaign, error) {
 	return s.transition(ctx, actor, "pause", id, func(tx *postgres.Tx, c outreach.Campaign, _ time.Time) (outreach.Campaign, error) {
-		if c.Status != outreach.CampaignScheduled && c.Status != outreach.CampaignRunning {
+		if !Can(ActionPause, c) {
 			return c, conflict(c, "paused")
 		}
 		return tx.SetCampaignStatus(ctx, c.ID, outreach.CampaignPaused)
@@ -122,7 +159,7 @@ func (s *Service) Pause(ctx context.Context, actor string, id int64) (outreach.C
 // snooze) carry on by themselves.
 func (s *Service) Resume(ctx context.Context, actor string, id int64) (outreach.Campaign, error) {
 	return s.transition(ctx, actor, "resume", id, func(tx *postgres.Tx, c outreach.Campaign, _ time.Time) (outreach.Campaign, error) {
-		if c.Status != outreach.CampaignPaused {
+		if !Can(ActionResume, c) {
 			return c, conflict(c, "resumed")
 		}
 		status := outreach.CampaignRunning
@@ -141,7 +178,7 @@ func (s *Service) Resume(ctx context.Context, actor string, id int64) (outreach.
 // canceled; messages already handed to the server are not recalled.
 func (s *Service) Cancel(ctx context.Context, actor string, id int64) (outreach.Campaign, error) {
 	return s.transition(ctx, actor, "cancel", id, func(tx *postgres.Tx, c outreach.Campaign, _ time.Time) (outreach.Campaign, error) {
-		if c.Status == outreach.CampaignCanceled || c.Status == outreach.CampaignCompleted {
+		if !Can(ActionCancel, c) {
 			return c, conflict(c, "canceled")
 		}
 		if _, err := tx.CancelCampaign(ctx, c.ID); err != nil {

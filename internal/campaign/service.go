@@ -37,9 +37,18 @@ type Config struct {
 	// deferred messages. Forecasts plan with them as the plan jobs do.
 	DefaultZone *time.Location
 	Jitter      time.Duration
+	// Mail is what previews show of the headers the send job writes.
+	Mail Mail
 	// PlanShards is how many contact-id ranges a run's planning is split
 	// into (one plan job each, worked in parallel); 0 means 2.
 	PlanShards int
+}
+
+// Mail is the sending configuration a preview's headers show (jobs.Mail
+// has the same values).
+type Mail struct {
+	From                                       string
+	BounceDomain, ListIDDomain, FeedbackSender string
 }
 
 // Service is the campaign service.

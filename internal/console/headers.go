@@ -4,9 +4,10 @@ import "github.com/labstack/echo/v4"
 
 // csp allows the console's own style sheet and scripts (htmx) and nothing
 // inline, data: images (the empty favicon), requests back to the console
-// only (htmx), forms that post only to it, and no framing (clickjacking).
+// only (htmx), forms that post only to it, frames of its own (the
+// campaign preview's sandboxed iframe) and no framing of it (clickjacking).
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+	"frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // secureHeaders sets the headers every console page carries, before the
 // handler runs so that error pages carry them too. Pages are never

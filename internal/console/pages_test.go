@@ -271,7 +271,7 @@ func TestPagesAreStrict(t *testing.T) {
 	for _, path := range []string{"/console/", "/console/sign-in", "/console/users", "/console/nope"} {
 		p := c.get(path)
 		require.Equal(t, "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "+
-			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'", p.Header.Get("Content-Security-Policy"), path)
+			"frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'", p.Header.Get("Content-Security-Policy"), path)
 		require.Equal(t, "DENY", p.Header.Get("X-Frame-Options"))
 		require.Equal(t, "nosniff", p.Header.Get("X-Content-Type-Options"))
 		require.Equal(t, "same-origin", p.Header.Get("Referrer-Policy"))

@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 
+	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/outreach"
 )
 
@@ -29,6 +30,24 @@ func (c *Console) mount(r router) {
 	r.account(http.MethodPost, "/password", c.changePassword)
 
 	r.page("/", viewer, c.dashboard).menu("Dashboard")
+
+	r.page("/campaigns", viewer, c.campaigns).menu("Campaigns")
+	r.page("/campaigns/calendar", viewer, c.calendar)
+	r.page("/campaigns/new", marketer, c.newCampaignForm)
+	r.page("/campaigns/firings", marketer, c.firings)
+	r.action("/campaigns", marketer, c.createCampaign)
+	r.page("/campaigns/:id", viewer, c.campaignPage)
+	r.page("/campaigns/:id/progress", viewer, c.progressPartial)
+	r.page("/campaigns/:id/edit", marketer, c.editCampaignForm)
+	r.action("/campaigns/:id/edit", marketer, c.updateCampaign)
+	r.page("/campaigns/:id/preview", marketer, c.preview)
+	r.page("/campaigns/:id/preview/html", marketer, c.previewHTML)
+	r.page("/campaigns/:id/launch", viewer, c.launch)
+	for _, a := range campaign.Actions { // send, schedule, pause, resume, cancel: confirm, then do
+		r.page("/campaigns/:id/"+string(a), marketer, c.confirmAction(a))
+		r.action("/campaigns/:id/"+string(a), marketer, c.doAction(a))
+	}
+	r.page("/deliveries", viewer, c.deliveries)
 
 	r.page("/suppressions", viewer, c.suppressions).menu("Suppressions")
 	r.action("/suppressions", marketer, c.addSuppression)

@@ -17,11 +17,14 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/console"
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
+	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/throttle"
+	"github.com/rapport-dev/rapport/internal/token"
 )
 
 // The console against a real PostgreSQL, served by a real HTTP server:
@@ -46,7 +49,8 @@ func setup(t *testing.T, tune ...func(*console.Deps)) *bundle {
 	pool := pgtest.Pool(t)
 	store := postgres.NewStore(pool, nil)
 	require.NoError(t, store.Seed(context.Background()))
-	d := console.Deps{Store: store, Throttles: throttle.New(store, nil, throttle.Config{}), Log: slog.New(slog.DiscardHandler)}
+	d := console.Deps{Store: store, Throttles: throttle.New(store, nil, throttle.Config{}), Log: slog.New(slog.DiscardHandler),
+		Campaigns: campaigns(t, store)}
 	for _, f := range tune {
 		f(&d)
 	}
@@ -62,6 +66,26 @@ func setup(t *testing.T, tune ...func(*console.Deps)) *bundle {
 	t.Cleanup(srv.Close)
 	return &bundle{t: t, store: store, db: pool, console: c, srv: srv}
 }
+
+// campaigns is the campaign service the API uses, with a queue that
+// enqueues nothing: runs are started and audited, and the tests write the
+// deliveries a plan would (see deliver).
+func campaigns(t *testing.T, store *postgres.Store) *campaign.Service {
+	t.Helper()
+	signer, err := token.New([]string{"console-test-secret-0123456789abcdefghijkl"})
+	require.NoError(t, err)
+	renderer, err := render.New(render.Company{Name: "Rapport Test", Address: "1 Test Street"})
+	require.NoError(t, err)
+	base, _ := url.Parse("https://mail.example.test")
+	return campaign.New(store, noQueue{}, campaign.Config{Renderer: renderer, Links: token.Links{Signer: signer, Base: base},
+		Mail: campaign.Mail{From: "Rapport Test <news@example.com>", ListIDDomain: "lists.example.com"}})
+}
+
+// noQueue is a campaign.Queue that enqueues nothing.
+type noQueue struct{}
+
+func (noQueue) PlanRun(context.Context, *postgres.Tx, int64, int64, int64) error { return nil }
+func (noQueue) ReplanCampaign(context.Context, *postgres.Tx, int64) error        { return nil }
 
 // user creates a user with the role and the test password, already chosen
 // (no one-time password to replace), and returns their address.

@@ -19,6 +19,7 @@ type Target struct {
 	Suppression outreach.SuppressionReason // "" when the address is not suppressed
 	History     []cadence.Event            // marketing deliveries counting against caps
 	LowerExpiry map[int64]time.Time        // expiry of reserved deliveries, by id, for arbitration
+	ReservedBy  map[int64]int64            // campaign of reserved deliveries, by id: whom a forecast says it displaces
 }
 
 // Run is the campaign run being planned.

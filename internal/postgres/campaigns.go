@@ -208,20 +208,25 @@ func (s *Store) CompleteCampaign(ctx context.Context, id int64) (bool, error) {
 type StatRow struct {
 	Tier, State, Reason string
 	N                   int64
+	// Recent is how many of them were sent within the last RecentWindow.
+	Recent int64
 }
+
+// RecentWindow is how far back CampaignStats counts recent sends.
+const RecentWindow = time.Minute
 
 // CampaignStats counts a campaign's deliveries.
 func (s *Store) CampaignStats(ctx context.Context, id int64) ([]StatRow, error) {
 	if _, err := s.Campaign(ctx, id); err != nil {
 		return nil, err
 	}
-	rows, err := s.q.CampaignStats(ctx, id)
+	rows, err := s.q.CampaignStats(ctx, dbsqlc.CampaignStatsParams{CampaignID: id, Since: s.clock.Now().Add(-RecentWindow)})
 	if err != nil {
 		return nil, mapError("campaign stats", err)
 	}
 	out := make([]StatRow, len(rows))
 	for i, r := range rows {
-		out[i] = StatRow{Tier: r.Tier, State: r.State, Reason: r.Reason, N: r.N}
+		out[i] = StatRow{Tier: r.Tier, State: r.State, Reason: r.Reason, N: r.N, Recent: r.Recent}
 	}
 	return out, nil
 }

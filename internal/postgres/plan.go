@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/cadence"
@@ -37,12 +38,15 @@ func (t *Tx) LockAudience(ctx context.Context, b AudienceBatch) ([]planner.Targe
 	return t.targets(ctx, rows, b.Since)
 }
 
-// AudienceTargets is LockAudience without locks and without an upper
-// bound, for a forecast, which writes nothing.
+// AudienceTargets is LockAudience without locks, for a forecast, which
+// writes nothing; a zero b.Max means no upper bound.
 func (t *Tx) AudienceTargets(ctx context.Context, b AudienceBatch) ([]planner.Target, error) {
 	a := b.Audience
 	attrs, _ := json.Marshal(orEmptyMap(a.Attributes))
-	rows, err := t.q.AudienceBatchNoLock(ctx, dbsqlc.AudienceBatchNoLockParams{AfterID: b.After,
+	if b.Max <= 0 {
+		b.Max = math.MaxInt64
+	}
+	rows, err := t.q.AudienceBatchNoLock(ctx, dbsqlc.AudienceBatchNoLockParams{AfterID: b.After, MaxID: b.Max,
 		Tiers: orEmptySlice(a.Tiers), Topics: orEmptySlice(a.Topics), Attrs: attrs,
 		Ids: orEmptyIDs(a.ContactIDs), Lim: int32(b.Limit)})
 	if err != nil || len(rows) == 0 {
@@ -82,6 +86,10 @@ func (t *Tx) targets(ctx context.Context, rows []dbsqlc.Contact, since time.Time
 					exp = *h.ExpiresAt
 				}
 				tg.LowerExpiry[h.ID] = exp
+				if tg.ReservedBy == nil {
+					tg.ReservedBy = map[int64]int64{}
+				}
+				tg.ReservedBy[h.ID] = h.CampaignID
 			}
 		}
 		out[i] = tg

@@ -79,7 +79,10 @@ WHERE id = @id AND status = 'draft'
 RETURNING *;
 
 -- name: CampaignStats :many
-SELECT tier, state, reason, count(*)::bigint AS n FROM deliveries
+-- recent counts the messages sent since @since: the send rate.
+SELECT tier, state, reason, count(*)::bigint AS n,
+       count(*) FILTER (WHERE sent_at > @since::timestamptz)::bigint AS recent
+FROM deliveries
 WHERE campaign_id = @campaign_id GROUP BY tier, state, reason ORDER BY tier, state, reason;
 
 -- name: DeliveryList :many

@@ -15,7 +15,7 @@ FOR UPDATE;
 -- name: AudienceBatchNoLock :many
 -- The same batch without locks, for forecasts, which write nothing.
 SELECT * FROM contacts
-WHERE id > @after_id
+WHERE id > @after_id AND id <= @max_id
   AND (cardinality(@tiers::text[]) = 0 OR tier = ANY(@tiers::text[]))
   AND (cardinality(@topics::text[]) = 0 OR NOT (topics_opted_out && @topics::text[]))
   AND attributes @> @attrs::jsonb
@@ -29,7 +29,7 @@ LIMIT @lim;
 -- Batches are id-ordered, so the history is read as one index range scan
 -- over the batch's id span (rows of contacts outside the batch are dropped
 -- by the caller) instead of one probe per contact.
-SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id
+SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id, campaign_id
 FROM deliveries
 WHERE contact_id BETWEEN @lo_id::bigint AND @hi_id::bigint
   AND marketing

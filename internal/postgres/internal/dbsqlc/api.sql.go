@@ -105,19 +105,28 @@ func (q *Queries) AuditScrub(ctx context.Context, arg AuditScrubParams) error {
 }
 
 const campaignStats = `-- name: CampaignStats :many
-SELECT tier, state, reason, count(*)::bigint AS n FROM deliveries
-WHERE campaign_id = $1 GROUP BY tier, state, reason ORDER BY tier, state, reason
+SELECT tier, state, reason, count(*)::bigint AS n,
+       count(*) FILTER (WHERE sent_at > $1::timestamptz)::bigint AS recent
+FROM deliveries
+WHERE campaign_id = $2 GROUP BY tier, state, reason ORDER BY tier, state, reason
 `
+
+type CampaignStatsParams struct {
+	Since      time.Time
+	CampaignID int64
+}
 
 type CampaignStatsRow struct {
 	Tier   string
 	State  string
 	Reason string
 	N      int64
+	Recent int64
 }
 
-func (q *Queries) CampaignStats(ctx context.Context, campaignID int64) ([]CampaignStatsRow, error) {
-	rows, err := q.db.Query(ctx, campaignStats, campaignID)
+// recent counts the messages sent since @since: the send rate.
+func (q *Queries) CampaignStats(ctx context.Context, arg CampaignStatsParams) ([]CampaignStatsRow, error) {
+	rows, err := q.db.Query(ctx, campaignStats, arg.Since, arg.CampaignID)
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +139,7 @@ func (q *Queries) CampaignStats(ctx context.Context, campaignID int64) ([]Campai
 			&i.State,
 			&i.Reason,
 			&i.N,
+			&i.Recent,
 		); err != nil {
 			return nil, err
 		}

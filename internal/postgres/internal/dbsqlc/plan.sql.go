@@ -83,17 +83,18 @@ func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([
 
 const audienceBatchNoLock = `-- name: AudienceBatchNoLock :many
 SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
-WHERE id > $1
-  AND (cardinality($2::text[]) = 0 OR tier = ANY($2::text[]))
-  AND (cardinality($3::text[]) = 0 OR NOT (topics_opted_out && $3::text[]))
-  AND attributes @> $4::jsonb
-  AND (cardinality($5::bigint[]) = 0 OR id = ANY($5::bigint[]))
+WHERE id > $1 AND id <= $2
+  AND (cardinality($3::text[]) = 0 OR tier = ANY($3::text[]))
+  AND (cardinality($4::text[]) = 0 OR NOT (topics_opted_out && $4::text[]))
+  AND attributes @> $5::jsonb
+  AND (cardinality($6::bigint[]) = 0 OR id = ANY($6::bigint[]))
 ORDER BY id
-LIMIT $6
+LIMIT $7
 `
 
 type AudienceBatchNoLockParams struct {
 	AfterID int64
+	MaxID   int64
 	Tiers   []string
 	Topics  []string
 	Attrs   []byte
@@ -105,6 +106,7 @@ type AudienceBatchNoLockParams struct {
 func (q *Queries) AudienceBatchNoLock(ctx context.Context, arg AudienceBatchNoLockParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, audienceBatchNoLock,
 		arg.AfterID,
+		arg.MaxID,
 		arg.Tiers,
 		arg.Topics,
 		arg.Attrs,
@@ -161,7 +163,7 @@ func (q *Queries) CampaignStatusShare(ctx context.Context, id int64) (string, er
 }
 
 const capHistory = `-- name: CapHistory :many
-SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id
+SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id, campaign_id
 FROM deliveries
 WHERE contact_id BETWEEN $1::bigint AND $2::bigint
   AND marketing
@@ -177,13 +179,14 @@ type CapHistoryParams struct {
 }
 
 type CapHistoryRow struct {
-	ID        int64
-	ContactID int64
-	At        time.Time
-	Priority  int32
-	State     string
-	ExpiresAt *time.Time
-	RunID     int64
+	ID         int64
+	ContactID  int64
+	At         time.Time
+	Priority   int32
+	State      string
+	ExpiresAt  *time.Time
+	RunID      int64
+	CampaignID int64
 }
 
 // Marketing deliveries that count against caps for a set of contacts: sent
@@ -208,6 +211,7 @@ func (q *Queries) CapHistory(ctx context.Context, arg CapHistoryParams) ([]CapHi
 			&i.State,
 			&i.ExpiresAt,
 			&i.RunID,
+			&i.CampaignID,
 		); err != nil {
 			return nil, err
 		}
