@@ -253,7 +253,7 @@ func TestApply(t *testing.T) {
 			counted: "unmatched",
 		},
 		{
-			name: "no signer: a tag names nothing",
+			name:    "no signer: a tag names nothing",
 			prepare: func(b *bundle) { b.svc.Signer = nil },
 			report: func(b *bundle) feedback.Report {
 				return feedback.Report{Source: "dsn", Kind: "hard_bounce", Tag: tag(b), Email: "jane.doe@example.org"}
