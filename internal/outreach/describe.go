@@ -187,7 +187,8 @@ var wordings = map[string]*wording{"en": english(), "de": german()}
 
 func english() *wording {
 	number := func(n int64) string {
-		words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"}
+		// Spelled out below ten, as English style guides have it.
+		words := []string{"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
 		if n >= 0 && n < int64(len(words)) {
 			return words[n]
 		}

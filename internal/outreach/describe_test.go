@@ -26,7 +26,7 @@ func TestDescribeRule(t *testing.T) {
 		{"caps in window order, whatever order given", Rule{Caps: caps(c(3, 7*day), c(1, day)), SendWindow: AlwaysOpen}, "en",
 			"At most one email a day and three a week."},
 		{"three caps", Rule{Caps: caps(c(2, day), c(5, 7*day), c(12, 30*day)), SendWindow: AlwaysOpen}, "en",
-			"At most two emails a day, five a week and twelve every 30 days."},
+			"At most two emails a day, five a week and 12 every 30 days."},
 		{"windows said in their largest whole unit", Rule{Caps: caps(c(1, 14*day), c(20, 36*time.Hour), c(1, time.Hour), c(40, 90*time.Minute)), SendWindow: AlwaysOpen}, "en",
 			"At most one email an hour, 40 every 90 minutes, 20 every 36 hours and one every two weeks."},
 		{"min gap", Rule{Caps: caps(c(3, 7*day)), MinGap: 2 * day, SendWindow: AlwaysOpen}, "en",
