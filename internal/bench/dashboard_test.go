@@ -45,14 +45,23 @@ FROM contacts WHERE id % 50 = 0 OR id % 500 = 0
 ORDER BY 5;
 VACUUM ANALYZE`
 
-// dashboardScanSQL is the baseline: the same sent-per-day figure without
-// the id bound, reading every delivery.
-const dashboardScanSQL = `SELECT tier, date_bin('1 day', sent_at, $1::timestamptz), count(*) FROM deliveries
-WHERE marketing AND state = 'sent' AND sent_at >= $1::timestamptz GROUP BY 1, 2`
+// dashboardDeliveriesSQL is the dashboard's pass over the deliveries (as
+// DashboardDeliveries in internal/postgres/queries/dashboard.sql), timed
+// from the period's first id and, as the baseline, from id 0: every
+// delivery.
+const dashboardDeliveriesSQL = `SELECT tier, reason,
+       (CASE WHEN state = 'sent' THEN date_bin('1 day', sent_at, $2::timestamptz) ELSE $2::timestamptz END)::timestamptz AS day,
+       count(*)::bigint AS n, max(planned_for)::timestamptz AS latest
+FROM deliveries
+WHERE id >= $1
+  AND ((marketing AND state = 'sent' AND sent_at >= $2::timestamptz AND sent_at < $3::timestamptz)
+       OR (state = 'scheduled' AND reason IN ('deferred_cap', 'deferred_min_gap', 'deferred_send_window')))
+GROUP BY 1, 2, 3`
 
 // BenchmarkDashboard computes the console dashboard's figures over
 // BENCH_CONTACTS contacts (1,000,000) and ten times as many deliveries
-// spread over 300 days, against the baseline of scanning every delivery.
+// spread over 300 days, and times its pass over the deliveries against
+// the baseline of the same pass over all of them.
 func BenchmarkDashboard(b *testing.B) {
 	n := contactsFromEnv()
 	ctx := context.Background()
@@ -108,14 +117,30 @@ func BenchmarkDashboard(b *testing.B) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM deliveries WHERE created_at >= $1", d.PlannedSince).Scan(&read); err != nil {
 		b.Fatal(err)
 	}
-	scanBest, scanMedian := measure(func() error {
-		rows, err := pool.Query(ctx, dashboardScanSQL, d.Since)
-		if err != nil {
-			return err
+	var from int64
+	if err := pool.QueryRow(ctx, "SELECT coalesce(min(id), 0) FROM deliveries WHERE created_at >= $1", d.PlannedSince).Scan(&from); err != nil {
+		b.Fatal(err)
+	}
+	pass := func(from int64) func() error {
+		return func() error {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback(ctx) //nolint:errcheck
+			if _, err := tx.Exec(ctx, "SELECT set_config('jit', 'off', true), set_config('work_mem', '32MB', true)"); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, dashboardDeliveriesSQL, from, d.Since, d.Until)
+			if err != nil {
+				return err
+			}
+			rows.Close()
+			return rows.Err()
 		}
-		rows.Close()
-		return rows.Err()
-	})
+	}
+	boundBest, boundMedian := measure(pass(from))
+	scanBest, scanMedian := measure(pass(0))
 	overdueBest, _ := measure(func() error { _, err := store.Overdue(ctx, 0, 50); return err })
 	fmt.Printf("dashboard_sent_30d: %d messages\n", sent)
 	fmt.Printf("dashboard_deferred_waiting: %d deliveries\n", deferred)
@@ -123,7 +148,8 @@ func BenchmarkDashboard(b *testing.B) {
 	fmt.Printf("dashboard_optouts: %v\n", d.OptOuts)
 	fmt.Printf("dashboard_deliveries_read: %d of %d\n", read, 10*n)
 	fmt.Printf("dashboard_ms: %.0f ms best, %.0f ms median (whole store.Dashboard)\n", ms(best), ms(median))
-	fmt.Printf("dashboard_baseline_full_scan_sent_ms: %.0f ms best, %.0f ms median (sent per day alone, no id bound)\n", ms(scanBest), ms(scanMedian))
+	fmt.Printf("dashboard_deliveries_pass_ms: %.0f ms best, %.0f ms median (from the period's first id)\n", ms(boundBest), ms(boundMedian))
+	fmt.Printf("dashboard_deliveries_pass_baseline_ms: %.0f ms best, %.0f ms median (the same pass over every delivery)\n", ms(scanBest), ms(scanMedian))
 	fmt.Printf("dashboard_overdue_first_page_ms: %.0f ms\n", ms(overdueBest))
 	b.ReportMetric(ms(median), "dashboard-ms")
 }
