@@ -162,6 +162,19 @@ func TestBrowserPreferenceCenter(t *testing.T) {
 	var checked bool
 	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("#frequency-high").checked`, &checked)))
 	require.True(t, checked, "the current frequency is selected")
+	var choices []string
+	frequencies := chromedp.Evaluate(`[...document.querySelectorAll("#save .choice label[for^=frequency-]")].map(l => l.innerText.replace(/\s+/g, " ").trim())`, &choices)
+	require.NoError(t, chromedp.Run(ctx, frequencies))
+	require.Equal(t, []string{
+		"Everything, up to daily Applies now: set by Rapport Demo Inc. At most one email a day and three a week. Only between 08:00 and 20:00 local time. We aim to write at least once every two weeks.",
+		"About once a week At most one email a week and three every 30 days. Only between 08:00 and 20:00 local time. We aim to write at least once every 30 days.",
+		"Only important updates At most one email every 30 days. Only between 08:00 and 20:00 local time. We aim to write at least once every 90 days.",
+	}, choices, "most to least frequent, each with its meaning; the company's choice applies")
+	var described string
+	require.NoError(t, chromedp.Run(ctx, chromedp.Evaluate(`document.querySelector("#frequency-medium").getAttribute("aria-describedby").split(" ")
+		.map(id => document.getElementById(id).textContent).join(" | ")`, &described)))
+	require.Equal(t, "At most one email a week and three every 30 days. Only between 08:00 and 20:00 local time. We aim to write at least once every 30 days. | "+
+		"We never write more often than your account allows, whatever you choose.", described, "a screen reader hears the meaning with the choice")
 
 	// Frequency and topic.
 	var text string
@@ -195,6 +208,9 @@ func TestBrowserPreferenceCenter(t *testing.T) {
 	require.NoError(t, chromedp.Run(ctx, back, heading("Your email preferences"),
 		chromedp.Evaluate(`document.querySelector("#frequency-medium").checked && !document.querySelector("#topic-offers").checked`, &checked)))
 	require.True(t, checked, "the saved choices are shown")
+	require.NoError(t, chromedp.Run(ctx, frequencies))
+	require.Contains(t, choices[1], "About once a week Applies now: your choice", "the customer's choice applies now, and says so")
+	require.NotContains(t, choices[0], "Applies now")
 	require.NoError(t, chromedp.Run(ctx,
 		chromedp.Click(`button[value="30d"]`, chromedp.ByQuery),
 		heading("Your preferences were saved"), shot.take("3-paused"),

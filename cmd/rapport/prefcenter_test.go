@@ -480,7 +480,7 @@ func TestBouncedCannotResubscribe(t *testing.T) {
 	require.NoError(t, err)
 	code, _, body := a.pcDo("GET", prefs, nil, nil)
 	require.Equal(t, http.StatusOK, code)
-	require.Contains(t, body, "You cannot resubscribe yourself")
+	require.Contains(t, body, "You cannot resubscribe yourself: please contact Rapport Demo Inc.</p>", "one full stop after Inc.")
 	require.NotContains(t, body, `value="resubscribe"`)
 	require.NotContains(t, body, `value="unsubscribe"`)
 	before := a.pcSnapshot(id)
@@ -503,9 +503,12 @@ func TestLocalizedPage(t *testing.T) {
 	_, _, body := a.pcDo("GET", de, nil, nil)
 	require.Contains(t, body, `<html lang="de">`)
 	require.Contains(t, body, "Ihre E-Mail-Einstellungen")
+	require.Contains(t, body, "Höchstens eine E-Mail pro Tag und drei pro Woche. Nur zwischen 08:00 und 20:00 Uhr Ortszeit.", "the rules in words, in German")
+	require.Contains(t, body, "Gilt jetzt: von Rapport Demo Inc. festgelegt")
 	_, _, body = a.pcDo("GET", fr, nil, nil)
 	require.Contains(t, body, `<html lang="en">`)
 	require.Contains(t, body, "Your email preferences")
+	require.Contains(t, body, "At most one email a day and three a week.")
 }
 
 // TestQueuedMessageNotSentAfterUnsubscribe plans a campaign for two contacts

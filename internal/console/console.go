@@ -86,6 +86,7 @@ type Console struct {
 	origin   *http.CrossOriginProtection
 	nav      []navItem
 	routes   []Route
+	dash     dashCache
 }
 
 // New builds the console. The templates and static files are embedded,
@@ -121,8 +122,12 @@ func New(d Deps) (*Console, error) {
 	return c, nil
 }
 
-// Close stops the clean-up of expired sessions.
-func (c *Console) Close() { c.store.StopCleanup() }
+// Close stops the clean-up of expired sessions and waits for a refresh of
+// the dashboard's figures that is under way.
+func (c *Console) Close() {
+	c.store.StopCleanup()
+	c.dash.wg.Wait()
+}
 
 // Mount serves the console on g, which internal/api mounts at /console:
 // the static files first, outside the session (they are public and

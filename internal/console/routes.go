@@ -54,6 +54,12 @@ func (c *Console) mount(r router) {
 	r.page("/suppressions/remove", admin, c.confirmUnsuppress)
 	r.action("/suppressions/remove", admin, c.unsuppress)
 
+	r.page("/tiers", viewer, c.tiers).menu("Tiers")
+	r.page("/tiers/new", admin, c.newTierForm)
+	r.action("/tiers", admin, c.createTier)
+	r.page("/tiers/:key", viewer, c.tier)
+	r.action("/tiers/:key", admin, c.updateTier)
+
 	r.page("/throttles", admin, c.throttles).menu("Throttles")
 	r.action("/throttles", admin, c.putThrottles)
 

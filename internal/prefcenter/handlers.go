@@ -93,15 +93,7 @@ func (h *handler) showPreferences(c echo.Context) error {
 		p.CSRF = h.csrf.field(token.Preferences, v.tok)
 	}
 	p.Preview = v.preview
-	current := ct.PreferredTier
-	if current == "" {
-		current = ct.Tier
-	}
-	for _, t := range tiers {
-		if t.Selectable {
-			p.Tiers = append(p.Tiers, choice{Key: t.Key, Name: t.Name, Checked: t.Key == current})
-		}
-	}
+	p.Frequency = frequencyFor(v.ms, h.Company.Name, tiers, ct)
 	for _, t := range topics {
 		p.Topics = append(p.Topics, choice{Key: t.Key, Name: t.Name, Checked: !ct.OptedOut(t.Key)})
 	}

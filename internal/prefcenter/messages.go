@@ -3,6 +3,8 @@ package prefcenter
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rapport-dev/rapport/internal/render"
 )
 
 // catalogs holds every customer-facing string, by language and message id,
@@ -22,11 +24,15 @@ var catalogs = map[string]map[string]string{
 		"status.blocked":      "This address is blocked from our marketing email. You cannot resubscribe yourself: please contact %s.",
 		"status.paused":       "Marketing email is paused until %s.",
 
-		"frequency.legend": "How often should we write?",
-		"frequency.hint":   "We never write more often than your account allows, whatever you choose.",
-		"topics.legend":    "Topics",
-		"topics.hint":      "Untick a topic to stop receiving email about it.",
-		"save":             "Save preferences",
+		"frequency.legend":          "How often should we write?",
+		"frequency.hint":            "We never write more often than your account allows, whatever you choose.",
+		"frequency.applies_yours":   "Applies now: your choice",
+		"frequency.applies_company": "Applies now: set by %s",
+		"frequency.yours_capped":    "Your choice; your account allows less for now",
+		"frequency.applies_other":   "Now “%s” applies, set for your account by %s: %s",
+		"topics.legend":             "Topics",
+		"topics.hint":               "Untick a topic to stop receiving email about it.",
+		"save":                      "Save preferences",
 
 		"pause.legend": "Take a break",
 		"pause.hint":   "Pause all marketing email for a while. It starts again by itself.",
@@ -96,11 +102,15 @@ var catalogs = map[string]map[string]string{
 		"status.blocked":      "Diese Adresse ist für unsere Werbe-E-Mails gesperrt. Sie können sich nicht selbst wieder anmelden: Bitte wenden Sie sich an %s.",
 		"status.paused":       "Werbe-E-Mails sind bis %s pausiert.",
 
-		"frequency.legend": "Wie oft sollen wir schreiben?",
-		"frequency.hint":   "Wir schreiben nie öfter, als Ihr Konto es vorsieht, was immer Sie wählen.",
-		"topics.legend":    "Themen",
-		"topics.hint":      "Entfernen Sie den Haken bei einem Thema, um dazu keine E-Mails mehr zu erhalten.",
-		"save":             "Einstellungen speichern",
+		"frequency.legend":          "Wie oft sollen wir schreiben?",
+		"frequency.hint":            "Wir schreiben nie öfter, als Ihr Konto es vorsieht, was immer Sie wählen.",
+		"frequency.applies_yours":   "Gilt jetzt: Ihre Wahl",
+		"frequency.applies_company": "Gilt jetzt: von %s festgelegt",
+		"frequency.yours_capped":    "Ihre Wahl; Ihr Konto sieht derzeit weniger vor",
+		"frequency.applies_other":   "Jetzt gilt „%s“, für Ihr Konto von %s festgelegt: %s",
+		"topics.legend":             "Themen",
+		"topics.hint":               "Entfernen Sie den Haken bei einem Thema, um dazu keine E-Mails mehr zu erhalten.",
+		"save":                      "Einstellungen speichern",
 
 		"pause.legend": "Eine Pause einlegen",
 		"pause.hint":   "Alle Werbe-E-Mails eine Zeit lang pausieren. Danach geht es von selbst weiter.",
@@ -193,5 +203,31 @@ func (ms messages) T(id string, args ...any) string {
 	if len(args) == 0 {
 		return s
 	}
-	return fmt.Sprintf(s, args...)
+	return fmt.Sprintf(oneFullStop(s, args), args...)
+}
+
+// oneFullStop drops the full stop after a %s whose argument ends a
+// sentence already: "please contact %s." with "Rapport Demo Inc." reads
+// "please contact Rapport Demo Inc.", not "Inc..".
+func oneFullStop(format string, args []any) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(format); i++ {
+		b.WriteByte(format[i])
+		if format[i] != '%' || i+1 == len(format) {
+			continue
+		}
+		i++
+		b.WriteByte(format[i])
+		if format[i] == '%' {
+			continue
+		}
+		if format[i] == 's' && n < len(args) && i+1 < len(format) && format[i+1] == '.' {
+			if s, ok := args[n].(string); ok && s != "" && render.EndSentence(s) == s {
+				i++ // the argument's own full stop ends the sentence
+			}
+		}
+		n++
+	}
+	return b.String()
 }

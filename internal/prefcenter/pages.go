@@ -22,18 +22,18 @@ type page struct {
 	Title   string
 	Company render.Company
 
-	Email    string // masked: the link may have been forwarded
-	CSRF     string
-	Preview  bool   // a campaign preview's link: read-only, every control disabled
-	State    string // active, unsubscribed or blocked
-	Paused   bool
-	Notices  []notice
-	Tiers    []choice
-	Topics   []choice
-	Changes  []string
-	Lines    []string
-	BackURL  string
-	PrefsURL string
+	Email     string // masked: the link may have been forwarded
+	CSRF      string
+	Preview   bool   // a campaign preview's link: read-only, every control disabled
+	State     string // active, unsubscribed or blocked
+	Paused    bool
+	Notices   []notice
+	Frequency frequency
+	Topics    []choice
+	Changes   []string
+	Lines     []string
+	BackURL   string
+	PrefsURL  string
 }
 
 type notice struct {
@@ -41,10 +41,13 @@ type notice struct {
 	Warn bool
 }
 
-// choice is one radio button or checkbox.
+// choice is one radio button or checkbox. A frequency's also says what
+// it means (Meaning) and, when it applies now or is the customer's, so
+// (Mark).
 type choice struct {
-	Key, Name string
-	Checked   bool
+	Key, Name     string
+	Checked       bool
+	Meaning, Mark string
 }
 
 func (h *handler) newPage(c echo.Context, ms messages, title string) *page {

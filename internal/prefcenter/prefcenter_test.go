@@ -1,6 +1,7 @@
 package prefcenter
 
 import (
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -8,10 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/render"
 	"github.com/rapport-dev/rapport/internal/token"
 )
@@ -125,4 +129,85 @@ func mount(e *echo.Echo, d Deps) {
 	e.POST("/p/:token", p.ChangePreferences, mw...)
 	e.GET("/u/:token", p.ShowUnsubscribe, mw...)
 	e.POST("/u/:token", p.Unsubscribe, p.UnsubscribeMiddleware()...)
+}
+
+func TestOneFullStop(t *testing.T) {
+	t.Parallel()
+	en := lookup("en")
+	require.Equal(t, "You cannot resubscribe yourself: please contact Rapport Demo Inc.",
+		en.T("status.blocked", "Rapport Demo Inc.")[len("This address is blocked from our marketing email. "):])
+	require.True(t, strings.HasSuffix(en.T("status.blocked", "Acme"), "please contact Acme."))
+	require.True(t, strings.HasSuffix(lookup("de").T("status.blocked", "Rapport Demo Inc."), "an Rapport Demo Inc."))
+	require.Equal(t, "50%% of %s. Done.", oneFullStop("50%% of %s. Done.", []any{"Acme"}), "only after an argument ending one")
+	require.Equal(t, "a Inc. b X.", fmt.Sprintf(oneFullStop("a %s. b %s.", []any{"Inc.", "X"}), "Inc.", "X"))
+	require.Equal(t, "Shout!", fmt.Sprintf(oneFullStop("%s.", []any{"Shout!"}), "Shout!"))
+}
+
+// TestFrequencyChoices: the choices come from most to least frequent with
+// their meaning; the one that applies now is marked with who chose it,
+// and a company tier customers cannot choose is named, never its key.
+func TestFrequencyChoices(t *testing.T) {
+	t.Parallel()
+	tiers := postgres.DefaultTiers() // low, medium, high: ranked strictest first
+	vip := outreach.Tier{Key: "vip", Name: "Partner programme", Rank: 40,
+		Rule: outreach.Rule{Caps: []outreach.Cap{{Max: 2, Window: outreach.Duration(24 * time.Hour)}}, SendWindow: outreach.AlwaysOpen}}
+	tiers = append(tiers, vip)
+	en := lookup("en")
+	type row struct{ Key, Mark string }
+	rows := func(f frequency) []row {
+		var out []row
+		for _, c := range f.Choices {
+			out = append(out, row{c.Key, c.Mark})
+		}
+		return out
+	}
+	checked := func(f frequency) string {
+		for _, c := range f.Choices {
+			if c.Checked {
+				return c.Key
+			}
+		}
+		return ""
+	}
+
+	// The company's tier, no choice of the customer's.
+	f := frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "medium"})
+	require.Equal(t, []row{{"high", ""}, {"medium", "Applies now: set by Acme"}, {"low", ""}}, rows(f), "most to least frequent")
+	require.Equal(t, "medium", checked(f))
+	require.Empty(t, f.Note)
+	require.Equal(t, "Everything, up to daily", f.Choices[0].Name)
+	require.Equal(t, "At most one email a day and three a week. Only between 08:00 and 20:00 local time. We aim to write at least once every two weeks.",
+		f.Choices[0].Meaning)
+	require.Equal(t, "At most one email every 30 days. Only between 08:00 and 20:00 local time. We aim to write at least once every 90 days.",
+		f.Choices[2].Meaning, "the 14-day gap goes without saying under one per 30 days")
+
+	// The customer asked for less: theirs applies.
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "high", PreferredTier: "low"})
+	require.Equal(t, []row{{"high", ""}, {"medium", ""}, {"low", "Applies now: your choice"}}, rows(f))
+	require.Equal(t, "low", checked(f))
+
+	// The customer asked for more than the company allows: the company's
+	// applies, and their choice says so.
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "low", PreferredTier: "high"})
+	require.Equal(t, []row{{"high", "Your choice; your account allows less for now"}, {"medium", ""}, {"low", "Applies now: set by Acme"}}, rows(f))
+	require.Equal(t, "high", checked(f))
+
+	// A company tier nobody may choose: named in words, not by its key.
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "vip"})
+	require.Equal(t, []row{{"high", ""}, {"medium", ""}, {"low", ""}}, rows(f))
+	require.Equal(t, "Now “Partner programme” applies, set for your account by Acme: At most two emails a day.", f.Note)
+	require.NotContains(t, f.Note, "vip")
+	require.Empty(t, checked(f))
+
+	// In the customer's language.
+	f = frequencyFor(lookup("de"), "Acme", tiers, outreach.Contact{Tier: "high", PreferredTier: "high"})
+	require.Equal(t, "Gilt jetzt: Ihre Wahl", f.Choices[0].Mark)
+	require.True(t, strings.HasPrefix(f.Choices[0].Meaning, "Höchstens eine E-Mail pro Tag und drei pro Woche."), f.Choices[0].Meaning)
+}
+
+// TestRuleWordsInEveryLanguage: every language the pages speak has its
+// own words for the rules.
+func TestRuleWordsInEveryLanguage(t *testing.T) {
+	t.Parallel()
+	require.ElementsMatch(t, slices.Collect(maps.Keys(catalogs)), outreach.DescribeLanguages())
 }

@@ -77,11 +77,13 @@ type Renderer struct {
 
 // New loads the embedded layouts.
 func New(company Company) (*Renderer, error) {
-	h, err := htmltemplate.ParseFS(templates.FS, "email/layout.html.tmpl")
+	h, err := htmltemplate.New("layout.html.tmpl").Funcs(htmltemplate.FuncMap{"endSentence": EndSentence}).
+		ParseFS(templates.FS, "email/layout.html.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("html layout: %w", err)
 	}
-	t, err := texttemplate.ParseFS(templates.FS, "email/layout.txt.tmpl")
+	t, err := texttemplate.New("layout.txt.tmpl").Funcs(texttemplate.FuncMap{"endSentence": EndSentence}).
+		ParseFS(templates.FS, "email/layout.txt.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("text layout: %w", err)
 	}
@@ -98,6 +100,16 @@ func (r *Renderer) WithLimits(l Limits) *Renderer {
 
 // Limits returns the bounds every render keeps.
 func (r *Renderer) Limits() Limits { return r.limits }
+
+// EndSentence ends a sentence with s: s and a full stop, unless s ends
+// with a full stop, question or exclamation mark already, as
+// "Rapport Demo Inc." does.
+func EndSentence(s string) string {
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "…") {
+		return s
+	}
+	return s + "."
+}
 
 // Company returns the sender the renderer was made with.
 func (r *Renderer) Company() Company { return r.company }

@@ -70,3 +70,26 @@ func TestTemplateErrorsNameFieldAndLine(t *testing.T) {
 	}
 	require.True(t, fields["subject"] && fields["text"] && fields["html"])
 }
+
+// TestFooterEndsOneSentence: a company name that ends with a full stop
+// ("Rapport Demo Inc.") ends the footer's sentence without a second one.
+func TestFooterEndsOneSentence(t *testing.T) {
+	comp, errs := Compile(outreach.Content{Subject: "Hi", Text: "Hello", HTML: "<p>Hello</p>"}, "")
+	require.Empty(t, errs)
+	for _, c := range []struct{ name, text, html string }{
+		{"Rapport Demo Inc.", "customer of Rapport Demo Inc.\n", "customer of Rapport Demo Inc.\n"},
+		{"Example & Co", "customer of Example & Co.\n", "customer of Example &amp; Co.\n"},
+		{"Shout!", "customer of Shout!\n", "customer of Shout!\n"},
+	} {
+		r, err := New(Company{Name: c.name, Address: "1 Road"})
+		require.NoError(t, err)
+		msg, err := r.Render(context.Background(), comp, sample())
+		require.NoError(t, err)
+		require.Contains(t, msg.Text, c.text, c.name)
+		require.Contains(t, msg.HTML, c.html, c.name)
+		require.NotContains(t, msg.Text+msg.HTML, "..", c.name)
+	}
+	require.Equal(t, "Acme.", EndSentence("Acme"))
+	require.Equal(t, "Acme Inc.", EndSentence("Acme Inc."))
+	require.Equal(t, "Why?", EndSentence("Why?"))
+}
