@@ -55,9 +55,12 @@ sqlc:
 sqlc-diff:
 	cd internal/postgres && $(GO) tool sqlc diff
 
+# BENCH picks benchmarks by name: `make bench BENCH=ConsolePages` times
+# the console's pages alone (BENCH_CONTACTS=… for a smaller database).
+BENCH ?= .
 bench:
 	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./internal/bench/...
+	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./internal/bench/...
 
 clean-data:
 	-./.ci/postgres.sh stop

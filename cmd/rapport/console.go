@@ -12,5 +12,5 @@ import (
 func (a *app) newConsole() (*console.Console, error) {
 	return console.New(console.Deps{Store: a.store, Throttles: a.limiter, Campaigns: a.campaigns, Log: a.log,
 		PublicURL: a.cfg.PublicURL, IdleTimeout: a.cfg.Console.IdleTimeout, Lifetime: a.cfg.Console.Lifetime,
-		SessionCleanup: 5 * time.Minute, Version: version})
+		SessionCleanup: 5 * time.Minute, Version: version, ImportBodyLimit: a.cfg.ImportBodyLimit})
 }

@@ -290,7 +290,7 @@ func TestBrowserConsole(t *testing.T) {
 	viewer.page("dashboard")
 	var nav []string
 	viewer.run(chromedp.Evaluate(`[...document.querySelectorAll("nav a")].map(a => a.textContent)`, &nav))
-	require.Equal(t, []string{"Dashboard", "Campaigns", "Suppressions", "Tiers"}, nav)
+	require.Equal(t, []string{"Dashboard", "Campaigns", "Contacts", "Suppressions", "Tiers"}, nav)
 	_, err := postgres.NewStore(a.DB, nil).Suppress(context.Background(), "test", "seen@example.com", "manual")
 	require.NoError(t, err)
 	var buttons []string

@@ -15,13 +15,18 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres"
 )
 
-// importPath is the import route; the global body limit skips it.
-const importPath = "/api/v1/contacts/import"
+// importPath is the import route; the global body limit skips it, and
+// the console's CSV upload too.
+const (
+	importPath        = "/api/v1/contacts/import"
+	consoleImportPath = "/console/contacts/import"
+)
 
-// isImport tells the global body limit to leave the import alone: it
-// streams, under a limit of its own (Deps.ImportBodyLimit).
+// isImport tells the global body limit to leave the imports alone: they
+// stream, under limits of their own (Deps.ImportBodyLimit here, the
+// console's ImportBodyLimit there).
 func isImport(c echo.Context) bool {
-	return c.Request().Method == http.MethodPost && c.Path() == importPath
+	return c.Request().Method == http.MethodPost && (c.Path() == importPath || c.Path() == consoleImportPath)
 }
 
 // deadlineGuard keeps the connection's deadlines ahead of a long upload

@@ -73,6 +73,15 @@ type Deps struct {
 	SessionCleanup time.Duration
 	// Version is shown in the footer.
 	Version string
+	// ImportBodyLimit bounds a CSV upload in bytes (default 1 GiB, as
+	// the API's import).
+	ImportBodyLimit int64
+	// The overdue list reads contacts in stretches of OverdueScan ids
+	// (default 10,000) until its page is full or OverdueBudget (default
+	// 80ms) is spent, so that it answers quickly however few are overdue;
+	// the page then links on from where it stopped.
+	OverdueScan   int64
+	OverdueBudget time.Duration
 }
 
 // Console is the web console's handlers; internal/api's routes.go mounts
@@ -87,6 +96,7 @@ type Console struct {
 	nav      []navItem
 	routes   []Route
 	dash     dashCache
+	imports  importTracker
 }
 
 // New builds the console. The templates and static files are embedded,
@@ -103,6 +113,15 @@ func New(d Deps) (*Console, error) {
 	}
 	if d.Lifetime <= 0 {
 		d.Lifetime = 12 * time.Hour
+	}
+	if d.ImportBodyLimit <= 0 {
+		d.ImportBodyLimit = 1 << 30
+	}
+	if d.OverdueScan <= 0 {
+		d.OverdueScan = 10_000
+	}
+	if d.OverdueBudget <= 0 {
+		d.OverdueBudget = 80 * time.Millisecond
 	}
 	c := &Console{Deps: d, origin: http.NewCrossOriginProtection()}
 	if d.PublicURL != nil {
@@ -134,7 +153,7 @@ func (c *Console) Close() {
 // cached for a year), then every page behind the console's middleware.
 func (c *Console) Mount(g *echo.Group) {
 	g.GET("/static/*", c.serveStatic)
-	g.Use(c.secureHeaders, c.errorPages, c.loadSession, c.loadUser, c.checkOrigin, c.checkToken)
+	g.Use(c.secureHeaders, c.errorPages, c.loadSession, c.loadUser, c.checkOrigin, c.limitUpload, c.checkToken)
 	c.routes = nil
 	c.nav = nil
 	c.mount(router{g: g, c: c})

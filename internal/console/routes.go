@@ -48,6 +48,14 @@ func (c *Console) mount(r router) {
 		r.action("/campaigns/:id/"+string(a), marketer, c.doAction(a))
 	}
 	r.page("/deliveries", viewer, c.deliveries)
+	r.page("/contacts", viewer, c.contacts).menu("Contacts")
+	r.page("/contacts/import", marketer, c.importForm)
+	r.action("/contacts/import", marketer, c.importContacts)
+	r.page("/contacts/import/progress", marketer, c.importProgressPage)
+	r.page("/contacts/:id", viewer, c.contact)
+	r.action("/contacts/:id/tier", marketer, c.setContactTier)
+	r.page("/contacts/:id/erase", marketer, c.confirmEraseContact)
+	r.action("/contacts/:id/erase", marketer, c.eraseContact)
 
 	r.page("/suppressions", viewer, c.suppressions).menu("Suppressions")
 	r.action("/suppressions", marketer, c.addSuppression)

@@ -221,6 +221,21 @@ func (g *recordGuard) Read(p []byte) (int, error) {
 // never stops the others. defaultTier is the tier of rows without one (and
 // of every row when the file has no tier column).
 func Import(ctx context.Context, store Store, actor string, in io.Reader, defaultTier string) (postgres.ImportResult, error) {
+	return ImportWithProgress(ctx, store, actor, in, defaultTier, nil)
+}
+
+// ProgressEvery is how many data rows an import reads between two calls
+// of its progress function.
+const ProgressEvery = 1000
+
+// ImportWithProgress is Import that calls progress (when not nil) with the
+// number of data rows read so far, every ProgressEvery rows and once at
+// the end, from the importing goroutine: the console's progress bar.
+func ImportWithProgress(ctx context.Context, store Store, actor string, in io.Reader, defaultTier string,
+	progress func(rows int)) (postgres.ImportResult, error) {
+	if progress == nil {
+		progress = func(int) {}
+	}
 	guard := &recordGuard{r: in}
 	r := csv.NewReader(guard)
 	r.ReuseRecord = true
@@ -256,14 +271,24 @@ func Import(ctx context.Context, store Store, actor string, in io.Reader, defaul
 	}
 	var readErr, dbErr error
 	last := 1 // the line the last record read starts on
+	rows := 0
+	defer func() { progress(rows) }()
 	for {
+		if rows%ProgressEvery == 0 && rows > 0 {
+			progress(rows)
+		}
 		guard.n = 0
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		var pe *csv.ParseError
-		if errors.As(err, &pe) {
+		if err != nil && !errors.As(err, &pe) {
+			readErr = err
+			break
+		}
+		rows++
+		if pe != nil {
 			last = pe.StartLine
 			if errors.Is(pe.Err, csv.ErrFieldCount) {
 				im.Reject(pe.StartLine, "row", fmt.Sprintf("has %d fields; the header has %d", len(rec), len(layout.kinds)))
@@ -271,10 +296,6 @@ func Import(ctx context.Context, store Store, actor string, in io.Reader, defaul
 				im.Reject(pe.StartLine, "row", fmt.Sprintf("malformed CSV at line %d, column %d: %v", pe.Line, pe.Column, pe.Err))
 			}
 			continue
-		}
-		if err != nil {
-			readErr = err
-			break
 		}
 		line, _ := r.FieldPos(0)
 		last = line

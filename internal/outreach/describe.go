@@ -306,3 +306,139 @@ func german() *wording {
 		noLimit: "Keine Begrenzung, wie oft wir schreiben.",
 	}
 }
+
+// DescribeSendWindow says when a send window lets messages go, on the
+// contact's own clock: "every day, 08:00–20:00", "Monday to Friday,
+// 09:00–17:30", "at any time".
+func DescribeSendWindow(w SendWindow) string {
+	if w.IsAlwaysOpen() {
+		return "at any time"
+	}
+	days := dedupDays(w.Days) // Monday first
+	var when string
+	switch {
+	case len(days) == 7:
+		when = "every day"
+	case len(days) > 2 && consecutive(days):
+		when = longDay(days[0]) + " to " + longDay(days[len(days)-1])
+	default:
+		names := make([]string, len(days))
+		for i, d := range days {
+			names[i] = longDay(d)
+		}
+		when = joinAnd(names)
+	}
+	if w.Start == 0 && w.End >= 24*60 {
+		return when + ", at any hour"
+	}
+	return when + ", " + FormatClock(w.Start) + "–" + FormatClock(w.End)
+}
+
+// consecutive reports whether days (Monday first, no repeats) follow one
+// another.
+func consecutive(days []time.Weekday) bool {
+	for i := 1; i < len(days); i++ {
+		if (days[i]+6)%7 != (days[i-1]+6)%7+1 {
+			return false
+		}
+	}
+	return true
+}
+
+func longDay(d time.Weekday) string { return d.String() }
+
+// spokenUnits are the words DescribeInterval says durations in, largest
+// first; a duration is said in the largest unit that divides it.
+var spokenUnits = []struct {
+	one, many string
+	size      time.Duration
+}{
+	{"week", "weeks", 7 * 24 * time.Hour},
+	{"day", "days", 24 * time.Hour},
+	{"hour", "hours", time.Hour},
+	{"minute", "minutes", time.Minute},
+	{"second", "seconds", time.Second},
+}
+
+// unitOf is the largest unit that divides d, and how many of it d is; ok
+// is false for durations no unit divides (or not positive).
+func unitOf(d time.Duration) (n int64, i int, ok bool) {
+	for i, u := range spokenUnits {
+		if d > 0 && d%u.size == 0 {
+			return int64(d / u.size), i, true
+		}
+	}
+	return 0, 0, false
+}
+
+// DescribeInterval says a target interval as "every 14 days", "every
+// week".
+func DescribeInterval(d time.Duration) string {
+	n, i, ok := unitOf(d)
+	switch {
+	case !ok:
+		return "every " + FormatDuration(d)
+	case n == 1:
+		return "every " + spokenUnits[i].one
+	}
+	return "every " + strconv.FormatInt(n, 10) + " " + spokenUnits[i].many
+}
+
+// joinAnd joins "a", "b", "c" as "a, b and c".
+func joinAnd(parts []string) string {
+	if len(parts) <= 1 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// DescribeRuleName says in plain words the rule a decision names
+// (Delivery.Rule): "cap 3/7d" is "at most three emails a week", "min_gap
+// 14d" is "at least 2 weeks apart", "send_window mon,tue 09:00-20:00
+// Europe/Berlin" is "Monday and Tuesday, 09:00–20:00 (Europe/Berlin)".
+// Anything else, such as a mail server's answer, is "".
+func DescribeRuleName(name string) string {
+	kind, rest, _ := strings.Cut(strings.TrimSpace(name), " ")
+	switch kind {
+	case "cap":
+		n, w, ok := strings.Cut(rest, "/")
+		most, err := strconv.Atoi(n)
+		window, err2 := ParseDuration(w)
+		if !ok || err != nil || err2 != nil || most < 1 || window <= 0 {
+			return ""
+		}
+		return DescribeRule(Rule{Caps: []Cap{{Max: most, Window: Duration(window)}}, SendWindow: AlwaysOpen}, "en")
+	case "min_gap":
+		gap, err := ParseDuration(rest)
+		if err != nil || gap <= 0 {
+			return ""
+		}
+		return DescribeRule(Rule{MinGap: gap, SendWindow: AlwaysOpen}, "en")
+	case "send_window":
+		f := strings.Fields(rest)
+		if len(f) < 2 {
+			return ""
+		}
+		var w SendWindow
+		for d := range strings.SplitSeq(f[0], ",") {
+			day, err := ParseDay(d)
+			if err != nil {
+				return ""
+			}
+			w.Days = append(w.Days, day)
+		}
+		from, to, ok := strings.Cut(f[1], "-")
+		var err, err2 error
+		w.Start, err = ParseClock(from)
+		w.End, err2 = ParseClock(to)
+		if !ok || err != nil || err2 != nil {
+			return ""
+		}
+		s := DescribeSendWindow(w)
+		if len(f) > 2 {
+			s += " (" + strings.Join(f[2:], " ") + ")"
+		}
+		return s
+	}
+	return ""
+}

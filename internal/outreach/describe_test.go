@@ -112,3 +112,63 @@ func TestByFrequency(t *testing.T) {
 	require.Equal(t, int64(2), gap.MostIn(day), "a 12h gap lets two through in a day")
 	require.Equal(t, int64(0), gap.MostIn(0))
 }
+
+func TestDescribeRuleLeavesTheRuleAlone(t *testing.T) {
+	t.Parallel()
+	r := Rule{Caps: []Cap{{3, Duration(7 * 24 * time.Hour)}, {1, Duration(24 * time.Hour)}}}
+	DescribeRule(r, "en")
+	require.Equal(t, 3, r.Caps[0].Max, "the caps are sorted in a copy")
+}
+
+func TestDescribeSendWindow(t *testing.T) {
+	t.Parallel()
+	mon, tue, wed, thu, fri, sat, sun := time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday, time.Sunday
+	for _, tc := range []struct {
+		w    SendWindow
+		want string
+	}{
+		{AlwaysOpen, "at any time"},
+		{SendWindow{Days: AllDays(), Start: 8 * 60, End: 20 * 60}, "every day, 08:00–20:00"},
+		{SendWindow{Days: []time.Weekday{fri, mon, wed, tue, thu}, Start: 9 * 60, End: 17*60 + 30}, "Monday to Friday, 09:00–17:30"},
+		{SendWindow{Days: []time.Weekday{sat, sun}, Start: 10 * 60, End: 24 * 60}, "Saturday and Sunday, 10:00–24:00"},
+		{SendWindow{Days: []time.Weekday{mon, wed, fri}, Start: 0, End: 24 * 60}, "Monday, Wednesday and Friday, at any hour"},
+		{SendWindow{Days: []time.Weekday{sun, mon}, Start: 6 * 60, End: 7 * 60}, "Monday and Sunday, 06:00–07:00"},
+		{SendWindow{Days: []time.Weekday{fri, sat, sun}, Start: 6 * 60, End: 7 * 60}, "Friday to Sunday, 06:00–07:00"},
+		{SendWindow{Days: []time.Weekday{tue, tue}, Start: 60, End: 120}, "Tuesday, 01:00–02:00"},
+	} {
+		require.Equal(t, tc.want, DescribeSendWindow(tc.w), "%+v", tc.w)
+	}
+}
+
+func TestDescribeInterval(t *testing.T) {
+	t.Parallel()
+	day := 24 * time.Hour
+	require.Equal(t, "every 2 weeks", DescribeInterval(14*day))
+	require.Equal(t, "every 90 days", DescribeInterval(90*day))
+	require.Equal(t, "every week", DescribeInterval(7*day))
+	require.Equal(t, "every 12 hours", DescribeInterval(12*time.Hour))
+}
+
+func TestDescribeRuleName(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"cap 3/7d":    "At most three emails a week.",
+		"cap 1/1d":    "At most one email a day.",
+		"cap 1/30d":   "At most one email every 30 days.",
+		"min_gap 14d": "At least two weeks between two emails.",
+		"min_gap 6h":  "At least six hours between two emails.",
+		"send_window mon,tue,wed,thu,fri 09:00-20:00 Europe/Berlin": "Monday to Friday, 09:00–20:00 (Europe/Berlin)",
+		"send_window mon,tue,wed,thu,fri,sat,sun 08:00-20:00 UTC":   "every day, 08:00–20:00 (UTC)",
+		"send_window sat 10:00-12:00":                               "Saturday, 10:00–12:00",
+		"":                                                          "",
+		"cap x/7d":                                                  "",
+		"cap 0/7d":                                                  "",
+		"cap 3":                                                     "",
+		"min_gap soon":                                              "",
+		"send_window someday 09:00-20:00":                           "",
+		"send_window mon 9-20":                                      "",
+		"retries exhausted: 451 4.7.1 go away":                      "",
+	} {
+		require.Equal(t, want, DescribeRuleName(in), in)
+	}
+}

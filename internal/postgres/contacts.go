@@ -92,11 +92,24 @@ type ContactFilter struct {
 	Limit   int
 }
 
-// Contacts lists contacts in id order after f.AfterID.
+// Contacts lists contacts in id order after f.AfterID. Each kind of
+// filter has its own query walking an index in id order: a rare status
+// (contacts_inactive_idx), a tier (contacts_tier_idx), or none (the
+// primary key; active contacts are nearly all of them).
 func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Contact, error) {
-	rows, err := s.q.ContactList(ctx, dbsqlc.ContactListParams{
-		AfterID: f.AfterID, Tier: nilIfEmpty(f.Tier), Status: nilIfEmpty(f.Status), Lim: int32(f.Limit),
-	})
+	var rows []dbsqlc.Contact
+	var err error
+	switch {
+	case f.Status != "" && f.Status != string(outreach.StatusActive):
+		rows, err = s.q.ContactListInactive(ctx, dbsqlc.ContactListInactiveParams{
+			Status: f.Status, AfterID: f.AfterID, Tier: nilIfEmpty(f.Tier), Lim: int32(f.Limit)})
+	case f.Tier != "":
+		rows, err = s.q.ContactListByTier(ctx, dbsqlc.ContactListByTierParams{
+			Tier: f.Tier, AfterID: f.AfterID, Status: nilIfEmpty(f.Status), Lim: int32(f.Limit)})
+	default:
+		rows, err = s.q.ContactList(ctx, dbsqlc.ContactListParams{
+			AfterID: f.AfterID, Status: nilIfEmpty(f.Status), Lim: int32(f.Limit)})
+	}
 	if err != nil {
 		return nil, mapError("list contacts", err)
 	}
@@ -109,16 +122,27 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Conta
 func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error) (outreach.Contact, error) {
 	var out outreach.Contact
 	err := s.InTx(ctx, func(tx *Tx) error {
+		var before outreach.Contact
 		var err error
-		out, _, err = tx.updateContact(ctx, actor, id, patch, "contact_update", nil)
-		return err
+		out, before, err = tx.updateContact(ctx, actor, id, patch, "contact_update", nil)
+		if err != nil {
+			return err
+		}
+		// The audit log says what changed, and who did it (the timeline
+		// too: updateContact wrote the same difference there).
+		if was, is := contactChanges(before, out); len(is) > 0 {
+			return tx.Audit(ctx, actor, "update", "contact", itoa(id), was, is)
+		}
+		return nil
 	})
 	return out, mapError("update contact", err)
 }
 
 // updateContact is the one contact update path: the row locked, the patch
 // applied and checked, the row written and an event of kind with detail on
-// the contact's timeline. It returns the contact after and before.
+// the contact's timeline; a nil detail is the fields that changed, before
+// and after, and a change that changes nothing writes no event. It
+// returns the contact after and before.
 func (t *Tx) updateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error,
 	kind string, detail any) (outreach.Contact, outreach.Contact, error) {
 	q := t.q
@@ -151,7 +175,15 @@ func (t *Tx) updateContact(ctx context.Context, actor string, id int64, patch fu
 	if err != nil {
 		return outreach.Contact{}, before, err
 	}
-	return contactFromRow(updated), before, t.contactEvent(ctx, id, kind, actor, detail)
+	after := contactFromRow(updated)
+	if detail == nil {
+		was, is := contactChanges(before, after)
+		if len(is) == 0 {
+			return after, before, nil
+		}
+		detail = map[string]any{"before": was, "after": is}
+	}
+	return after, before, t.contactEvent(ctx, id, kind, actor, detail)
 }
 
 // EraseContact removes a contact's personal data for good. The row stays
@@ -178,6 +210,9 @@ func (s *Store) EraseContact(ctx context.Context, actor string, id int64) error 
 			return err
 		}
 		if err := q.AuditScrub(ctx, dbsqlc.AuditScrubParams{Email: row.Email, ContactID: itoa(id)}); err != nil {
+			return err
+		}
+		if err := q.AuditScrubContactUpdates(ctx, itoa(id)); err != nil {
 			return err
 		}
 		if err := q.ContactEventsScrub(ctx, id); err != nil {

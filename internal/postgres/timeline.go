@@ -16,15 +16,17 @@ type TimelineItem struct {
 	Kind       string // "delivery" or "event"
 	ID         int64
 	CampaignID *int64
-	State      string
-	Reason     string
-	Rule       string
-	PlannedFor *time.Time
-	SentAt     *time.Time
-	At         time.Time
-	Event      string
-	Detail     json.RawMessage
-	Actor      string
+	// CampaignName is the delivery's campaign's name.
+	CampaignName string
+	State        string
+	Reason       string
+	Rule         string
+	PlannedFor   *time.Time
+	SentAt       *time.Time
+	At           time.Time
+	Event        string
+	Detail       json.RawMessage
+	Actor        string
 }
 
 // TimelineCursor is where a timeline page continues.
@@ -49,7 +51,7 @@ func (s *Store) Timeline(ctx context.Context, contactID int64, after *TimelineCu
 	}
 	out := make([]TimelineItem, len(rows))
 	for i, r := range rows {
-		out[i] = TimelineItem{Kind: r.Kind, ID: r.ID, State: r.State, Reason: r.Reason, Rule: r.Rule,
+		out[i] = TimelineItem{Kind: r.Kind, ID: r.ID, CampaignName: r.CampaignName, State: r.State, Reason: r.Reason, Rule: r.Rule,
 			SentAt: r.SentAt, At: r.At, Event: r.Event, Detail: r.Detail, Actor: r.Actor}
 		if r.Kind == "delivery" {
 			campaign, planned := r.CampaignID, r.PlannedFor
@@ -59,8 +61,28 @@ func (s *Store) Timeline(ctx context.Context, contactID int64, after *TimelineCu
 	return out, nil
 }
 
-// Overdue lists active contacts past their effective tier's target interval.
+// Overdue lists active contacts past their effective tier's target
+// interval, in id order after afterID.
 func (s *Store) Overdue(ctx context.Context, afterID int64, limit int) ([]outreach.Contact, error) {
+	return s.OverdueContacts(ctx, OverdueFilter{AfterID: afterID, Limit: limit})
+}
+
+// OverdueFilter narrows the overdue list.
+type OverdueFilter struct {
+	// Tier keeps contacts assigned this tier; "" keeps all.
+	Tier    string
+	AfterID int64
+	// ThroughID, when positive, ends the scan at this contact id: overdue
+	// contacts are found by reading every active contact in id order (no
+	// index can hold "overdue", which changes with the clock and every
+	// send), so a page that must answer quickly bounds the ids it reads.
+	ThroughID int64
+	Limit     int
+}
+
+// OverdueContacts lists active contacts past their effective tier's
+// target interval, in id order, within f's id range.
+func (s *Store) OverdueContacts(ctx context.Context, f OverdueFilter) ([]outreach.Contact, error) {
 	tiers, err := s.Tiers(ctx)
 	if err != nil {
 		return nil, err
@@ -78,7 +100,10 @@ func (s *Store) Overdue(ctx context.Context, afterID int64, limit int) ([]outrea
 	if len(p.Keys) == 0 {
 		return nil, nil
 	}
-	p.AfterID, p.Lim = afterID, int32(limit)
+	p.AfterID, p.ThroughID, p.Tier, p.Lim = f.AfterID, f.ThroughID, nilIfEmpty(f.Tier), int32(f.Limit)
+	if p.ThroughID <= 0 {
+		p.ThroughID = math.MaxInt64
+	}
 	rows, err := s.q.OverdueContacts(ctx, p)
 	if err != nil {
 		return nil, mapError("overdue contacts", err)

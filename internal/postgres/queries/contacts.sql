@@ -21,9 +21,10 @@ RETURNING sqlc.embed(contacts), (xmax = 0)::boolean AS inserted;
 SELECT * FROM contacts WHERE id = $1;
 
 -- name: ContactList :many
+-- All contacts, or the active ones (nearly all), by the primary key;
+-- Store.Contacts sends tiers and other statuses to their own queries.
 SELECT * FROM contacts
 WHERE id > @after_id
-  AND (sqlc.narg(tier)::text IS NULL OR tier = sqlc.narg(tier))
   AND (sqlc.narg(status)::text IS NULL OR status = sqlc.narg(status))
 ORDER BY id
 LIMIT @lim;
@@ -33,14 +34,14 @@ INSERT INTO contact_events (contact_id, kind, detail, actor, created_at)
 VALUES (@contact_id, @kind, @detail, @actor, @now);
 
 -- name: Timeline :many
--- A contact's deliveries and preference events, newest first, with keyset
--- paging on (at, kind, id).
+-- A contact's deliveries (with their campaign's name) and preference
+-- events, newest first, with keyset paging on (at, kind, id).
 SELECT * FROM (
-    SELECT 'delivery'::text AS kind, d.id, d.campaign_id, d.state, d.reason, d.rule, d.planned_for,
-           d.sent_at, d.created_at AS at, ''::text AS event, '{}'::jsonb AS detail, ''::text AS actor
-    FROM deliveries d WHERE d.contact_id = @contact_id
+    SELECT 'delivery'::text AS kind, d.id, d.campaign_id, coalesce(c.name, '')::text AS campaign_name, d.state, d.reason,
+           d.rule, d.planned_for, d.sent_at, d.created_at AS at, ''::text AS event, '{}'::jsonb AS detail, ''::text AS actor
+    FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign_id WHERE d.contact_id = @contact_id
     UNION ALL
-    SELECT 'event'::text, e.id, 0::bigint, ''::text, ''::text, ''::text, e.created_at,
+    SELECT 'event'::text, e.id, 0::bigint, ''::text, ''::text, ''::text, ''::text, e.created_at,
            NULL::timestamptz, e.created_at, e.kind, e.detail, e.actor
     FROM contact_events e WHERE e.contact_id = @contact_id
 ) t
@@ -49,19 +50,20 @@ ORDER BY t.at DESC, t.kind DESC, t.id DESC
 LIMIT @lim;
 
 -- name: OverdueContacts :many
--- Contacts past their effective tier's target_interval since the last
--- marketing message (or since they were added, if never written to). The
--- caller passes, per tier, its rank and the cutoff moment (now - target);
--- tiers without a target are left out.
-WITH rules AS (
-    SELECT unnest(@keys::text[]) AS tier_key, unnest(@ranks::int[]) AS tier_rank,
-           unnest(@cutoffs::timestamptz[]) AS cutoff
-)
+-- Active contacts past their effective tier's target_interval since the
+-- last marketing message (or since they were added, if never written to),
+-- among ids in (after_id, through_id], optionally of one assigned tier. The
+-- caller passes, per tier with a target, its key, rank and the cutoff
+-- moment (now - target); the effective tier is the preferred one when its
+-- rank is lower. Per-row array lookups, no join: the scan is the cost, and
+-- through_id bounds it.
 SELECT c.* FROM contacts c
-JOIN rules a ON a.tier_key = c.tier
-LEFT JOIN rules p ON p.tier_key = c.preferred_tier
-WHERE c.id > @after_id AND c.status = 'active'
-  AND coalesce(c.last_sent_at, c.created_at) <
-      (CASE WHEN p.tier_key IS NOT NULL AND p.tier_rank < a.tier_rank THEN p.cutoff ELSE a.cutoff END)
+WHERE c.id > @after_id AND c.id <= @through_id AND c.status = 'active'
+  AND (sqlc.narg(tier)::text IS NULL OR c.tier = sqlc.narg(tier))
+  AND coalesce(c.last_sent_at, c.created_at) < (CASE
+      WHEN coalesce((@ranks::int[])[array_position(@keys::text[], c.preferred_tier)]
+                    < (@ranks::int[])[array_position(@keys::text[], c.tier)], false)
+      THEN (@cutoffs::timestamptz[])[array_position(@keys::text[], c.preferred_tier)]
+      ELSE (@cutoffs::timestamptz[])[array_position(@keys::text[], c.tier)] END)
 ORDER BY c.id
 LIMIT @lim;

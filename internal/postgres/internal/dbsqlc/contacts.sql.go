@@ -66,26 +66,21 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 const contactList = `-- name: ContactList :many
 SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1
-  AND ($2::text IS NULL OR tier = $2)
-  AND ($3::text IS NULL OR status = $3)
+  AND ($2::text IS NULL OR status = $2)
 ORDER BY id
-LIMIT $4
+LIMIT $3
 `
 
 type ContactListParams struct {
 	AfterID int64
-	Tier    *string
 	Status  *string
 	Lim     int32
 }
 
+// All contacts, or the active ones (nearly all), by the primary key;
+// Store.Contacts sends tiers and other statuses to their own queries.
 func (q *Queries) ContactList(ctx context.Context, arg ContactListParams) ([]Contact, error) {
-	rows, err := q.db.Query(ctx, contactList,
-		arg.AfterID,
-		arg.Tier,
-		arg.Status,
-		arg.Lim,
-	)
+	rows, err := q.db.Query(ctx, contactList, arg.AfterID, arg.Status, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
@@ -200,39 +195,44 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 }
 
 const overdueContacts = `-- name: OverdueContacts :many
-WITH rules AS (
-    SELECT unnest($3::text[]) AS tier_key, unnest($4::int[]) AS tier_rank,
-           unnest($5::timestamptz[]) AS cutoff
-)
 SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
-JOIN rules a ON a.tier_key = c.tier
-LEFT JOIN rules p ON p.tier_key = c.preferred_tier
-WHERE c.id > $1 AND c.status = 'active'
-  AND coalesce(c.last_sent_at, c.created_at) <
-      (CASE WHEN p.tier_key IS NOT NULL AND p.tier_rank < a.tier_rank THEN p.cutoff ELSE a.cutoff END)
+WHERE c.id > $1 AND c.id <= $2 AND c.status = 'active'
+  AND ($3::text IS NULL OR c.tier = $3)
+  AND coalesce(c.last_sent_at, c.created_at) < (CASE
+      WHEN coalesce(($4::int[])[array_position($5::text[], c.preferred_tier)]
+                    < ($4::int[])[array_position($5::text[], c.tier)], false)
+      THEN ($6::timestamptz[])[array_position($5::text[], c.preferred_tier)]
+      ELSE ($6::timestamptz[])[array_position($5::text[], c.tier)] END)
 ORDER BY c.id
-LIMIT $2
+LIMIT $7
 `
 
 type OverdueContactsParams struct {
-	AfterID int64
-	Lim     int32
-	Keys    []string
-	Ranks   []int32
-	Cutoffs []time.Time
+	AfterID   int64
+	ThroughID int64
+	Tier      *string
+	Ranks     []int32
+	Keys      []string
+	Cutoffs   []time.Time
+	Lim       int32
 }
 
-// Contacts past their effective tier's target_interval since the last
-// marketing message (or since they were added, if never written to). The
-// caller passes, per tier, its rank and the cutoff moment (now - target);
-// tiers without a target are left out.
+// Active contacts past their effective tier's target_interval since the
+// last marketing message (or since they were added, if never written to),
+// among ids in (after_id, through_id], optionally of one assigned tier. The
+// caller passes, per tier with a target, its key, rank and the cutoff
+// moment (now - target); the effective tier is the preferred one when its
+// rank is lower. Per-row array lookups, no join: the scan is the cost, and
+// through_id bounds it.
 func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, overdueContacts,
 		arg.AfterID,
-		arg.Lim,
-		arg.Keys,
+		arg.ThroughID,
+		arg.Tier,
 		arg.Ranks,
+		arg.Keys,
 		arg.Cutoffs,
+		arg.Lim,
 	)
 	if err != nil {
 		return nil, err
@@ -271,12 +271,12 @@ func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams
 }
 
 const timeline = `-- name: Timeline :many
-SELECT kind, id, campaign_id, state, reason, rule, planned_for, sent_at, at, event, detail, actor FROM (
-    SELECT 'delivery'::text AS kind, d.id, d.campaign_id, d.state, d.reason, d.rule, d.planned_for,
-           d.sent_at, d.created_at AS at, ''::text AS event, '{}'::jsonb AS detail, ''::text AS actor
-    FROM deliveries d WHERE d.contact_id = $1
+SELECT kind, id, campaign_id, campaign_name, state, reason, rule, planned_for, sent_at, at, event, detail, actor FROM (
+    SELECT 'delivery'::text AS kind, d.id, d.campaign_id, coalesce(c.name, '')::text AS campaign_name, d.state, d.reason,
+           d.rule, d.planned_for, d.sent_at, d.created_at AS at, ''::text AS event, '{}'::jsonb AS detail, ''::text AS actor
+    FROM deliveries d LEFT JOIN campaigns c ON c.id = d.campaign_id WHERE d.contact_id = $1
     UNION ALL
-    SELECT 'event'::text, e.id, 0::bigint, ''::text, ''::text, ''::text, e.created_at,
+    SELECT 'event'::text, e.id, 0::bigint, ''::text, ''::text, ''::text, ''::text, e.created_at,
            NULL::timestamptz, e.created_at, e.kind, e.detail, e.actor
     FROM contact_events e WHERE e.contact_id = $1
 ) t
@@ -294,22 +294,23 @@ type TimelineParams struct {
 }
 
 type TimelineRow struct {
-	Kind       string
-	ID         int64
-	CampaignID int64
-	State      string
-	Reason     string
-	Rule       string
-	PlannedFor time.Time
-	SentAt     *time.Time
-	At         time.Time
-	Event      string
-	Detail     []byte
-	Actor      string
+	Kind         string
+	ID           int64
+	CampaignID   int64
+	CampaignName string
+	State        string
+	Reason       string
+	Rule         string
+	PlannedFor   time.Time
+	SentAt       *time.Time
+	At           time.Time
+	Event        string
+	Detail       []byte
+	Actor        string
 }
 
-// A contact's deliveries and preference events, newest first, with keyset
-// paging on (at, kind, id).
+// A contact's deliveries (with their campaign's name) and preference
+// events, newest first, with keyset paging on (at, kind, id).
 func (q *Queries) Timeline(ctx context.Context, arg TimelineParams) ([]TimelineRow, error) {
 	rows, err := q.db.Query(ctx, timeline,
 		arg.ContactID,
@@ -329,6 +330,7 @@ func (q *Queries) Timeline(ctx context.Context, arg TimelineParams) ([]TimelineR
 			&i.Kind,
 			&i.ID,
 			&i.CampaignID,
+			&i.CampaignName,
 			&i.State,
 			&i.Reason,
 			&i.Rule,
