@@ -62,8 +62,8 @@ type Deps struct {
 	// pressure, what-if, drift); New makes one over Store and Campaigns
 	// when it is nil.
 	Insights *tuning.Service
-	Log       *slog.Logger
-	Clock     outreach.Clock
+	Log      *slog.Logger
+	Clock    outreach.Clock
 	// PublicURL is where people reach rapport. With https, session cookies
 	// are Secure; its origin is trusted for form POSTs besides the
 	// request's own host (for proxies that rewrite Host).
