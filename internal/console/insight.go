@@ -248,7 +248,7 @@ func showPressure(r tuning.PressureReport, o tierOrder) pressureView {
 		row := gridRow{Label: name, Sub: dashThousands(t.ContactDays) + " contact-days"}
 		fmt.Fprintf(&desc, "%s:", name)
 		for i, b := range t.Buckets {
-			few := b.ContactDays < fewContactDays
+			few := b.ContactDays > 0 && b.ContactDays < fewContactDays
 			pt.Buckets = append(pt.Buckets, pressureCell{ContactDays: b.ContactDays, Events: b.Events, Rate: rateText(b.Per1000), Few: few})
 			note := dashThousands(b.ContactDays) + " d"
 			if few {

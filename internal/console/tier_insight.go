@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -56,6 +58,11 @@ func (c *Console) previewTier(ec echo.Context) error {
 	if s := f.Get("days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
+			if len(errs) == 0 {
+				// readTier judged the rule only if it failed to read
+				// it; judge it now so every error shows at once.
+				errs = t.Validate()
+			}
 			errs = append(errs, outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to 90"})
 		}
 		days = n
@@ -260,7 +267,7 @@ func plainEvidence(ev []insight.Evidence, o tierOrder) []evidenceRow {
 		for key, name := range o.name {
 			text = strings.ReplaceAll(text, "`"+key+"`", "“"+name+"”")
 		}
-		row := evidenceRow{Text: sentence(text)}
+		row := evidenceRow{Text: upperFirst(text)}
 		for _, f := range e.Facts {
 			s := strings.ReplaceAll(f.Kind, "_", " ") + ", " + f.At.UTC().Format("2 Jan 2006")
 			if f.Detail != "" {
@@ -271,6 +278,16 @@ func plainEvidence(ev []insight.Evidence, o tierOrder) []evidenceRow {
 		out = append(out, row)
 	}
 	return out
+}
+
+// upperFirst starts evidence with a capital letter: the rules write it in
+// lower case ("overdue: no message for 70 days…") to be quoted mid-sentence.
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 {
+		return s
+	}
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // drift reads a page of the tier's drifting contacts (GET
