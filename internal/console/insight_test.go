@@ -376,7 +376,7 @@ func TestWhatIfPreview(t *testing.T) {
 	save := admin.post("/console/tiers/weekly", with(daily, "caps.0.max", "0"))
 	require.Equal(t, http.StatusUnprocessableEntity, save.Status)
 	errorOf := func(body, id string) string {
-		return regexp.MustCompile(`<p class="error" id="`+id+`-error"><strong>Error:</strong> ([^<]*)</p>`).FindStringSubmatch(body)[1]
+		return regexp.MustCompile(`<p class="error" id="` + id + `-error"><strong>Error:</strong> ([^<]*)</p>`).FindStringSubmatch(body)[1]
 	}
 	require.Equal(t, errorOf(save.Body, "f-caps-0-max"), errorOf(page.Body, "f-caps-0-max"), "the same message as Save")
 	page = admin.post("/console/tiers/weekly/what-if", with(daily, "days", "91"))
