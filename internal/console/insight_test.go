@@ -450,6 +450,15 @@ func TestDriftDecisions(t *testing.T) {
 	require.Contains(t, p.Body, `href="`+accept+`"`)
 	require.Contains(t, p.Body, `href="`+dismiss+`"`)
 
+	// Without the form token, or from another site: refused, nothing done.
+	audit := b.count("audit_log")
+	p = admin.post(accept, url.Values{"confirm": {"yes"}, "csrf": {""}})
+	require.Equal(t, http.StatusForbidden, p.Status)
+	require.Contains(t, p.Body, "This form cannot be accepted")
+	p = admin.post(dismiss, url.Values{"confirm": {"yes"}}, "Sec-Fetch-Site", "cross-site")
+	require.Equal(t, http.StatusForbidden, p.Status)
+	require.Equal(t, audit, b.count("audit_log"))
+
 	// A POST that did not come from the confirmation goes to it.
 	p = admin.post(accept, url.Values{})
 	require.Equal(t, http.StatusSeeOther, p.Status)
@@ -528,6 +537,16 @@ func TestDriftThresholdsForm(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, p.Status)
 	require.Contains(t, p.Body, `<p class="error" id="f-pause-window-error"><strong>Error:</strong> must be positive when pauses is set</p>`)
 	require.Equal(t, audit, b.count("audit_log"), "nothing written")
+
+	forged := with(form, "overdue_factor", "3")
+	forged.Set("csrf", "")
+	p = admin.post("/console/tiers/medium/thresholds", forged)
+	require.Equal(t, http.StatusForbidden, p.Status)
+	require.Contains(t, p.Body, "This form cannot be accepted")
+	require.Equal(t, audit, b.count("audit_log"), "nothing written")
+	marketer, _ := b.as(outreach.RoleMarketer)
+	marketer.get("/console/tiers/medium")
+	require.Equal(t, http.StatusForbidden, marketer.post("/console/tiers/medium/thresholds", with(form, "overdue_factor", "3")).Status)
 
 	p = admin.post("/console/tiers/medium/thresholds", with(form, "overdue_factor", "3"))
 	require.Equal(t, http.StatusSeeOther, p.Status)
