@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html/template"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,12 +139,8 @@ func (o tierOrder) index(key string) int {
 // sortTiers orders keys most frequent first, keeping the first-seen order
 // among unknown ones.
 func (o tierOrder) sortTiers(keys []string) []string {
-	out := append([]string(nil), keys...)
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && o.index(out[j]) < o.index(out[j-1]); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	out := slices.Clone(keys)
+	slices.SortStableFunc(out, func(a, b string) int { return o.index(a) - o.index(b) })
 	return out
 }
 
