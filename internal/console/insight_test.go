@@ -322,7 +322,7 @@ func TestWhatIfPreview(t *testing.T) {
 	admin, _ := b.as(outreach.RoleAdmin)
 	page := admin.get("/console/tiers/weekly")
 	require.Equal(t, http.StatusOK, page.Status)
-	require.Contains(t, page.Body, `formaction="/console/tiers/weekly/what-if" hx-post="/console/tiers/weekly/what-if" hx-target="#tier-edit" hx-select="#tier-edit"`)
+	require.Contains(t, page.Body, `formaction="/console/tiers/weekly/what-if" hx-post="/console/tiers/weekly/what-if" hx-target="#main" hx-select="#main"`)
 	require.Contains(t, page.Body, `name="days" type="text" value="30"`)
 	audit := b.count("audit_log")
 

@@ -38,7 +38,7 @@ const whatIfDays = 30
 // previewTier is POST /console/tiers/:key/what-if: the form's rule, read
 // and refused exactly as Save reads it, replayed over the last days days
 // by the what-if service, read-only. The page comes back with the form as
-// typed and the result under it (htmx swaps that part in place); nothing
+// typed and the result under it (htmx swaps the page's main in place); nothing
 // is saved.
 func (c *Console) previewTier(ec echo.Context) error {
 	ctx := ec.Request().Context()
