@@ -10,7 +10,7 @@ import (
 // the API. Its sessions expire on their own; serve deletes the expired
 // ones every five minutes.
 func (a *app) newConsole() (*console.Console, error) {
-	return console.New(console.Deps{Store: a.store, Throttles: a.limiter, Campaigns: a.campaigns, Log: a.log,
+	return console.New(console.Deps{Store: a.store, Throttles: a.limiter, Campaigns: a.campaigns, Insights: a.insights, Log: a.log,
 		PublicURL: a.cfg.PublicURL, IdleTimeout: a.cfg.Console.IdleTimeout, Lifetime: a.cfg.Console.Lifetime,
 		SessionCleanup: 5 * time.Minute, Version: version, ImportBodyLimit: a.cfg.ImportBodyLimit})
 }

@@ -41,9 +41,11 @@ func TestBrowserConsoleTiers(t *testing.T) {
 
 	// The dashboard's charts, with their figures.
 	var charts, bars int
-	admin.run(waitFor(`document.querySelectorAll("svg.chart").length === 2`),
-		chromedp.Evaluate(`document.querySelectorAll("svg.chart").length`, &charts),
-		chromedp.Evaluate(`document.querySelectorAll("svg.chart rect").length`, &bars))
+	// (The fatigue and pressure charts are TestBrowserConsoleInsight's.)
+	const sentAndDeferred = `svg.chart[aria-labelledby^="sent-chart"], svg.chart[aria-labelledby^="deferred-chart"]`
+	admin.run(waitFor(`document.querySelectorAll('`+sentAndDeferred+`').length === 2`),
+		chromedp.Evaluate(`document.querySelectorAll('`+sentAndDeferred+`').length`, &charts),
+		chromedp.Evaluate(`[...document.querySelectorAll('`+sentAndDeferred+`')].reduce((n, s) => n + s.querySelectorAll("rect").length, 0)`, &bars))
 	require.Equal(t, 2, charts)
 	require.Greater(t, bars, 20, "a bar per tier and day with sends, and the deferral bars")
 	var label string

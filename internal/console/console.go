@@ -42,6 +42,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
 	"github.com/rapport-dev/rapport/internal/throttle"
+	"github.com/rapport-dev/rapport/internal/tuning"
 )
 
 // Throttles reads and changes the send rates (throttle.Limiter).
@@ -57,8 +58,12 @@ type Deps struct {
 	// Campaigns is the campaign service the API uses, for the campaign
 	// pages.
 	Campaigns *campaign.Service
-	Log       *slog.Logger
-	Clock     outreach.Clock
+	// Insights is the relationship-insight service the API uses (fatigue,
+	// pressure, what-if, drift); New makes one over Store and Campaigns
+	// when it is nil.
+	Insights *tuning.Service
+	Log      *slog.Logger
+	Clock    outreach.Clock
 	// PublicURL is where people reach rapport. With https, session cookies
 	// are Secure; its origin is trusted for form POSTs besides the
 	// request's own host (for proxies that rewrite Host).
@@ -122,6 +127,9 @@ func New(d Deps) (*Console, error) {
 	}
 	if d.OverdueBudget <= 0 {
 		d.OverdueBudget = 80 * time.Millisecond
+	}
+	if d.Insights == nil {
+		d.Insights = tuning.New(d.Store, d.Campaigns, tuning.Config{Clock: d.Clock, Log: d.Log})
 	}
 	c := &Console{Deps: d, origin: http.NewCrossOriginProtection()}
 	if d.PublicURL != nil {

@@ -113,6 +113,9 @@ type dashboardData struct {
 	Total     int64
 	Tiers     []tierListRow
 	Figures   dashFigures
+	// Insight is fatigue and the pressure curve for every tier, read from
+	// the rollups on each visit (see insights).
+	Insight insightView
 }
 
 type statusCount struct {
@@ -204,6 +207,9 @@ func (c *Console) dashboard(ec echo.Context) error {
 		d.Tiers = append(d.Tiers, tierListRow{Tier: t, Meaning: outreach.DescribeRule(t.Rule, consoleLang)})
 	}
 	d.Figures = showFigures(fig, asOf, ordered)
+	if d.Insight, err = c.insights(ctx, "", tiers); err != nil {
+		return err
+	}
 	return c.render(ec, http.StatusOK, "dashboard", &View{Title: "Dashboard", Data: d})
 }
 

@@ -67,6 +67,12 @@ func (c *Console) mount(r router) {
 	r.action("/tiers", admin, c.createTier)
 	r.page("/tiers/:key", viewer, c.tier)
 	r.action("/tiers/:key", admin, c.updateTier)
+	r.action("/tiers/:key/what-if", admin, c.previewTier)
+	r.action("/tiers/:key/thresholds", admin, c.putThresholds)
+	r.page("/tiers/:key/drift/:id/accept", admin, c.confirmDrift(true))
+	r.action("/tiers/:key/drift/:id/accept", admin, c.decideDrift(true))
+	r.page("/tiers/:key/drift/:id/dismiss", admin, c.confirmDrift(false))
+	r.action("/tiers/:key/drift/:id/dismiss", admin, c.decideDrift(false))
 
 	r.page("/throttles", admin, c.throttles).menu("Throttles")
 	r.action("/throttles", admin, c.putThrottles)

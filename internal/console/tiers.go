@@ -47,6 +47,15 @@ type tierData struct {
 	Pager   Pager
 	// Stale is set when the tier changed since the form was opened.
 	Stale bool
+	// Insight is the tier's fatigue and pressure curve; Drift its
+	// contacts whose signals diverge from it.
+	Insight insightView
+	Drift   driftView
+	// Thresholds is the drift thresholds' form, for admins (nil for
+	// others: the API reads them to admins only).
+	Thresholds *Form
+	// WhatIf is a preview of the form's rule, after "Preview the effect".
+	WhatIf *whatIfView
 }
 
 // ruleFacts is a rule's figures as the form takes them.
@@ -64,19 +73,52 @@ func (c *Console) tier(ec echo.Context) error {
 		return err
 	}
 	f, rows := fillTierForm(t)
+	f.Set("days", strconv.Itoa(whatIfDays))
 	return c.tierPage(ec, http.StatusOK, t, f, rows, false)
 }
 
 func (c *Console) tierPage(ec echo.Context, status int, t outreach.Tier, f *Form, rows int, stale bool) error {
-	entries, err := c.Store.AuditEntries(ec.Request().Context(), "tier", t.Key, cursor(ec, "before"), pageSize+1)
+	return c.tierPageWith(ec, status, t, f, rows, tierExtra{Stale: stale})
+}
+
+// tierExtra is what a tier page may show besides the tier: the form
+// opened before someone saved (Stale), a what-if preview, the thresholds
+// form as posted.
+type tierExtra struct {
+	Stale      bool
+	WhatIf     *whatIfView
+	Thresholds *Form
+}
+
+func (c *Console) tierPageWith(ec echo.Context, status int, t outreach.Tier, f *Form, rows int, x tierExtra) error {
+	ctx := ec.Request().Context()
+	entries, err := c.Store.AuditEntries(ctx, "tier", t.Key, cursor(ec, "before"), pageSize+1)
 	if err != nil {
 		return err
 	}
 	entries, pager := paginate(ec, entries, pageSize, "before", "Older versions →", func(e outreach.AuditEntry) int64 { return e.ID })
 	d := tierData{Tier: t, Meaning: outreach.DescribeRule(t.Rule, consoleLang), Facts: factsOf(t.Rule),
-		Form: tierFormView(f, rows), Pager: pager, Stale: stale}
+		Form: tierFormView(f, rows), Pager: pager, Stale: x.Stale, WhatIf: x.WhatIf}
 	for _, e := range entries {
 		d.History = append(d.History, versionOf(e))
+	}
+	all, err := c.Store.Tiers(ctx)
+	if err != nil {
+		return err
+	}
+	if d.Insight, err = c.insights(ctx, t.Key, all); err != nil {
+		return err
+	}
+	if d.Drift, err = c.drift(ec, t, all); err != nil {
+		return err
+	}
+	if u := currentUser(ec); u != nil && u.Role.Includes(admin) {
+		d.Thresholds = x.Thresholds
+		if d.Thresholds == nil {
+			if d.Thresholds, err = c.thresholdsForm(ctx, t.Key); err != nil {
+				return err
+			}
+		}
 	}
 	return c.render(ec, status, "tier", &View{Title: "Tier " + t.Name, Form: f, Data: d})
 }
