@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -200,15 +201,11 @@ func wireSize(b *testing.B, msg render.Message, unsub string, dk *mailer.DKIMSig
 	env := &mailer.Envelope{From: benchFrom, To: "c0000001@example.com", ToName: "Contact 1",
 		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, MessageID: "rapport.1.1.bench@example.com", Date: time.Now(),
 		Headers: map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Precedence": "bulk"}}
-	m, err := mailer.Build(env, dk)
-	if err != nil {
+	var buf bytes.Buffer
+	if err := mailer.Compose(&buf, env, dk); err != nil {
 		b.Fatal(err)
 	}
-	var sb strings.Builder
-	if _, err := m.WriteTo(&sb); err != nil {
-		b.Fatal(err)
-	}
-	return sb.Len()
+	return buf.Len()
 }
 
 // printRatio prints a/b as a ratio line, or nothing when b was not run.

@@ -1,7 +1,6 @@
 package mailer
 
 import (
-	"bytes"
 	"crypto"
 	"fmt"
 	"strings"
@@ -56,21 +55,4 @@ func (s *DKIMSigner) signature(msg []byte) (string, error) {
 	}
 	field := strings.TrimSuffix(ds.Signature(), "\r\n")
 	return strings.TrimPrefix(field, "DKIM-Signature: "), nil
-}
-
-// sign adds the signature to a built message. go-mail renders a message
-// the same way every time (its boundaries are kept after the first
-// rendering), so the signature computed over this rendering holds for the
-// one sent, with the DKIM-Signature field written as it is.
-func (s *DKIMSigner) sign(m *gomail.Msg) error {
-	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
-		return err
-	}
-	sig, err := s.signature(buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	m.SetGenHeaderPreformatted("DKIM-Signature", sig)
-	return nil
 }

@@ -60,11 +60,8 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			signer, err := NewDKIM("example.com", "rapport", k.pem)
 			require.NoError(t, err)
-			m, err := Build(envelope("ada@example.org"), signer)
-			require.NoError(t, err)
 			var buf bytes.Buffer
-			_, err = m.WriteTo(&buf)
-			require.NoError(t, err)
+			require.NoError(t, Compose(&buf, envelope("ada@example.org"), signer))
 			verifyDKIM(t, buf.Bytes(), k.record)
 
 			// Through a real SMTP server: the message is rendered again
@@ -173,7 +170,7 @@ func TestOutboxWritesEML(t *testing.T) {
 	require.Contains(t, msg.Header.Get("Content-Type"), "multipart/alternative")
 }
 
-// TestUnbuildableMessageIsLocalFailure: a message go-mail cannot build (a
+// TestUnbuildableMessageIsLocalFailure: a message that cannot be built (a
 // line break in the recipient's name) is a failure of ours, never a 5xx
 // that would suppress the address; nothing reaches the server, and the
 // connection goes on with the next message.

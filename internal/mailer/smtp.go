@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/mail"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -162,8 +163,11 @@ func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 	if s.broken {
 		return Result{Outcome: TempFail, Unsent: true, Detail: "connection broken"}
 	}
-	m, err := Build(e, s.p.dkim)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	// Composed (and DKIM-signed) before anything goes to the server, on
+	// this worker's goroutine: signing runs in parallel across workers.
+	if err := Compose(buf, e, s.p.dkim); err != nil {
 		return Result{Outcome: LocalFail, Err: err, Detail: "build message: " + err.Error()}
 	}
 	if s.open {
@@ -174,13 +178,55 @@ func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 		}
 		s.open = false
 	}
-	r := classify(s.p.client.SendWithSMTPClient(s.c, m))
+	from := e.Sender
+	if from == "" {
+		from = e.From.Address
+	}
+	r := classify(s.transmit(from, e.To, buf.Bytes()))
 	if r.Outcome == Uncertain || (r.Outcome == TempFail && r.Code == 0) || r.Code == 421 {
 		// A network error or a 421 leaves the connection unusable.
 		s.broken = true
 	}
 	s.open = r.Outcome != Accepted
 	return r
+}
+
+// transmit is one SMTP transaction: MAIL, RCPT, DATA, the message and the
+// final dot, over go-mail's client. The DATA content goes straight to the
+// connection's buffered writer, dot-stuffed in runs (writeDotted), rather
+// than through go-mail's data writer, which stuffs byte by byte under a
+// lock. A refused MAIL or RCPT is reset at once, as go-mail does; a
+// refused DATA leaves the transaction for the session to reset (open).
+func (s *smtpSession) transmit(from, to string, msg []byte) error {
+	c := s.c
+	if err := c.UpdateDeadline(s.p.cfg.Timeout); err != nil {
+		return &stepError{gomail.ErrConnCheck, err}
+	}
+	if err := c.Mail((&mail.Address{Address: from}).String()); err != nil {
+		_ = c.Reset()
+		return &stepError{gomail.ErrSMTPMailFrom, err}
+	}
+	if err := c.Rcpt((&mail.Address{Address: to}).String()); err != nil {
+		_ = c.Reset()
+		return &stepError{gomail.ErrSMTPRcptTo, err}
+	}
+	id, err := c.Text.Cmd("DATA")
+	if err != nil {
+		return &stepError{gomail.ErrSMTPData, err}
+	}
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(354)
+	c.Text.EndResponse(id)
+	if err != nil {
+		return &stepError{gomail.ErrSMTPData, err}
+	}
+	if err := writeDotted(c.Text.W, msg); err != nil {
+		return &stepError{gomail.ErrWriteContent, err}
+	}
+	if _, _, err := c.Text.ReadResponse(250); err != nil {
+		return &stepError{gomail.ErrSMTPDataClose, err}
+	}
+	return nil
 }
 
 func (s *smtpSession) reset() error {
