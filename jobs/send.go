@@ -337,12 +337,20 @@ func (w *SendWorker) sendAll(ctx context.Context, b *batch, lock *postgres.Tx, s
 		}
 		chunk := attempts(next)
 		cw := b.rec.prepare(done)
-		err := w.store.InTx(ctx, func(tx *postgres.Tx) error {
-			if err := b.rec.write(ctx, tx, cw); err != nil {
-				return err
-			}
-			return w.claim(ctx, tx, b.job, chunk)
-		})
+		var err error
+		if len(cw.retries) == 0 {
+			// The common chunk: nothing to enqueue again, so recording
+			// and claiming are one statement (Store.RecordAndClaim).
+			b.rec.slowDown(ctx, cw.slow, w.cfg.Clock.Now())
+			err = w.recordAndClaim(ctx, b.job, cw.outs, chunk)
+		} else {
+			err = w.store.InTx(ctx, func(tx *postgres.Tx) error {
+				if err := b.rec.write(ctx, tx, cw); err != nil {
+					return err
+				}
+				return w.claim(ctx, tx, b.job, chunk)
+			})
+		}
 		if err != nil {
 			// The claim may have committed or not: the chunk is recorded
 			// as never sent, which puts back a claim that did.
@@ -384,14 +392,36 @@ func closed(stop <-chan struct{}) bool {
 // recorded as handed over before the SMTP conversation. It marks the chunk
 // tried and each delivery it claimed (one changed meanwhile is left out).
 func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[SendArgs], chunk []attempt) error {
+	marked, err := tx.Claim(ctx, chunkIDs(chunk), job.ID, w.cfg.Mail.Installation, w.domain())
+	if err != nil {
+		return err
+	}
+	markClaimed(chunk, marked)
+	return nil
+}
+
+// recordAndClaim records outs and claims chunk in one commit, as claim
+// marks the chunk.
+func (w *SendWorker) recordAndClaim(ctx context.Context, job *river.Job[SendArgs], outs []postgres.Outcome, chunk []attempt) error {
+	marked, err := w.store.RecordAndClaim(ctx, outs, chunkIDs(chunk), job.ID, w.cfg.Mail.Installation, w.domain())
+	if err != nil {
+		return err
+	}
+	markClaimed(chunk, marked)
+	return nil
+}
+
+func chunkIDs(chunk []attempt) []int64 {
 	ids := make([]int64, len(chunk))
 	for i := range chunk {
 		ids[i] = chunk[i].item.ID
 	}
-	marked, err := tx.Claim(ctx, ids, job.ID, w.cfg.Mail.Installation, w.domain())
-	if err != nil {
-		return err
-	}
+	return ids
+}
+
+// markClaimed marks the chunk tried and each delivery that was claimed
+// (one changed meanwhile is left out).
+func markClaimed(chunk []attempt, marked []int64) {
 	got := make(map[int64]bool, len(marked))
 	for _, id := range marked {
 		got[id] = true
@@ -400,7 +430,6 @@ func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[
 		chunk[i].tried = true
 		chunk[i].claimed = got[chunk[i].item.ID]
 	}
-	return nil
 }
 
 // attempt is one ready delivery after the batch: whether it was claimed and

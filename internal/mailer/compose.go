@@ -242,28 +242,57 @@ func writeQP(buf *bytes.Buffer, s string) {
 	}
 }
 
+// qpLiteral marks the bytes quoted-printable writes as they are: printable
+// ASCII but '=', and space and tab (except at the end of a line).
+var qpLiteral = func() (t [256]bool) {
+	for c := '!'; c <= '~'; c++ {
+		t[c] = c != '='
+	}
+	t[' '], t['\t'] = true, true
+	return t
+}()
+
 func writeQPLine(buf *bytes.Buffer, line string) {
 	n := 0 // characters on the current output line
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		literal := (c >= '!' && c <= '~' && c != '=') || ((c == ' ' || c == '\t') && i < len(line)-1)
-		w := 3
-		if literal {
-			w = 1
+	for i := 0; i < len(line); {
+		// A run of literal bytes is copied whole, up to what the line
+		// has room for; most text is nothing else.
+		j := i
+		for j < len(line) && qpLiteral[line[j]] {
+			j++
 		}
-		// A soft break is "=" at the end of a line of at most 76.
-		if n+w > 75 && !(i == len(line)-1 && n+w <= 76) {
+		if j == len(line) && j > i && (line[j-1] == ' ' || line[j-1] == '\t') {
+			j-- // white space ending a line is encoded
+		}
+		for i < j {
+			room := 75 - n // a soft break's "=" makes 76
+			if j == len(line) && len(line)-i <= room+1 {
+				room++ // the line's last characters need no soft break after them
+			}
+			if room <= 0 {
+				buf.WriteString("=\r\n")
+				n = 0
+				continue
+			}
+			k := min(j, i+room)
+			buf.WriteString(line[i:k])
+			n += k - i
+			i = k
+		}
+		if i == len(line) {
+			break
+		}
+		// One encoded byte, =XX.
+		if n+3 > 75 && !(i == len(line)-1 && n+3 <= 76) {
 			buf.WriteString("=\r\n")
 			n = 0
 		}
-		if literal {
-			buf.WriteByte(c)
-		} else {
-			buf.WriteByte('=')
-			buf.WriteByte(hexUpper[c>>4])
-			buf.WriteByte(hexUpper[c&0x0f])
-		}
-		n += w
+		c := line[i]
+		buf.WriteByte('=')
+		buf.WriteByte(hexUpper[c>>4])
+		buf.WriteByte(hexUpper[c&0x0f])
+		n += 3
+		i++
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -105,5 +106,33 @@ func TestComposeRefusesHeaderInjection(t *testing.T) {
 		e := envelope("ada@example.org")
 		change(e)
 		require.Error(t, Compose(new(bytes.Buffer), e, nil))
+	}
+}
+
+// TestQuotedPrintableProperty: for random lines of literal, encoded and
+// white-space bytes around the 76-character limit, every encoded line
+// keeps to it and decodes to the input.
+func TestQuotedPrintableProperty(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("abc =.\t\xc3\xa9\r~")
+	for range 5000 {
+		b := make([]byte, rng.IntN(240))
+		for i := range b {
+			b[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		var buf bytes.Buffer
+		writeQP(&buf, string(b))
+		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\r\n"), "\r\n") {
+			require.LessOrEqual(t, len(line), 76, "%q", b)
+			require.False(t, strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t"), "white space ending a line: %q", b)
+		}
+		got, err := io.ReadAll(quotedprintable.NewReader(&buf))
+		require.NoError(t, err)
+		want := strings.TrimSuffix(string(b), "\r") + "\r\n"
+		if len(b) == 0 {
+			want = ""
+		}
+		require.Equal(t, want, string(got), "%q", b)
 	}
 }

@@ -5,6 +5,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 	"unicode"
@@ -236,9 +238,22 @@ type layoutData struct {
 func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, error) {
 	d.Company = r.company
 	deadline := time.Now().Add(r.limits.Timeout)
+	// The five writers' buffers are reused from render to render: grown
+	// from nothing for every message, they were most of a render's
+	// garbage.
+	var ws [5]boundedWriter
+	n := 0
 	w := func(part string, max int) *boundedWriter {
-		return &boundedWriter{ctx: ctx, max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
+		bw := &ws[n]
+		n++
+		*bw = boundedWriter{ctx: ctx, buf: getBuffer(), max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
+		return bw
 	}
+	defer func() {
+		for i := range n {
+			putBuffer(ws[i].buf)
+		}
+	}()
 	subj, text, html := w("subject", r.limits.MaxBytes), w("text", r.limits.MaxBytes), w("html", r.limits.MaxBytes)
 	if err := c.subject.Execute(subj, d); err != nil {
 		return Message{}, templateError("subject", err)
@@ -270,6 +285,23 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 	}
 	msg.HTML = out.buf.String()
 	return msg, nil
+}
+
+// buffers keeps render buffers between renders.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 8<<10)) }}
+
+func getBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// putBuffer keeps a buffer for the next render, unless a big message grew
+// it: one 512 KiB render must not pin that much per pooled buffer.
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		buffers.Put(b)
+	}
 }
 
 // layoutError is a failure of the shared layout around a part: its bounds
