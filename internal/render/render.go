@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	texttemplate "text/template"
+	"text/template/parse"
 	"time"
 	"unicode"
 
@@ -89,7 +90,57 @@ func New(company Company) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("text layout: %w", err)
 	}
+	if err := bakeCompany(t.Tree, company, func(s string) string { return s }); err != nil {
+		return nil, fmt.Errorf("text layout: %w", err)
+	}
+	if err := bakeCompany(h.Tree, company, htmlText); err != nil {
+		return nil, fmt.Errorf("html layout: %w", err)
+	}
 	return &Renderer{company: company, layoutHTML: h, layoutText: t, limits: Limits{}.withDefaults()}, nil
+}
+
+// bakeCompany writes the company's name and address into a layout's tree
+// as text, once, where the layout prints them ({{.Company.Name}},
+// {{endSentence .Company.Name}}, {{.Company.Address}}): they are the same
+// in every message, and each action evaluated per message (reflection,
+// and in HTML an escaper) was a fair part of a render. esc escapes a
+// value for where it stands, as the template would have.
+func bakeCompany(t *parse.Tree, c Company, esc func(string) string) error {
+	baked := map[string]string{
+		".Company.Name":             esc(c.Name),
+		"endSentence .Company.Name": esc(EndSentence(c.Name)),
+		".Company.Address":          esc(c.Address),
+	}
+	var walk func(l *parse.ListNode)
+	walk = func(l *parse.ListNode) {
+		if l == nil {
+			return
+		}
+		for i, n := range l.Nodes {
+			switch n := n.(type) {
+			case *parse.ActionNode:
+				if v, ok := baked[n.Pipe.String()]; ok && len(n.Pipe.Decl) == 0 {
+					l.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(v)}
+				}
+			case *parse.ListNode:
+				walk(n)
+			}
+		}
+	}
+	if t == nil {
+		return errors.New("no tree")
+	}
+	walk(t.Root)
+	return nil
+}
+
+// htmlText is s escaped as html/template escapes a value in HTML text,
+// where the layout prints the company (between elements: a layout that
+// put it in a URL or a script would need that context's escaper).
+func htmlText(s string) string {
+	var b strings.Builder
+	_ = htmltemplate.Must(htmltemplate.New("").Parse("{{.}}")).Execute(&b, s)
+	return b.String()
 }
 
 // WithLimits returns a renderer like r that renders within l (zero fields
