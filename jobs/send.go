@@ -490,6 +490,10 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		}
 		start := time.Now()
 		a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
+		// Handed over (or not, for good: this job never sends it again):
+		// its bodies go now rather than at the batch's end, which keeps
+		// 16 workers' batches of rendered messages out of the peak RSS.
+		a.envelope.Text, a.envelope.HTML = "", ""
 		w.cfg.Metrics.SendLatency(time.Since(start))
 		if a.result.Outcome != mailer.Accepted {
 			w.cfg.Metrics.SMTPError(a.result.Outcome.String())

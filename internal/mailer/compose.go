@@ -136,15 +136,37 @@ func addressField(name, addr string) (string, error) {
 	if badHeader(name) || badHeader(addr) {
 		return "", errHeaderLine
 	}
-	a, err := mail.ParseAddress(addr)
-	if err != nil {
-		return "", err
+	if !plainAddress(addr) {
+		a, err := mail.ParseAddress(addr)
+		if err != nil {
+			return "", err
+		}
+		if a.Name != "" {
+			return "", fmt.Errorf("%q: a bare address is expected", addr)
+		}
 	}
-	if a.Name != "" {
-		return "", fmt.Errorf("%q: a bare address is expected", addr)
+	return (&mail.Address{Name: name, Address: addr}).String(), nil
+}
+
+// plainAddress reports whether addr is local@domain of letters, digits
+// and . _ + - alone, no dot leading, trailing or doubled in either half:
+// nearly every address, valid without net/mail's full parser.
+func plainAddress(addr string) bool {
+	local, domain, ok := strings.Cut(addr, "@")
+	return ok && plainDotAtom(local) && plainDotAtom(domain) && strings.IndexByte(domain, '.') > 0
+}
+
+func plainDotAtom(s string) bool {
+	if s == "" || s[0] == '.' || s[len(s)-1] == '.' || strings.Contains(s, "..") {
+		return false
 	}
-	a.Name = name
-	return a.String(), nil
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '+' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // badHeader reports whether s holds a control character other than tab.

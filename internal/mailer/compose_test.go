@@ -136,3 +136,20 @@ func TestQuotedPrintableProperty(t *testing.T) {
 		require.Equal(t, want, string(got), "%q", b)
 	}
 }
+
+// TestPlainAddressAgreesWithNetMail: every address the fast path takes,
+// net/mail takes as the same bare address.
+func TestPlainAddressAgreesWithNetMail(t *testing.T) {
+	t.Parallel()
+	for _, a := range []string{"ada@example.org", "a.b+c_d-e@mail.example.co.uk", "x@y.z", "A1@B2.C3",
+		"a..b@example.org", ".a@example.org", "a.@example.org", "a@example", "a@.example.org", "@example.org", "a@",
+		"a b@example.org", "ådá@example.org", "a@b@example.org", "a@example..org"} {
+		if plainAddress(a) {
+			got, err := mail.ParseAddress(a)
+			require.NoError(t, err, a)
+			require.Equal(t, a, got.Address)
+			require.Empty(t, got.Name)
+		}
+	}
+	require.True(t, plainAddress("c0000001@example.com"))
+}
