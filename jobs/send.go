@@ -311,8 +311,11 @@ const ClaimChunk = 10
 
 // outgoing is a delivery that passed the check, and its message.
 type outgoing struct {
-	item     postgres.SendItem
-	contact  outreach.Contact
+	item    postgres.SendItem
+	contact outreach.Contact
+	camp    outreach.Campaign
+	// envelope is the message, rendered by sendChunk right before it
+	// goes, and its bodies dropped once it went.
 	envelope *mailer.Envelope
 }
 
@@ -477,6 +480,16 @@ func late(ctx context.Context, last time.Time) bool {
 	return ok && last.After(dl.Add(-stopMargin))
 }
 
+// renderLate reports whether a render started now, running to its
+// timeout, would leave the job less than half of stopMargin to record
+// what it sent. A claimed chunk is otherwise sent whole (late is checked
+// before claiming); only slow templates, up to their timeout each, could
+// make it run into the job's deadline.
+func (w *SendWorker) renderLate(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Now().Add(w.cfg.Mail.Renderer.Limits().Timeout).After(dl.Add(-stopMargin/2))
+}
+
 // sendChunk sends what a chunk claimed. It reports whether the connection
 // is gone, leaving the rest of the chunk unsent.
 func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk []attempt, pace *pacer) bool {
@@ -485,15 +498,35 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		if !a.claimed {
 			continue
 		}
+		if a.envelope == nil {
+			if w.renderLate(ctx) {
+				// Slow templates (each render may take up to its
+				// timeout) used up the job's time: the rest go back
+				// unsent, to a later job, rather than run into the
+				// timeout with claims unrecorded.
+				return true
+			}
+			env, err := w.envelope(ctx, a.camp, a.contact, a.item)
+			if err != nil && ctx.Err() != nil {
+				return true // the job's own end, not the template's fault: unsent
+			}
+			if err != nil {
+				// The template failed or ran over its bounds for this
+				// contact: a fault of ours, not of the address (failed
+				// with failed_local, never a bounce), and nothing went.
+				a.result = mailer.Result{Outcome: mailer.LocalFail, Err: err, Detail: templateRule(err)}
+				continue
+			}
+			a.envelope = env
+		}
 		if pace.wait(ctx, a.item.ID) != nil {
 			return true // stopping: the rest of the chunk goes back unsent
 		}
 		start := time.Now()
 		a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
 		// Handed over (or not, for good: this job never sends it again):
-		// its bodies go now rather than at the batch's end, which keeps
-		// 16 workers' batches of rendered messages out of the peak RSS.
-		a.envelope.Text, a.envelope.HTML = "", ""
+		// the message goes now, not at the batch's end.
+		a.envelope = nil
 		w.cfg.Metrics.SendLatency(time.Since(start))
 		if a.result.Outcome != mailer.Accepted {
 			w.cfg.Metrics.SMTPError(a.result.Outcome.String())
