@@ -219,7 +219,9 @@ func TestDKIMVerifiesAwkwardMessages(t *testing.T) {
 			e.Subject = "Grüße für Ada — " + strings.Repeat("ein langer Betreff ", 12)
 			e.ToName = "Ådá   Lövelace"
 		},
-		func(e *Envelope) { e.Headers["List-Id"] = strings.Repeat("long list name ", 10) + "<offers.example.com>" },
+		func(e *Envelope) {
+			e.Headers["List-Id"] = strings.Repeat("long list name ", 10) + "<offers.example.com>"
+		},
 	} {
 		e := envelope("ada@example.org")
 		change(e)
