@@ -90,7 +90,7 @@ type SendConfig struct {
 //     claims the next ('sending'): from then on a crash leaves them
 //     'sending', and the retry marks them 'unknown' instead of resending.
 //  4. The messages go out over one pooled SMTP connection, each at its
-//     throttle slot.
+//     throttle slot, each rendered right before it goes.
 //  5. L records the last outcomes, the contacts' changes (a bounce's
 //     suppression through the one suppression path) and completes the
 //     River job, in one commit.
