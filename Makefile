@@ -12,7 +12,7 @@ GO ?= go
 
 DB = $$(./.ci/postgres.sh)
 
-.PHONY: run test check bench build sqlc sqlc-diff crashtest clean-data
+.PHONY: run test check bench bench-dkim profile build sqlc sqlc-diff crashtest clean-data
 
 # The version and commit `rapport version` prints come from git.
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -61,6 +61,24 @@ BENCH ?= .
 bench:
 	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
 	$(GO) test -run '^$$' -bench '$(BENCH)' -benchtime 1x -timeout 60m ./internal/bench/...
+
+# The send benchmark with every message DKIM-signed: RSA-2048, then Ed25519
+# (RFC 8463), each with the raw blast and the baseline signing too.
+bench-dkim:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	for k in rsa ed25519; do \
+	  BENCH_DKIM=$$k $(GO) test -run '^$$' -bench SendHundredThousand -benchtime 1x -timeout 60m ./internal/bench/...; \
+	done
+
+# A CPU profile of this process during the send benchmark's end-to-end
+# phase alone (BENCH_BASELINE=0: no raw blast, no baseline), written to
+# send.cpu.prof next to the test binary bench.test; PostgreSQL and the
+# sink are separate processes, not in it.
+profile:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	BENCH_BASELINE=0 $(GO) test -run '^$$' -bench SendHundredThousand -benchtime 1x -timeout 60m \
+	  -cpuprofile send.cpu.prof -o bench.test ./internal/bench/; \
+	echo "profile: go tool pprof -top bench.test send.cpu.prof  (or -http=: for the graph)"
 
 clean-data:
 	-./.ci/postgres.sh stop

@@ -3,7 +3,6 @@ package jobs
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -19,13 +18,20 @@ import (
 // 100,000-message campaign is parsed once, not 100,000 times.
 type contentCache struct {
 	mu sync.Mutex
-	m  map[string]*render.Compiled
+	m  map[contentKey]*render.Compiled
 }
 
-func newContentCache() *contentCache { return &contentCache{m: map[string]*render.Compiled{}} }
+// contentKey is a campaign version and tier (a struct, not a formatted
+// string: the lookup is made for every message).
+type contentKey struct {
+	campaign, version int64
+	tier              string
+}
+
+func newContentCache() *contentCache { return &contentCache{m: map[contentKey]*render.Compiled{}} }
 
 func (c *contentCache) get(camp outreach.Campaign, tier string) (*render.Compiled, error) {
-	key := fmt.Sprintf("%d/%d/%s", camp.ID, camp.UpdatedAt.UnixNano(), tier)
+	key := contentKey{camp.ID, camp.UpdatedAt.UnixNano(), tier}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if comp, ok := c.m[key]; ok {

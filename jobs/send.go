@@ -90,7 +90,7 @@ type SendConfig struct {
 //     claims the next ('sending'): from then on a crash leaves them
 //     'sending', and the retry marks them 'unknown' instead of resending.
 //  4. The messages go out over one pooled SMTP connection, each at its
-//     throttle slot.
+//     throttle slot, each rendered right before it goes.
 //  5. L records the last outcomes, the contacts' changes (a bounce's
 //     suppression through the one suppression path) and completes the
 //     River job, in one commit.
@@ -311,8 +311,11 @@ const ClaimChunk = 10
 
 // outgoing is a delivery that passed the check, and its message.
 type outgoing struct {
-	item     postgres.SendItem
-	contact  outreach.Contact
+	item    postgres.SendItem
+	contact outreach.Contact
+	camp    outreach.Campaign
+	// envelope is the message, rendered by sendChunk right before it
+	// goes, and its bodies dropped once it went.
 	envelope *mailer.Envelope
 }
 
@@ -337,12 +340,20 @@ func (w *SendWorker) sendAll(ctx context.Context, b *batch, lock *postgres.Tx, s
 		}
 		chunk := attempts(next)
 		cw := b.rec.prepare(done)
-		err := w.store.InTx(ctx, func(tx *postgres.Tx) error {
-			if err := b.rec.write(ctx, tx, cw); err != nil {
-				return err
-			}
-			return w.claim(ctx, tx, b.job, chunk)
-		})
+		var err error
+		if len(cw.retries) == 0 {
+			// The common chunk: nothing to enqueue again, so recording
+			// and claiming are one statement (Store.RecordAndClaim).
+			b.rec.slowDown(ctx, cw.slow, w.cfg.Clock.Now())
+			err = w.recordAndClaim(ctx, b.job, cw.outs, chunk)
+		} else {
+			err = w.store.InTx(ctx, func(tx *postgres.Tx) error {
+				if err := b.rec.write(ctx, tx, cw); err != nil {
+					return err
+				}
+				return w.claim(ctx, tx, b.job, chunk)
+			})
+		}
 		if err != nil {
 			// The claim may have committed or not: the chunk is recorded
 			// as never sent, which puts back a claim that did.
@@ -384,14 +395,36 @@ func closed(stop <-chan struct{}) bool {
 // recorded as handed over before the SMTP conversation. It marks the chunk
 // tried and each delivery it claimed (one changed meanwhile is left out).
 func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[SendArgs], chunk []attempt) error {
+	marked, err := tx.Claim(ctx, chunkIDs(chunk), job.ID, w.cfg.Mail.Installation, w.domain())
+	if err != nil {
+		return err
+	}
+	markClaimed(chunk, marked)
+	return nil
+}
+
+// recordAndClaim records outs and claims chunk in one commit, as claim
+// marks the chunk.
+func (w *SendWorker) recordAndClaim(ctx context.Context, job *river.Job[SendArgs], outs []postgres.Outcome, chunk []attempt) error {
+	marked, err := w.store.RecordAndClaim(ctx, outs, chunkIDs(chunk), job.ID, w.cfg.Mail.Installation, w.domain())
+	if err != nil {
+		return err
+	}
+	markClaimed(chunk, marked)
+	return nil
+}
+
+func chunkIDs(chunk []attempt) []int64 {
 	ids := make([]int64, len(chunk))
 	for i := range chunk {
 		ids[i] = chunk[i].item.ID
 	}
-	marked, err := tx.Claim(ctx, ids, job.ID, w.cfg.Mail.Installation, w.domain())
-	if err != nil {
-		return err
-	}
+	return ids
+}
+
+// markClaimed marks the chunk tried and each delivery that was claimed
+// (one changed meanwhile is left out).
+func markClaimed(chunk []attempt, marked []int64) {
 	got := make(map[int64]bool, len(marked))
 	for _, id := range marked {
 		got[id] = true
@@ -400,7 +433,6 @@ func (w *SendWorker) claim(ctx context.Context, tx *postgres.Tx, job *river.Job[
 		chunk[i].tried = true
 		chunk[i].claimed = got[chunk[i].item.ID]
 	}
-	return nil
 }
 
 // attempt is one ready delivery after the batch: whether it was claimed and
@@ -448,6 +480,16 @@ func late(ctx context.Context, last time.Time) bool {
 	return ok && last.After(dl.Add(-stopMargin))
 }
 
+// renderLate reports whether a render started now, running to its
+// timeout, would leave the job less than half of stopMargin to record
+// what it sent. A claimed chunk is otherwise sent whole (late is checked
+// before claiming); only slow templates, up to their timeout each, could
+// make it run into the job's deadline.
+func (w *SendWorker) renderLate(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Now().Add(w.cfg.Mail.Renderer.Limits().Timeout).After(dl.Add(-stopMargin/2))
+}
+
 // sendChunk sends what a chunk claimed. It reports whether the connection
 // is gone, leaving the rest of the chunk unsent.
 func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk []attempt, pace *pacer) bool {
@@ -456,11 +498,35 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		if !a.claimed {
 			continue
 		}
+		if a.envelope == nil {
+			if w.renderLate(ctx) {
+				// Slow templates (each render may take up to its
+				// timeout) used up the job's time: the rest go back
+				// unsent, to a later job, rather than run into the
+				// timeout with claims unrecorded.
+				return true
+			}
+			env, err := w.envelope(ctx, a.camp, a.contact, a.item)
+			if err != nil && ctx.Err() != nil {
+				return true // the job's own end, not the template's fault: unsent
+			}
+			if err != nil {
+				// The template failed or ran over its bounds for this
+				// contact: a fault of ours, not of the address (failed
+				// with failed_local, never a bounce), and nothing went.
+				a.result = mailer.Result{Outcome: mailer.LocalFail, Err: err, Detail: templateRule(err)}
+				continue
+			}
+			a.envelope = env
+		}
 		if pace.wait(ctx, a.item.ID) != nil {
 			return true // stopping: the rest of the chunk goes back unsent
 		}
 		start := time.Now()
 		a.result = sess.Send(context.WithoutCancel(ctx), a.envelope)
+		// Handed over (or not, for good: this job never sends it again):
+		// the message goes now, not at the batch's end.
+		a.envelope = nil
 		w.cfg.Metrics.SendLatency(time.Since(start))
 		if a.result.Outcome != mailer.Accepted {
 			w.cfg.Metrics.SMTPError(a.result.Outcome.String())

@@ -7,7 +7,6 @@ package jobs
 import (
 	"context"
 	"math/rand/v2"
-	"time"
 
 	"github.com/riverqueue/river"
 
@@ -70,29 +69,13 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 					return err
 				}
 			case sendcheck.Send:
-				if late(ctx, time.Now()) {
-					// Slow templates (each render may take up to its
-					// timeout) used up the job's time: the rest go to a
-					// new job at once rather than run into the timeout.
-					r.sends = append(r.sends, due{id: it.ID, at: now})
-					continue
-				}
 				if it.Marketing {
 					st.Sent[contact.ID] = append(st.Sent[contact.ID], cadenceEvent(now))
 				}
-				env, err := w.envelope(ctx, camp, contact, it)
-				if err != nil && ctx.Err() != nil {
-					return err // the job's own end, not the template's fault
-				}
-				if err != nil {
-					// The template failed or ran over its bounds for this
-					// contact: a fault of ours, not of the address (never
-					// a bounce).
-					r.ends = append(r.ends, postgres.End{ID: it.ID, State: outreach.DeliveryFailed,
-						Reason: outreach.ReasonFailedLocal, Rule: templateRule(err)})
-					continue
-				}
-				ready = append(ready, outgoing{item: it, contact: contact, envelope: env})
+				// Rendered right before it goes (sendChunk), not here: a
+				// batch's 200 rendered messages, held by 16 workers
+				// until each is sent, were a fifth of the peak RSS.
+				ready = append(ready, outgoing{item: it, contact: contact, camp: camp})
 			}
 		}
 		if err := r.write(ctx, tx, w.cfg.Metrics); err != nil {

@@ -3,10 +3,17 @@ package mailer
 import (
 	"bytes"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
 	"strings"
+	"time"
 
-	"github.com/emersion/go-msgauth/dkim"
 	gomail "github.com/wneessen/go-mail"
 )
 
@@ -18,10 +25,10 @@ import (
 var SignedHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe",
 	"List-Unsubscribe-Post", "List-Id", "Feedback-ID", "MIME-Version", "Content-Type"}
 
-// DKIMSigner signs messages with go-msgauth (relaxed/relaxed). go-mail's
-// own signer hard-wraps the h= tag inside header names once the list is
-// longer than a line, which makes signatures covering List-Id and
-// Feedback-ID unverifiable; go-msgauth folds only between tags.
+// DKIMSigner signs messages (relaxed/relaxed, RSA or Ed25519 with
+// SHA-256). go-mail's own signer hard-wraps the h= tag inside header names
+// once the list is longer than a line, which makes signatures covering
+// List-Id and Feedback-ID unverifiable; this one folds only between tags.
 type DKIMSigner struct {
 	domain, selector string
 	key              crypto.Signer
@@ -39,38 +46,125 @@ func NewDKIM(domain, selector string, keyPEM []byte) (*DKIMSigner, error) {
 	return &DKIMSigner{domain: domain, selector: selector, key: key}, nil
 }
 
-// signature returns the DKIM-Signature field's value for a whole message.
+// signature returns the DKIM-Signature field's value for a whole message
+// (CRLF line endings, as Compose writes it): relaxed/relaxed, SHA-256, the
+// body hashed whole (no l=), SignedHeaders in h=, t= now. It is computed
+// here, in one pass on the caller's goroutine, rather than by go-msgauth's
+// signer, which runs a goroutine and a pipe per message and canonicalizes
+// byte by byte: about 100 µs a message besides the signature itself.
+// The tests verify what it signs with go-msgauth's verifier.
 func (s *DKIMSigner) signature(msg []byte) (string, error) {
-	ds, err := dkim.NewSigner(&dkim.SignOptions{Domain: s.domain, Selector: s.selector, Signer: s.key,
-		HeaderCanonicalization: dkim.CanonicalizationRelaxed, BodyCanonicalization: dkim.CanonicalizationRelaxed,
-		HeaderKeys: SignedHeaders})
+	head, body, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
+	if !ok {
+		return "", errors.New("message has no body")
+	}
+	h := sha256.New()
+	relaxedBody(h, body)
+	bh := base64.StdEncoding.EncodeToString(h.Sum(nil))
+
+	algo := "rsa-sha256"
+	hash := crypto.SHA256
+	if _, ok := s.key.Public().(ed25519.PublicKey); ok {
+		algo, hash = "ed25519-sha256", crypto.Hash(0) // RFC 8463: Ed25519 over the SHA-256 hash
+	}
+	keys := make([]string, len(SignedHeaders))
+	for i, k := range SignedHeaders {
+		keys[i] = strings.ToLower(k)
+	}
+	value := "v=1; a=" + algo + "; c=relaxed/relaxed; d=" + s.domain + "; s=" + s.selector +
+		"; t=" + strconv.FormatInt(time.Now().Unix(), 10) + ";\r\n h=" + strings.Join(keys, ":") +
+		";\r\n bh=" + bh + ";\r\n b="
+
+	h.Reset()
+	fields := headerFields(head)
+	for _, k := range keys {
+		// The last instance not yet signed, as RFC 6376 (5.4.2) picks
+		// them; a header the message lacks is signed as absent.
+		if f := fields[k]; len(f) > 0 {
+			io.WriteString(h, relaxedHeader(f[len(f)-1]))
+			fields[k] = f[:len(f)-1]
+		}
+	}
+	io.WriteString(h, strings.TrimSuffix(relaxedHeader("DKIM-Signature: "+value), "\r\n"))
+	sig, err := s.key.Sign(rand.Reader, h.Sum(nil), hash)
 	if err != nil {
 		return "", err
 	}
-	if _, err := ds.Write(msg); err != nil {
-		ds.Close()
-		return "", err
+	b := base64.StdEncoding.EncodeToString(sig)
+	var out strings.Builder
+	out.WriteString(value)
+	for len(b) > 72 { // folded: white space in b= is not part of it
+		out.WriteString(b[:72])
+		out.WriteString("\r\n ")
+		b = b[72:]
 	}
-	if err := ds.Close(); err != nil {
-		return "", err
-	}
-	field := strings.TrimSuffix(ds.Signature(), "\r\n")
-	return strings.TrimPrefix(field, "DKIM-Signature: "), nil
+	out.WriteString(b)
+	return out.String(), nil
 }
 
-// sign adds the signature to a built message. go-mail renders a message
-// the same way every time (its boundaries are kept after the first
-// rendering), so the signature computed over this rendering holds for the
-// one sent, with the DKIM-Signature field written as it is.
-func (s *DKIMSigner) sign(m *gomail.Msg) error {
-	var buf bytes.Buffer
-	if _, err := m.WriteTo(&buf); err != nil {
-		return err
+// headerFields maps each header field name (lower case) to its fields in
+// order, each whole: "Name: value", folded lines included.
+func headerFields(head []byte) map[string][]string {
+	out := map[string][]string{}
+	lines := strings.Split(string(head), "\r\n")
+	for i := 0; i < len(lines); i++ {
+		f := lines[i]
+		for i+1 < len(lines) && len(lines[i+1]) > 0 && (lines[i+1][0] == ' ' || lines[i+1][0] == '\t') {
+			i++
+			f += "\r\n" + lines[i]
+		}
+		if name, _, ok := strings.Cut(f, ":"); ok {
+			k := strings.ToLower(strings.TrimSpace(name))
+			out[k] = append(out[k], f)
+		}
 	}
-	sig, err := s.signature(buf.Bytes())
-	if err != nil {
-		return fmt.Errorf("dkim: %w", err)
+	return out
+}
+
+// relaxedHeader is a field in relaxed canonical form (RFC 6376, 3.4.2):
+// name lower-cased, value unfolded, white space runs made one space and
+// trimmed, CRLF at the end.
+func relaxedHeader(f string) string {
+	name, value, _ := strings.Cut(f, ":")
+	return strings.ToLower(strings.TrimSpace(name)) + ":" +
+		strings.Join(strings.FieldsFunc(value, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }), " ") + "\r\n"
+}
+
+// relaxedBody writes body (CRLF line endings) in relaxed canonical form
+// (RFC 6376, 3.4.4) to w: white space runs made one space, white space
+// ending a line dropped, empty lines ending the body dropped, and a
+// non-empty body ending with CRLF.
+func relaxedBody(w io.Writer, body []byte) {
+	var line []byte
+	empty := 0 // empty lines held back: dropped if nothing follows
+	for len(body) > 0 {
+		var l []byte
+		if i := bytes.Index(body, []byte("\r\n")); i >= 0 {
+			l, body = body[:i], body[i+2:]
+		} else {
+			l, body = body, nil
+		}
+		line = line[:0]
+		wsp := false
+		for _, c := range l {
+			if c == ' ' || c == '\t' {
+				wsp = true
+				continue
+			}
+			if wsp {
+				line = append(line, ' ')
+				wsp = false
+			}
+			line = append(line, c)
+		}
+		if len(line) == 0 {
+			empty++
+			continue
+		}
+		for ; empty > 0; empty-- {
+			_, _ = w.Write([]byte("\r\n"))
+		}
+		line = append(line, '\r', '\n')
+		_, _ = w.Write(line)
 	}
-	m.SetGenHeaderPreformatted("DKIM-Signature", sig)
-	return nil
 }

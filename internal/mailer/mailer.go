@@ -1,13 +1,13 @@
-// Package mailer builds MIME messages with go-mail and hands them to an SMTP
-// server over a pool of reused connections, or, with no SMTP server
+// Package mailer writes MIME messages (Compose) and hands them to an SMTP
+// server over a pool of reused go-mail connections, or, with no SMTP server
 // configured, writes them as .eml files into an outbox folder.
 package mailer
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/mail"
+	"net/textproto"
 	"strings"
 	"time"
 
@@ -89,56 +89,38 @@ type Transport interface {
 	Close() error
 }
 
-// Build turns an envelope into a go-mail message.
-func Build(e *Envelope, dkim *DKIMSigner) (*gomail.Msg, error) {
-	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	m.FromMailAddress(e.From)
-	if err := m.AddToFormat(e.ToName, e.To); err != nil {
-		return nil, fmt.Errorf("recipient: %w", err)
-	}
-	m.Subject(e.Subject)
-	if e.Sender != "" {
-		if err := m.EnvelopeFrom(e.Sender); err != nil {
-			return nil, fmt.Errorf("envelope sender: %w", err)
-		}
-	}
-	m.SetMessageIDWithValue(e.MessageID)
-	if e.Date.IsZero() {
-		m.SetDate()
-	} else {
-		m.SetDateWithValue(e.Date)
-	}
-	for k, v := range e.Headers {
-		m.SetGenHeader(gomail.Header(k), v)
-	}
-	m.SetBodyString(gomail.TypeTextPlain, e.Text)
-	m.AddAlternativeString(gomail.TypeTextHTML, e.HTML)
-	if dkim != nil {
-		if err := dkim.sign(m); err != nil {
-			return nil, err
-		}
-	}
-	return m, nil
+// stepError is a failure at one step of the SMTP conversation: the step
+// (named by go-mail's reasons, as its own sender names them) and the
+// error, whose reply code, if any, says what the server meant.
+type stepError struct {
+	reason gomail.SendErrReason
+	err    error
 }
 
-// classify maps go-mail's error for one message to an outcome.
+func (e *stepError) Error() string { return e.reason.String() + ": " + e.err.Error() }
+func (e *stepError) Unwrap() error { return e.err }
+
+// replyCode is the SMTP reply code behind err, 0 for none (a network
+// error).
+func replyCode(err error) int {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return 0
+}
+
+// classify maps the failure of one message's conversation to an outcome.
 func classify(err error) Result {
 	if err == nil {
 		return Result{Outcome: Accepted}
 	}
-	var se *gomail.SendError
+	var se *stepError
 	if !errors.As(err, &se) {
 		return Result{Outcome: TempFail, Unsent: true, Err: err, Detail: err.Error()}
 	}
-	r := Result{Err: err, Code: se.ErrorCode(), Detail: err.Error()}
-	switch se.Reason {
-	case gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrNoUnencoded:
-		// Found in the message before a byte was sent: ours to fix.
-		r.Outcome = LocalFail
-		return r
-	case gomail.ErrSMTPReset:
-		// The message was accepted; only the RSET after it failed.
-		return Result{Outcome: Accepted}
+	r := Result{Err: err, Code: replyCode(se.err), Detail: err.Error()}
+	switch se.reason {
 	case gomail.ErrSMTPDataClose:
 		// The final dot was sent. Without a reply code we cannot know
 		// whether the server kept the message.
@@ -157,8 +139,8 @@ func classify(err error) Result {
 		// No reply, or 421 ("closing the channel", which is also what
 		// servers say when they drop an idle connection): a fault of the
 		// connection, not of this message, if it came before DATA.
-		switch se.Reason {
-		case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrConnCheck, gomail.ErrGetSender, gomail.ErrGetRcpts, gomail.ErrSMTPData:
+		switch se.reason {
+		case gomail.ErrSMTPMailFrom, gomail.ErrSMTPRcptTo, gomail.ErrConnCheck, gomail.ErrSMTPData:
 			r.Unsent = true
 		}
 	}

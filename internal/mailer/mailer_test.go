@@ -60,11 +60,8 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 		t.Run(k.name, func(t *testing.T) {
 			signer, err := NewDKIM("example.com", "rapport", k.pem)
 			require.NoError(t, err)
-			m, err := Build(envelope("ada@example.org"), signer)
-			require.NoError(t, err)
 			var buf bytes.Buffer
-			_, err = m.WriteTo(&buf)
-			require.NoError(t, err)
+			require.NoError(t, Compose(&buf, envelope("ada@example.org"), signer))
 			verifyDKIM(t, buf.Bytes(), k.record)
 
 			// Through a real SMTP server: the message is rendered again
@@ -173,7 +170,7 @@ func TestOutboxWritesEML(t *testing.T) {
 	require.Contains(t, msg.Header.Get("Content-Type"), "multipart/alternative")
 }
 
-// TestUnbuildableMessageIsLocalFailure: a message go-mail cannot build (a
+// TestUnbuildableMessageIsLocalFailure: a message that cannot be built (a
 // line break in the recipient's name) is a failure of ours, never a 5xx
 // that would suppress the address; nothing reaches the server, and the
 // connection goes on with the next message.
@@ -199,4 +196,37 @@ func TestUnbuildableMessageIsLocalFailure(t *testing.T) {
 	require.NoError(t, err)
 	os, _ := o.Session(context.Background())
 	require.Equal(t, LocalFail, os.Send(context.Background(), bad).Outcome)
+}
+
+// TestDKIMVerifiesAwkwardMessages: the signer's own canonicalization
+// agrees with go-msgauth's verifier where relaxed canonicalization does
+// work: runs of spaces and tabs, blank lines ending a part, long and
+// folded headers, non-ASCII subjects and names.
+func TestDKIMVerifiesAwkwardMessages(t *testing.T) {
+	t.Parallel()
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	edDER, err := x509.MarshalPKCS8PrivateKey(edKey)
+	require.NoError(t, err)
+	record := "v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(edKey.Public().(ed25519.PublicKey))
+	signer, err := NewDKIM("example.com", "rapport", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: edDER}))
+	require.NoError(t, err)
+	for _, change := range []func(e *Envelope){
+		func(e *Envelope) {},
+		func(e *Envelope) { e.Text = "a  b\t\tc \t d\n\n\n\n"; e.HTML = "<p>x    y</p>\n\n\n" },
+		func(e *Envelope) { e.Text = "\n\n"; e.HTML = " " },
+		func(e *Envelope) {
+			e.Subject = "Grüße für Ada — " + strings.Repeat("ein langer Betreff ", 12)
+			e.ToName = "Ådá   Lövelace"
+		},
+		func(e *Envelope) {
+			e.Headers["List-Id"] = strings.Repeat("long list name ", 10) + "<offers.example.com>"
+		},
+	} {
+		e := envelope("ada@example.org")
+		change(e)
+		var buf bytes.Buffer
+		require.NoError(t, Compose(&buf, e, signer))
+		verifyDKIM(t, buf.Bytes(), record)
+	}
 }

@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -34,18 +35,21 @@ type outboxSession struct{ o *Outbox }
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._@-]+`)
 
 func (s outboxSession) Send(_ context.Context, e *Envelope) Result {
-	m, err := Build(e, s.o.dkim)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	if err := Compose(buf, e, s.o.dkim); err != nil {
 		return Result{Outcome: LocalFail, Err: err, Detail: "build message: " + err.Error()}
 	}
+	var file bytes.Buffer
 	if e.Sender != "" {
 		// What the receiving server would add at delivery: shows where
 		// bounces go.
-		m.SetGenHeader("Return-Path", "<"+e.Sender+">")
+		file.WriteString("Return-Path: <" + e.Sender + ">\r\n")
 	}
+	file.Write(buf.Bytes())
 	name := filepath.Join(s.o.dir, unsafeName.ReplaceAllString(e.MessageID, "_")+".eml")
 	tmp := name + ".tmp"
-	if err := m.WriteToFile(tmp); err != nil {
+	if err := os.WriteFile(tmp, file.Bytes(), 0o644); err != nil {
 		return Result{Outcome: TempFail, Err: err, Detail: err.Error()}
 	}
 	// Rename so a reader never sees half a file.

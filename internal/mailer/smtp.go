@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net/mail"
 	"time"
 
 	gomail "github.com/wneessen/go-mail"
@@ -140,6 +141,8 @@ type smtpSession struct {
 	// open: the last message failed and may have left its transaction
 	// open on the server (a refused DATA); RSET before the next one.
 	open bool
+	// pipelining: whether the server offers PIPELINING; 0 until asked.
+	pipelining int
 }
 
 func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
@@ -151,7 +154,7 @@ func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
 		s.redialed = true
 		if c, err := s.p.dial(ctx); err == nil {
 			_ = s.c.Close()
-			s.c, s.broken, s.open = c, false, false
+			s.c, s.broken, s.open, s.pipelining = c, false, false, 0
 			r = s.send(ctx, e)
 		}
 	}
@@ -162,8 +165,11 @@ func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 	if s.broken {
 		return Result{Outcome: TempFail, Unsent: true, Detail: "connection broken"}
 	}
-	m, err := Build(e, s.p.dkim)
-	if err != nil {
+	buf := getBuffer()
+	defer putBuffer(buf)
+	// Composed (and DKIM-signed) before anything goes to the server, on
+	// this worker's goroutine: signing runs in parallel across workers.
+	if err := Compose(buf, e, s.p.dkim); err != nil {
 		return Result{Outcome: LocalFail, Err: err, Detail: "build message: " + err.Error()}
 	}
 	if s.open {
@@ -174,13 +180,121 @@ func (s *smtpSession) send(_ context.Context, e *Envelope) Result {
 		}
 		s.open = false
 	}
-	r := classify(s.p.client.SendWithSMTPClient(s.c, m))
+	from := e.Sender
+	if from == "" {
+		from = e.From.Address
+	}
+	r := classify(s.transmit(from, e.To, buf.Bytes()))
 	if r.Outcome == Uncertain || (r.Outcome == TempFail && r.Code == 0) || r.Code == 421 {
 		// A network error or a 421 leaves the connection unusable.
 		s.broken = true
 	}
 	s.open = r.Outcome != Accepted
 	return r
+}
+
+// transmit is one SMTP transaction: MAIL, RCPT, DATA, the message and the
+// final dot, over go-mail's client. The DATA content goes straight to the
+// connection's buffered writer, dot-stuffed in runs (writeDotted), rather
+// than through go-mail's data writer, which stuffs byte by byte under a
+// lock. A refused MAIL or RCPT is reset at once, as go-mail does; a
+// refused DATA leaves the transaction for the session to reset (open).
+func (s *smtpSession) transmit(from, to string, msg []byte) error {
+	c := s.c
+	if err := c.UpdateDeadline(s.p.cfg.Timeout); err != nil {
+		return &stepError{gomail.ErrConnCheck, err}
+	}
+	if s.pipelining == 0 {
+		s.pipelining = -1
+		if ok, _ := c.Extension("PIPELINING"); ok {
+			s.pipelining = 1
+		}
+	}
+	if s.pipelining > 0 {
+		return s.transmitPipelined(from, to, msg)
+	}
+	if err := c.Mail((&mail.Address{Address: from}).String()); err != nil {
+		_ = c.Reset()
+		return &stepError{gomail.ErrSMTPMailFrom, err}
+	}
+	if err := c.Rcpt((&mail.Address{Address: to}).String()); err != nil {
+		_ = c.Reset()
+		return &stepError{gomail.ErrSMTPRcptTo, err}
+	}
+	id, err := c.Text.Cmd("DATA")
+	if err != nil {
+		return &stepError{gomail.ErrSMTPData, err}
+	}
+	c.Text.StartResponse(id)
+	_, _, err = c.Text.ReadResponse(354)
+	c.Text.EndResponse(id)
+	if err != nil {
+		return &stepError{gomail.ErrSMTPData, err}
+	}
+	if err := writeDotted(c.Text.W, msg); err != nil {
+		return &stepError{gomail.ErrWriteContent, err}
+	}
+	if _, _, err := c.Text.ReadResponse(250); err != nil {
+		return &stepError{gomail.ErrSMTPDataClose, err}
+	}
+	return nil
+}
+
+// transmitPipelined is transmit for a server that offers PIPELINING (RFC
+// 2920): MAIL, RCPT and DATA go in one write and their three replies are
+// read after it, one round trip instead of three. Each reply is read
+// whatever the one before said, so the conversation stays in step; a
+// server that answers DATA with 354 although it refused the sender or the
+// recipient gets an empty message ended at once (RFC 2920, 3.1), and the
+// transaction is reset as after a refusal in transmit. Nothing of the
+// message is written before all three were accepted, so a refusal or a
+// broken connection up to there leaves the server without it.
+func (s *smtpSession) transmitPipelined(from, to string, msg []byte) error {
+	t := s.c.Text
+	params := ""
+	if ok, _ := s.c.Extension("8BITMIME"); ok {
+		params += " BODY=8BITMIME" // as go-mail's Mail says it
+	}
+	if ok, _ := s.c.Extension("SMTPUTF8"); ok {
+		params += " SMTPUTF8"
+	}
+	w := t.W
+	_, _ = w.WriteString("MAIL FROM:")
+	_, _ = w.WriteString((&mail.Address{Address: from}).String())
+	_, _ = w.WriteString(params)
+	_, _ = w.WriteString("\r\nRCPT TO:")
+	_, _ = w.WriteString((&mail.Address{Address: to}).String())
+	_, _ = w.WriteString("\r\nDATA\r\n")
+	if err := w.Flush(); err != nil {
+		return &stepError{gomail.ErrSMTPMailFrom, err}
+	}
+	_, _, mailErr := t.ReadResponse(250)
+	_, _, rcptErr := t.ReadResponse(25)
+	code, _, dataErr := t.ReadResponse(354)
+	if mailErr != nil || rcptErr != nil {
+		if dataErr == nil && code == 354 {
+			// An empty message, ended at once: no transaction was
+			// started, so the server refuses it.
+			if _, err := w.WriteString(".\r\n"); err == nil && w.Flush() == nil {
+				_, _, _ = t.ReadResponse(250)
+			}
+		}
+		_ = s.c.Reset()
+		if mailErr != nil {
+			return &stepError{gomail.ErrSMTPMailFrom, mailErr}
+		}
+		return &stepError{gomail.ErrSMTPRcptTo, rcptErr}
+	}
+	if dataErr != nil {
+		return &stepError{gomail.ErrSMTPData, dataErr}
+	}
+	if err := writeDotted(w, msg); err != nil {
+		return &stepError{gomail.ErrWriteContent, err}
+	}
+	if _, _, err := t.ReadResponse(250); err != nil {
+		return &stepError{gomail.ErrSMTPDataClose, err}
+	}
+	return nil
 }
 
 func (s *smtpSession) reset() error {

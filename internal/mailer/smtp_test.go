@@ -21,14 +21,18 @@ type scriptedServer struct {
 	log  []string
 	host string
 	port int
+	// pipelining: offer PIPELINING, and refuse recipients starting with
+	// "refuse" (those starting with "refuse354" then answer DATA with
+	// 354 all the same, as a careless server might).
+	pipelining bool
 }
 
-func startScripted(t *testing.T) *scriptedServer {
+func startScripted(t *testing.T, pipelining bool) *scriptedServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = ln.Close() })
-	s := &scriptedServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port}
+	s := &scriptedServer{host: "127.0.0.1", port: ln.Addr().(*net.TCPAddr).Port, pipelining: pipelining}
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -69,7 +73,12 @@ func (s *scriptedServer) serve(c net.Conn) {
 		s.mu.Unlock()
 		switch verb {
 		case "EHLO", "HELO":
-			say("250 scripted")
+			if s.pipelining {
+				say("250-scripted")
+				say("250 PIPELINING")
+			} else {
+				say("250 scripted")
+			}
 		case "MAIL":
 			if inTx {
 				say("503 5.5.1 nested MAIL command")
@@ -79,8 +88,16 @@ func (s *scriptedServer) serve(c net.Conn) {
 			say("250 2.1.0 ok")
 		case "RCPT":
 			rcpt = strings.ToLower(line)
+			if strings.Contains(rcpt, "<refuse") {
+				say("550 5.1.1 no such user")
+				continue
+			}
 			say("250 2.1.5 ok")
 		case "DATA":
+			if strings.Contains(rcpt, "<refuse") && !strings.Contains(rcpt, "<refuse354") {
+				say("554 5.5.1 no valid recipients")
+				continue
+			}
 			if strings.Contains(rcpt, "<nodata") {
 				say("554 5.7.1 no data for you") // the transaction stays open
 				continue
@@ -98,6 +115,10 @@ func (s *scriptedServer) serve(c net.Conn) {
 			s.mu.Lock()
 			s.log = append(s.log, ".")
 			s.mu.Unlock()
+			if strings.Contains(rcpt, "<refuse") {
+				say("554 5.5.1 no valid recipients")
+				continue
+			}
 			inTx = false
 			say("250 2.0.0 queued")
 		case "RSET":
@@ -119,34 +140,66 @@ func (s *scriptedServer) serve(c net.Conn) {
 // so the next message on the connection is not refused as nested.
 func TestSessionResetsOnlyAfterFailures(t *testing.T) {
 	t.Parallel()
-	srv := startScripted(t)
+	for _, pipelining := range []bool{false, true} {
+		srv := startScripted(t, pipelining)
+		p := NewPool(SMTPConfig{Host: srv.host, Port: srv.port, TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, nil)
+		defer p.Close()
+		ctx := context.Background()
+		s, err := p.Session(ctx)
+		require.NoError(t, err)
+		require.Equal(t, Accepted, s.Send(ctx, envelope("a@example.org")).Outcome)
+		require.Equal(t, Accepted, s.Send(ctx, envelope("b@example.org")).Outcome)
+		refused := s.Send(ctx, envelope("nodata@example.org"))
+		require.Equal(t, PermFail, refused.Outcome, refused.Detail)
+		require.Equal(t, 554, refused.Code)
+		after := s.Send(ctx, envelope("c@example.org"))
+		require.Equal(t, Accepted, after.Outcome, after.Detail)
+		refused = s.Send(ctx, envelope("nodata2@example.org"))
+		require.Equal(t, PermFail, refused.Outcome, refused.Detail)
+		s.Close() // resets before the connection goes back to the pool
+
+		s, err = p.Session(ctx)
+		require.NoError(t, err)
+		again := s.Send(ctx, envelope("d@example.org"))
+		require.Equal(t, Accepted, again.Outcome, again.Detail)
+		s.Close()
+		require.Equal(t, []string{"EHLO",
+			"MAIL", "RCPT", "DATA", ".",
+			"MAIL", "RCPT", "DATA", ".",
+			"MAIL", "RCPT", "DATA", // refused
+			"RSET", "MAIL", "RCPT", "DATA", ".",
+			"MAIL", "RCPT", "DATA", // refused
+			"RSET", // on Close
+			"MAIL", "RCPT", "DATA", "."}, srv.commands(), "pipelining %v", pipelining)
+	}
+}
+
+// TestPipelinedRefusals: with PIPELINING, a refused recipient is a 5xx for
+// that message alone (its DATA refused too, or, from a careless server,
+// accepted and ended empty at once), the transaction is reset and the
+// connection sends the next message.
+func TestPipelinedRefusals(t *testing.T) {
+	t.Parallel()
+	srv := startScripted(t, true)
 	p := NewPool(SMTPConfig{Host: srv.host, Port: srv.port, TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, nil)
 	defer p.Close()
 	ctx := context.Background()
 	s, err := p.Session(ctx)
 	require.NoError(t, err)
-	require.Equal(t, Accepted, s.Send(ctx, envelope("a@example.org")).Outcome)
-	require.Equal(t, Accepted, s.Send(ctx, envelope("b@example.org")).Outcome)
-	refused := s.Send(ctx, envelope("nodata@example.org"))
-	require.Equal(t, PermFail, refused.Outcome, refused.Detail)
-	require.Equal(t, 554, refused.Code)
-	after := s.Send(ctx, envelope("c@example.org"))
-	require.Equal(t, Accepted, after.Outcome, after.Detail)
-	refused = s.Send(ctx, envelope("nodata2@example.org"))
-	require.Equal(t, PermFail, refused.Outcome, refused.Detail)
-	s.Close() // resets before the connection goes back to the pool
-
-	s, err = p.Session(ctx)
-	require.NoError(t, err)
-	again := s.Send(ctx, envelope("d@example.org"))
-	require.Equal(t, Accepted, again.Outcome, again.Detail)
+	for _, to := range []string{"refuse@example.org", "refuse354@example.org"} {
+		r := s.Send(ctx, envelope(to))
+		require.Equal(t, PermFail, r.Outcome, r.Detail)
+		require.Equal(t, 550, r.Code, "the recipient's refusal, not DATA's")
+		require.False(t, r.Unsent)
+		ok := s.Send(ctx, envelope("a@example.org"))
+		require.Equal(t, Accepted, ok.Outcome, ok.Detail)
+	}
 	s.Close()
+	// Each refusal is reset at once and again before the next message,
+	// as without pipelining.
 	require.Equal(t, []string{"EHLO",
+		"MAIL", "RCPT", "DATA", "RSET", "RSET",
 		"MAIL", "RCPT", "DATA", ".",
-		"MAIL", "RCPT", "DATA", ".",
-		"MAIL", "RCPT", "DATA", // refused
-		"RSET", "MAIL", "RCPT", "DATA", ".",
-		"MAIL", "RCPT", "DATA", // refused
-		"RSET", // on Close
+		"MAIL", "RCPT", "DATA", ".", "RSET", "RSET", // the empty message, ended at once
 		"MAIL", "RCPT", "DATA", "."}, srv.commands())
 }

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/cadence"
@@ -159,19 +160,18 @@ func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil
 	}
-	p := dbsqlc.RecordOutcomesParams{Now: t.Now()}
-	for _, o := range outs {
-		var delta int32
-		if o.Refund {
-			delta = -1
-		}
-		p.Ids, p.States = append(p.Ids, o.ID), append(p.States, string(o.State))
-		p.Reasons, p.Rules = append(p.Reasons, string(o.Reason)), append(p.Rules, o.Rule)
-		p.Planned, p.AttemptsDelta, p.Codes = append(p.Planned, o.At), append(p.AttemptsDelta, delta), append(p.Codes, int32(o.Code))
-	}
+	o := outcomeArrays(outs)
+	p := dbsqlc.RecordOutcomesParams{Now: t.Now(), Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
+		Planned: o.planned, AttemptsDelta: o.delta, Codes: o.codes}
 	if err := t.q.RecordOutcomes(ctx, p); err != nil {
 		return mapError("record outcomes", err)
 	}
+	return t.emitOutcomes(ctx, outs)
+}
+
+// emitOutcomes writes the delivery.sent and delivery.failed events of
+// recorded outcomes.
+func (t *Tx) emitOutcomes(ctx context.Context, outs []Outcome) error {
 	for _, o := range outs {
 		typ := EventDeliverySent
 		switch o.State {
@@ -188,6 +188,76 @@ func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		}
 	}
 	return nil
+}
+
+// outcomes is a chunk's outcomes as the statements' parallel arrays.
+type outcomes struct {
+	ids            []int64
+	states         []string
+	reasons, rules []string
+	planned        []time.Time
+	delta, codes   []int32
+}
+
+func outcomeArrays(outs []Outcome) outcomes {
+	o := outcomes{ids: make([]int64, len(outs)), states: make([]string, len(outs)), reasons: make([]string, len(outs)),
+		rules: make([]string, len(outs)), planned: make([]time.Time, len(outs)), delta: make([]int32, len(outs)),
+		codes: make([]int32, len(outs))}
+	for i, out := range outs {
+		if out.Refund {
+			o.delta[i] = -1
+		}
+		o.ids[i], o.states[i], o.reasons[i], o.rules[i] = out.ID, string(out.State), string(out.Reason), out.Rule
+		o.planned[i], o.codes[i] = out.At, int32(out.Code)
+	}
+	return o
+}
+
+// RecordAndClaim is a send chunk's commit: RecordOutcomes for the chunk
+// sent and Claim for the next, committed together. When no webhook
+// endpoint takes the outcomes' events it is one statement, committed on
+// its own: one round trip instead of a transaction's four (BEGIN, two
+// updates, COMMIT), on the path every message takes. Otherwise a
+// transaction writes the events too. It returns the ids it claimed.
+func (s *Store) RecordAndClaim(ctx context.Context, outs []Outcome, ids []int64, jobID int64, installation, domain string) ([]int64, error) {
+	events, err := s.outcomeEvents(ctx, outs)
+	if err != nil {
+		return nil, err
+	}
+	if events {
+		var marked []int64
+		err := s.InTx(ctx, func(tx *Tx) error {
+			if err := tx.RecordOutcomes(ctx, outs); err != nil {
+				return err
+			}
+			var err error
+			marked, err = tx.Claim(ctx, ids, jobID, installation, domain)
+			return err
+		})
+		return marked, err
+	}
+	o := outcomeArrays(outs)
+	marked, err := s.q.RecordAndClaim(ctx, dbsqlc.RecordAndClaimParams{JobID: &jobID, Installation: installation, Domain: domain,
+		Now: s.clock.Now(), ClaimIds: ids, Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
+		Planned: o.planned, AttemptsDelta: o.delta, Codes: o.codes})
+	return marked, mapError("record and claim", err)
+}
+
+// outcomeEvents reports whether some endpoint takes an event that
+// recording outs would emit.
+func (s *Store) outcomeEvents(ctx context.Context, outs []Outcome) (bool, error) {
+	for _, typ := range []struct {
+		state outreach.DeliveryState
+		event string
+	}{{outreach.DeliverySent, EventDeliverySent}, {outreach.DeliveryFailed, EventDeliveryFailed}} {
+		if !slices.ContainsFunc(outs, func(o Outcome) bool { return o.State == typ.state }) {
+			continue
+		}
+		if ok, err := s.wanted(ctx, s.q, typ.event); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }
 
 // TouchLastSent records that marketing mail reached the contacts now, for

@@ -161,12 +161,16 @@ func (c *subscriptions) forget() {
 }
 
 // wanted reports whether an enabled endpoint takes events of typ.
-func (t *Tx) wanted(ctx context.Context, typ string) (bool, error) {
-	c := &t.s.subs
+func (t *Tx) wanted(ctx context.Context, typ string) (bool, error) { return t.s.wanted(ctx, t.q, typ) }
+
+// wanted reports whether an enabled endpoint takes events of typ, asking
+// through q when the cache is stale.
+func (s *Store) wanted(ctx context.Context, q *dbsqlc.Queries, typ string) (bool, error) {
+	c := &s.subs
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byTy == nil || time.Since(c.at) > subscriptionTTL {
-		types, err := t.q.WebhookSubscribedTypes(ctx)
+		types, err := q.WebhookSubscribedTypes(ctx)
 		if err != nil {
 			return false, mapError("webhook subscriptions", err)
 		}

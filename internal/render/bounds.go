@@ -82,7 +82,7 @@ func FormatSize(n int) string {
 // every later one, so Execute stops there.
 type boundedWriter struct {
 	ctx      context.Context
-	buf      bytes.Buffer
+	buf      *bytes.Buffer
 	max      int
 	deadline time.Time
 	timeout  time.Duration

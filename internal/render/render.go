@@ -5,6 +5,7 @@
 package render
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,9 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
+	"text/template/parse"
 	"time"
 	"unicode"
 
@@ -87,7 +90,57 @@ func New(company Company) (*Renderer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("text layout: %w", err)
 	}
+	if err := bakeCompany(t.Tree, company, func(s string) string { return s }); err != nil {
+		return nil, fmt.Errorf("text layout: %w", err)
+	}
+	if err := bakeCompany(h.Tree, company, htmlText); err != nil {
+		return nil, fmt.Errorf("html layout: %w", err)
+	}
 	return &Renderer{company: company, layoutHTML: h, layoutText: t, limits: Limits{}.withDefaults()}, nil
+}
+
+// bakeCompany writes the company's name and address into a layout's tree
+// as text, once, where the layout prints them ({{.Company.Name}},
+// {{endSentence .Company.Name}}, {{.Company.Address}}): they are the same
+// in every message, and each action evaluated per message (reflection,
+// and in HTML an escaper) was a fair part of a render. esc escapes a
+// value for where it stands, as the template would have.
+func bakeCompany(t *parse.Tree, c Company, esc func(string) string) error {
+	baked := map[string]string{
+		".Company.Name":             esc(c.Name),
+		"endSentence .Company.Name": esc(EndSentence(c.Name)),
+		".Company.Address":          esc(c.Address),
+	}
+	var walk func(l *parse.ListNode)
+	walk = func(l *parse.ListNode) {
+		if l == nil {
+			return
+		}
+		for i, n := range l.Nodes {
+			switch n := n.(type) {
+			case *parse.ActionNode:
+				if v, ok := baked[n.Pipe.String()]; ok && len(n.Pipe.Decl) == 0 {
+					l.Nodes[i] = &parse.TextNode{NodeType: parse.NodeText, Pos: n.Pos, Text: []byte(v)}
+				}
+			case *parse.ListNode:
+				walk(n)
+			}
+		}
+	}
+	if t == nil {
+		return errors.New("no tree")
+	}
+	walk(t.Root)
+	return nil
+}
+
+// htmlText is s escaped as html/template escapes a value in HTML text,
+// where the layout prints the company (between elements: a layout that
+// put it in a URL or a script would need that context's escaper).
+func htmlText(s string) string {
+	var b strings.Builder
+	_ = htmltemplate.Must(htmltemplate.New("").Parse("{{.}}")).Execute(&b, s)
+	return b.String()
 }
 
 // WithLimits returns a renderer like r that renders within l (zero fields
@@ -236,9 +289,22 @@ type layoutData struct {
 func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, error) {
 	d.Company = r.company
 	deadline := time.Now().Add(r.limits.Timeout)
+	// The five writers' buffers are reused from render to render: grown
+	// from nothing for every message, they were most of a render's
+	// garbage.
+	var ws [5]boundedWriter
+	n := 0
 	w := func(part string, max int) *boundedWriter {
-		return &boundedWriter{ctx: ctx, max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
+		bw := &ws[n]
+		n++
+		*bw = boundedWriter{ctx: ctx, buf: getBuffer(), max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
+		return bw
 	}
+	defer func() {
+		for i := range n {
+			putBuffer(ws[i].buf)
+		}
+	}()
 	subj, text, html := w("subject", r.limits.MaxBytes), w("text", r.limits.MaxBytes), w("html", r.limits.MaxBytes)
 	if err := c.subject.Execute(subj, d); err != nil {
 		return Message{}, templateError("subject", err)
@@ -270,6 +336,23 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 	}
 	msg.HTML = out.buf.String()
 	return msg, nil
+}
+
+// buffers keeps render buffers between renders.
+var buffers = sync.Pool{New: func() any { return bytes.NewBuffer(make([]byte, 0, 8<<10)) }}
+
+func getBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// putBuffer keeps a buffer for the next render, unless a big message grew
+// it: one 512 KiB render must not pin that much per pooled buffer.
+func putBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		buffers.Put(b)
+	}
 }
 
 // layoutError is a failure of the shared layout around a part: its bounds

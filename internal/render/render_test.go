@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"text/template/parse"
 
 	"github.com/stretchr/testify/require"
 
@@ -92,4 +93,19 @@ func TestFooterEndsOneSentence(t *testing.T) {
 	require.Equal(t, "Acme.", EndSentence("Acme"))
 	require.Equal(t, "Acme Inc.", EndSentence("Acme Inc."))
 	require.Equal(t, "Why?", EndSentence("Why?"))
+}
+
+// TestCompanyBakedIntoLayouts: the layouts print the company as text
+// written in once (bakeCompany), not as actions evaluated per message; the
+// golden files show the text is what the actions printed, escaped alike.
+func TestCompanyBakedIntoLayouts(t *testing.T) {
+	r, err := New(Company{Name: "Example & Co", Address: "1 Example Street, Berlin"})
+	require.NoError(t, err)
+	for _, tree := range []*parse.Tree{r.layoutText.Tree, r.layoutHTML.Tree} {
+		for _, n := range tree.Root.Nodes {
+			if a, ok := n.(*parse.ActionNode); ok {
+				require.NotContains(t, a.String(), ".Company", "in %s", tree.Name)
+			}
+		}
+	}
 }

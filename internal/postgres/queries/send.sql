@@ -124,3 +124,33 @@ WHERE NOT EXISTS (
       AND j.state IN ('available', 'scheduled', 'running', 'retryable', 'pending'))
 ORDER BY o.planned_for, o.id
 LIMIT @lim;
+
+-- name: RecordAndClaim :many
+-- RecordOutcomes for one chunk and MarkSending for the next, in one
+-- statement and so one commit, the send path's commit per chunk in a
+-- single round trip. The two updates touch different deliveries (the
+-- recorded ones are 'sending', the claimed ones 'scheduled'); a
+-- data-modifying WITH runs to completion whether or not it is read.
+WITH recorded AS (
+    UPDATE deliveries d
+    SET state = u.state,
+        reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
+        rule = CASE WHEN u.state = 'scheduled' THEN d.rule ELSE u.rule END,
+        planned_for = u.planned_for,
+        attempts = greatest(d.attempts + u.attempts_delta, 0),
+        sent_at = CASE WHEN u.state = 'sent' THEN @now::timestamptz ELSE d.sent_at END,
+        smtp_code = nullif(u.smtp_code, 0),
+        updated_at = @now::timestamptz
+    FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unnest(@reasons::text[]) AS reason,
+                 unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
+                 unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
+    WHERE d.id = u.id AND d.state = 'sending'
+    RETURNING d.id
+)
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = @job_id,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || @installation::text || '@' || @domain::text,
+       updated_at = @now::timestamptz
+FROM campaigns c
+WHERE d.id = ANY(@claim_ids::bigint[]) AND d.state = 'scheduled'
+  AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
+RETURNING d.id;

@@ -372,6 +372,85 @@ func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int
 	return items, nil
 }
 
+const recordAndClaim = `-- name: RecordAndClaim :many
+WITH recorded AS (
+    UPDATE deliveries d
+    SET state = u.state,
+        reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
+        rule = CASE WHEN u.state = 'scheduled' THEN d.rule ELSE u.rule END,
+        planned_for = u.planned_for,
+        attempts = greatest(d.attempts + u.attempts_delta, 0),
+        sent_at = CASE WHEN u.state = 'sent' THEN $4::timestamptz ELSE d.sent_at END,
+        smtp_code = nullif(u.smtp_code, 0),
+        updated_at = $4::timestamptz
+    FROM (SELECT unnest($6::bigint[]) AS id, unnest($7::text[]) AS state, unnest($8::text[]) AS reason,
+                 unnest($9::text[]) AS rule, unnest($10::timestamptz[]) AS planned_for,
+                 unnest($11::int[]) AS attempts_delta, unnest($12::int[]) AS smtp_code) AS u
+    WHERE d.id = u.id AND d.state = 'sending'
+    RETURNING d.id
+)
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || $2::text || '@' || $3::text,
+       updated_at = $4::timestamptz
+FROM campaigns c
+WHERE d.id = ANY($5::bigint[]) AND d.state = 'scheduled'
+  AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
+RETURNING d.id
+`
+
+type RecordAndClaimParams struct {
+	JobID         *int64
+	Installation  string
+	Domain        string
+	Now           time.Time
+	ClaimIds      []int64
+	Ids           []int64
+	States        []string
+	Reasons       []string
+	Rules         []string
+	Planned       []time.Time
+	AttemptsDelta []int32
+	Codes         []int32
+}
+
+// RecordOutcomes for one chunk and MarkSending for the next, in one
+// statement and so one commit, the send path's commit per chunk in a
+// single round trip. The two updates touch different deliveries (the
+// recorded ones are 'sending', the claimed ones 'scheduled'); a
+// data-modifying WITH runs to completion whether or not it is read.
+func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, recordAndClaim,
+		arg.JobID,
+		arg.Installation,
+		arg.Domain,
+		arg.Now,
+		arg.ClaimIds,
+		arg.Ids,
+		arg.States,
+		arg.Reasons,
+		arg.Rules,
+		arg.Planned,
+		arg.AttemptsDelta,
+		arg.Codes,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const recordOutcomes = `-- name: RecordOutcomes :exec
 UPDATE deliveries d
 SET state = u.state,
