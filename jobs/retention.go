@@ -61,7 +61,9 @@ func NewPruneHistoryWorker(store Pruner, retention time.Duration, log *slog.Logg
 }
 
 // Timeout bounds one run.
-func (w *PruneHistoryWorker) Timeout(*river.Job[PruneHistoryArgs]) time.Duration { return PruneHistoryTimeout }
+func (w *PruneHistoryWorker) Timeout(*river.Job[PruneHistoryArgs]) time.Duration {
+	return PruneHistoryTimeout
+}
 
 // Work deletes a run's worth of old final deliveries.
 func (w *PruneHistoryWorker) Work(ctx context.Context, _ *river.Job[PruneHistoryArgs]) error {
