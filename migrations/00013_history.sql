@@ -22,13 +22,16 @@
 -- its history_at (a throttle queue longer than a day) or moved by more
 -- than a day (a deferral, a re-plan) writes its index entry again.
 --
--- The planner writes history_at with the row (COPY); the trigger fills it
--- for any other writer and moves it forward when the invariant would
--- break. Its WHEN clause is evaluated without calling the function, so
--- rows that need nothing (every planned COPY row, nearly every update)
--- pay only that comparison.
+-- The planner writes history_at with the row (COPY); the trigger moves
+-- it forward on an update that would break the invariant. Its WHEN clause
+-- is evaluated without calling the function, so updates that need nothing
+-- (nearly all) pay only that comparison. The trigger is on UPDATE only: a
+-- BEFORE INSERT row trigger would make every COPY insert row by row. A
+-- writer that leaves history_at out gets 'infinity', which is always read
+-- and never pruned: never wrong, only unbounded (test fixtures do this;
+-- the application never does).
 --
--- Retention (jobs.PruneHistory) deletes final deliveries by history_at.
+-- Retention (postgres.Store.PruneDeliveries) deletes final deliveries by history_at.
 --
 -- Cost: the backfill below rewrites every delivery once and the index is
 -- built in one pass; on this machine about 40 s per 10 million rows, with
@@ -38,6 +41,7 @@
 ALTER TABLE deliveries ADD COLUMN history_at timestamptz;
 UPDATE deliveries SET history_at = coalesce(sent_at, planned_for);
 ALTER TABLE deliveries ALTER COLUMN history_at SET NOT NULL;
+ALTER TABLE deliveries ALTER COLUMN history_at SET DEFAULT 'infinity';
 
 -- +goose StatementBegin
 CREATE FUNCTION deliveries_history_at() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -48,9 +52,9 @@ END
 $$;
 -- +goose StatementEnd
 
-CREATE TRIGGER deliveries_history_at BEFORE INSERT OR UPDATE ON deliveries
+CREATE TRIGGER deliveries_history_at BEFORE UPDATE ON deliveries
 FOR EACH ROW
-WHEN (NEW.history_at IS NULL OR coalesce(NEW.sent_at, NEW.planned_for) > NEW.history_at + interval '1 day')
+WHEN (coalesce(NEW.sent_at, NEW.planned_for) > NEW.history_at + interval '1 day')
 EXECUTE FUNCTION deliveries_history_at();
 
 -- The contact index becomes (contact_id, history_at): it still serves

@@ -48,8 +48,8 @@ type dbHist struct {
 // seedRandomHistory writes n contacts over the default tiers with random
 // deliveries across 400 days before and 40 after now, in every state,
 // then moves some of them as sending and re-planning would (late sends,
-// deferrals, earlier re-plans), all through plain SQL so the trigger, not
-// the store, keeps history_at.
+// deferrals, earlier re-plans), all through plain SQL so that the
+// trigger, not the store, keeps history_at on those updates.
 func seedRandomHistory(t *testing.T, s *postgres.Store, pool *pgxpool.Pool, now time.Time, n int, rng *rand.Rand) []int64 {
 	t.Helper()
 	ctx := context.Background()
@@ -75,9 +75,13 @@ func seedRandomHistory(t *testing.T, s *postgres.Store, pool *pgxpool.Pool, now 
 				e := planned.Add(3 * 24 * time.Hour)
 				expires = &e
 			}
+			// history_at as the planner writes it, at the moment the row
+			// counts; or, one time in seven, left to the column's default
+			// ('infinity': always read).
 			_, err := pool.Exec(ctx, `INSERT INTO deliveries (run_id, campaign_id, contact_id, marketing, priority, tier, state, reason,
-				planned_for, sent_at, expires_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $8, $8)`,
-				run, 1+run%5, c.ID, rng.IntN(8) > 0, 10+10*rng.IntN(8), c.Tier, state, planned, sent, expires)
+				planned_for, sent_at, expires_at, created_at, updated_at, history_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9, $10, $8, $8, CASE WHEN $11 THEN coalesce($9::timestamptz, $8::timestamptz) ELSE 'infinity'::timestamptz END)`,
+				run, 1+run%5, c.ID, rng.IntN(8) > 0, 10+10*rng.IntN(8), c.Tier, state, planned, sent, expires, rng.IntN(7) > 0)
 			require.NoError(t, err)
 			run++
 		}
@@ -228,7 +232,7 @@ func TestPruneDeliveries(t *testing.T) {
 		}
 		var id int64
 		require.NoError(t, pool.QueryRow(ctx, `INSERT INTO deliveries (run_id, campaign_id, contact_id, marketing, priority, tier, state, reason,
-			planned_for, sent_at, created_at, updated_at) VALUES ($1, 1, $2, true, 50, 'medium', $3, $3, $4, $5, $4, $4) RETURNING id`,
+			planned_for, sent_at, created_at, updated_at, history_at) VALUES ($1, 1, $2, true, 50, 'medium', $3, $3, $4, $5, $4, $4, $4) RETURNING id`,
 			i+1, c.ID, r.state, at, sent).Scan(&id))
 		ids = append(ids, id)
 	}
