@@ -56,6 +56,9 @@ type Workers struct {
 	// Rollup keeps the insight rollups; nil leaves the job out (and out of
 	// PeriodicJobs).
 	Rollup *InsightRollupWorker
+	// Prune deletes final deliveries older than DELIVERY_RETENTION; nil
+	// leaves the job out (and out of PeriodicJobs).
+	Prune *PruneHistoryWorker
 }
 
 // Register adds the workers to w.
@@ -72,6 +75,9 @@ func Register(w *river.Workers, ws Workers) {
 	}
 	if ws.Rollup != nil {
 		river.AddWorker(w, ws.Rollup)
+	}
+	if ws.Prune != nil {
+		river.AddWorker(w, ws.Prune)
 	}
 }
 

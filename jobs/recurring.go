@@ -53,6 +53,10 @@ func PeriodicJobs(ws Workers) []*river.PeriodicJob {
 			func() (river.JobArgs, *river.InsertOpts) { return InsightRollupArgs{}, nil },
 			&river.PeriodicJobOpts{RunOnStart: true}))
 	}
+	if ws.Prune != nil {
+		out = append(out, river.NewPeriodicJob(river.PeriodicInterval(PruneHistoryInterval),
+			func() (river.JobArgs, *river.InsertOpts) { return PruneHistoryArgs{}, nil }, nil))
+	}
 	return out
 }
 

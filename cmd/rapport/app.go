@@ -243,6 +243,14 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	if err := store.Seed(ctx); err != nil {
 		return fail(err)
 	}
+	tiers, err := store.Tiers(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if err := checkRetention(tiers, cfg.Retention.Deliveries); err != nil {
+		return fail(err)
+	}
+	store.SetRetention(cfg.Retention.Deliveries)
 	signer, err := token.New(cfg.SecretKeys)
 	if err != nil {
 		return fail(fmt.Errorf("SECRET_KEY: %w", err))
@@ -297,6 +305,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 			Client: webhook.NewClient(webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate}), Stopping: stopping, Metrics: reg}),
 		Resend: jobs.NewResendLostWorker(store, jobs.ResendLostConfig{Clock: clock, Log: log, SendBatch: cfg.SendBatch}),
 		Rollup: jobs.NewInsightRollupWorker(insights),
+		Prune:  jobs.NewPruneHistoryWorker(store, cfg.Retention.Deliveries, log),
 	}
 	rc, err := newRiver(pool, cfg, log, workers, planTimeout, clientID, r)
 	if err != nil {
@@ -308,6 +317,20 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 			Log: log, Counter: reg},
 		endpoints: endpoints.New(store, signer, clock, cfg.WebhookAllowPrivate),
 		beater:    heartbeat.New(store, clientID, heartbeat.Config{Log: log})}, nil
+}
+
+// checkRetention refuses to start when a tier's rule reads further back
+// than deliveries are kept: its decisions would rest on a history the
+// prune_history job has cut short.
+func checkRetention(tiers []outreach.Tier, retention time.Duration) error {
+	var errs []error
+	for _, t := range tiers {
+		for _, f := range t.Rule.WithinRetention(retention) {
+			errs = append(errs, fmt.Errorf("DELIVERY_RETENTION: %s is shorter than tier %s's %s; lengthen it or shorten the rule",
+				outreach.FormatDuration(retention), t.Key, f.Field))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func newTransport(cfg *config.Config) (mailer.Transport, error) {
@@ -331,7 +354,13 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // a second; sends are batched, but a short cooldown keeps latency low.
 func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.Workers, jobTimeout time.Duration, id string, r roles) (*jobs.Client, error) {
 	rc := &river.Config{Logger: log, ID: id,
-		Middleware: []rivertype.Middleware{&jobs.DatabaseWait{Ping: pool.Ping, Log: log}}}
+		Middleware: []rivertype.Middleware{&jobs.DatabaseWait{Ping: pool.Ping, Log: log}},
+		// How long finished jobs stay in river_job (the leader's
+		// maintenance deletes them after): RIVER_*_RETENTION, River's own
+		// defaults unless set. Lost-delivery sweeps look at live jobs only.
+		CompletedJobRetentionPeriod: cfg.Retention.RiverCompleted,
+		CancelledJobRetentionPeriod: cfg.Retention.RiverCancelled,
+		DiscardedJobRetentionPeriod: cfg.Retention.RiverDiscarded}
 	if r.works() {
 		workers := river.NewWorkers()
 		jobs.Register(workers, ws)

@@ -57,6 +57,20 @@ type Config struct {
 	// text, HTML); TemplateTimeout bounds rendering one message.
 	TemplateMaxBytes int
 	TemplateTimeout  time.Duration
+	Retention        Retention
+}
+
+// Retention is how long finished work is kept.
+type Retention struct {
+	// Deliveries is how long final deliveries are kept
+	// (DELIVERY_RETENTION): the prune_history job deletes older ones once
+	// the insight rollup has covered them. No tier's cap window, min gap
+	// or target interval may be longer (checked at start and when a tier
+	// is saved).
+	Deliveries time.Duration
+	// River's Completed/Cancelled/DiscardedJobRetentionPeriod: how long
+	// finished jobs stay in river_job; -1 keeps them for ever.
+	RiverCompleted, RiverCancelled, RiverDiscarded time.Duration
 }
 
 // Feedback is where bounces and complaints come in, and the headers that
@@ -309,6 +323,7 @@ func Load(getenv func(string) string) (*Config, error) {
 		c.Feedback.ListIDDomain = outreach.EmailDomain(c.From.Address)
 	}
 	c.Console = loadConsole(get, bad)
+	c.Retention = loadRetention(get, bad)
 	return c, errors.Join(errs...)
 }
 
@@ -338,6 +353,39 @@ func loadConsole(get func(string, string) string, bad func(string, string, ...an
 		bad("CONSOLE_ADMIN_EMAIL", "must be a bare email address such as admin@example.com")
 	}
 	return c
+}
+
+// loadRetention reads how long deliveries and River's finished jobs are
+// kept. River's defaults are written out so the figures are visible here
+// and in the README, not only in River's source.
+func loadRetention(get func(string, string) string, bad func(string, string, ...any)) Retention {
+	day := 24 * time.Hour
+	r := Retention{Deliveries: 400 * day, RiverCompleted: day, RiverCancelled: day, RiverDiscarded: 7 * day}
+	dur := func(name string, def, lo, hi time.Duration, off bool) time.Duration {
+		s := get(name, "")
+		if s == "" {
+			return def
+		}
+		if off && strings.EqualFold(s, "forever") {
+			return -1
+		}
+		d, err := outreach.ParseDuration(s)
+		if err != nil || d < lo || d > hi {
+			also := ""
+			if off {
+				also = ", or forever"
+			}
+			bad(name, "must be a duration from %s to %s, such as %s%s", outreach.FormatDuration(lo), outreach.FormatDuration(hi),
+				outreach.FormatDuration(def), also)
+			return def
+		}
+		return d
+	}
+	r.Deliveries = dur("DELIVERY_RETENTION", r.Deliveries, day, 100*366*day, false)
+	r.RiverCompleted = dur("RIVER_COMPLETED_RETENTION", r.RiverCompleted, time.Minute, 366*day, true)
+	r.RiverCancelled = dur("RIVER_CANCELLED_RETENTION", r.RiverCancelled, time.Minute, 366*day, true)
+	r.RiverDiscarded = dur("RIVER_DISCARDED_RETENTION", r.RiverDiscarded, time.Minute, 366*day, true)
+	return r
 }
 
 func intVar(get func(string, string) string, bad func(string, string, ...any), name string, def, lo, hi int) int {

@@ -171,3 +171,21 @@ func TestEventsSecretLength(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, c.EventsSecret, 32)
 }
+
+func TestLoadRetention(t *testing.T) {
+	day := 24 * time.Hour
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.Equal(t, Retention{Deliveries: 400 * day, RiverCompleted: day, RiverCancelled: day, RiverDiscarded: 7 * day}, c.Retention)
+
+	m := valid()
+	m["DELIVERY_RETENTION"], m["RIVER_COMPLETED_RETENTION"], m["RIVER_CANCELLED_RETENTION"], m["RIVER_DISCARDED_RETENTION"] = "730d", "1h", "forever", "30d"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.Equal(t, Retention{Deliveries: 730 * day, RiverCompleted: time.Hour, RiverCancelled: -1, RiverDiscarded: 30 * day}, c.Retention)
+
+	m["DELIVERY_RETENTION"], m["RIVER_DISCARDED_RETENTION"] = "forever", "0s"
+	_, err = Load(env(m))
+	require.ErrorContains(t, err, "DELIVERY_RETENTION: must be a duration from 1d")
+	require.ErrorContains(t, err, "RIVER_DISCARDED_RETENTION: must be a duration from 1m")
+}

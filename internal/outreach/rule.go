@@ -171,3 +171,28 @@ func Stricter(assigned Tier, preferred *Tier) Tier {
 	}
 	return assigned
 }
+
+// WithinRetention reports, as field errors, every window of the rule (its
+// caps, min gap and target interval) that reaches further back than
+// deliveries are kept (DELIVERY_RETENTION): the cadence would then decide
+// on a history retention has already cut short. A zero retention checks
+// nothing.
+func (r Rule) WithinRetention(retention time.Duration) []FieldError {
+	if retention <= 0 {
+		return nil
+	}
+	msg := "must not be longer than the deliveries' retention (DELIVERY_RETENTION, " + FormatDuration(retention) + ")"
+	var errs []FieldError
+	for i, c := range r.Caps {
+		if time.Duration(c.Window) > retention {
+			errs = append(errs, FieldError{Field: fmt.Sprintf("caps[%d].window", i), Message: msg})
+		}
+	}
+	if r.MinGap > retention {
+		errs = append(errs, FieldError{Field: "min_gap", Message: msg})
+	}
+	if r.TargetInterval > retention {
+		errs = append(errs, FieldError{Field: "target_interval", Message: msg})
+	}
+	return errs
+}

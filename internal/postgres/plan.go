@@ -12,6 +12,14 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
+// HistorySlack is how far a delivery's history_at may lag behind the
+// moment it counts at, coalesce(sent_at, planned_for) (migration 00013:
+// the trigger keeps coalesce(sent_at, planned_for) <= history_at + 1 day).
+// A history read since T therefore reads history_at > T - HistorySlack,
+// the recent end of deliveries_history_idx only. It must equal the
+// trigger's interval.
+const HistorySlack = 24 * time.Hour
+
 // AudienceBatch selects the next batch of a campaign's audience: contacts
 // with ids in (After, Max] matching the audience, in id order, with their
 // cap history since Since.
@@ -56,9 +64,14 @@ func (t *Tx) AudienceTargets(ctx context.Context, b AudienceBatch) ([]planner.Ta
 }
 
 // targets loads the cap history and suppressions of an id-ordered batch of
-// contacts: the history in one range scan over the batch's id span.
+// contacts: the history in one query, reading each contact's deliveries
+// since the moment only (deliveries_history_idx), whatever is older.
 func (t *Tx) targets(ctx context.Context, rows []dbsqlc.Contact, since time.Time) ([]planner.Target, error) {
-	hist, err := t.q.CapHistory(ctx, dbsqlc.CapHistoryParams{LoID: rows[0].ID, HiID: rows[len(rows)-1].ID, Since: since})
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	hist, err := t.q.CapHistory(ctx, dbsqlc.CapHistoryParams{ContactIds: ids, Since: since, HistoryFrom: since.Add(-HistorySlack)})
 	if err != nil {
 		return nil, mapError("cap history", err)
 	}
@@ -173,7 +186,8 @@ func (t *Tx) RecordPlan(ctx context.Context, p Plan) ([]int64, error) {
 	for i, d := range p.Deliveries {
 		rows[i] = dbsqlc.DeliveriesCopyParams{ID: ids[i], RunID: d.RunID, CampaignID: d.CampaignID, ContactID: d.ContactID,
 			Marketing: d.Marketing, Priority: int32(d.Priority), Tier: d.Tier, State: string(d.State), Reason: string(d.Reason),
-			Rule: d.Rule, PlannedFor: d.PlannedFor, ExpiresAt: d.ExpiresAt, CreatedAt: now, UpdatedAt: now}
+			Rule: d.Rule, PlannedFor: d.PlannedFor, ExpiresAt: d.ExpiresAt, CreatedAt: now, UpdatedAt: now,
+			HistoryAt: d.PlannedFor}
 	}
 	if _, err := t.q.DeliveriesCopy(ctx, rows); err != nil {
 		return nil, mapError("copy deliveries", err)
@@ -233,7 +247,8 @@ func (t *Tx) HeldDeliveries(ctx context.Context, campaignID, afterID int64, limi
 // (sent, sending, unknown and reserved) since a moment, except one: the
 // history a delivery is re-planned against.
 func (t *Tx) ContactCapHistory(ctx context.Context, contactID, exceptID int64, since time.Time) ([]cadence.Event, error) {
-	rows, err := t.q.ContactCapHistory(ctx, dbsqlc.ContactCapHistoryParams{ContactID: contactID, ExceptID: exceptID, Since: since})
+	rows, err := t.q.ContactCapHistory(ctx, dbsqlc.ContactCapHistoryParams{ContactID: contactID, ExceptID: exceptID, Since: since,
+		HistoryFrom: since.Add(-HistorySlack)})
 	if err != nil {
 		return nil, mapError("contact cap history", err)
 	}

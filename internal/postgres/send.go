@@ -103,7 +103,7 @@ func (t *Tx) SendState(ctx context.Context, contacts []outreach.Contact, since t
 	for i, c := range contacts {
 		ids[i] = c.ID
 	}
-	rows, err := t.q.SentHistory(ctx, dbsqlc.SentHistoryParams{ContactIds: ids, Since: since})
+	rows, err := t.q.SentHistory(ctx, dbsqlc.SentHistoryParams{ContactIds: ids, Since: since, HistoryFrom: since.Add(-HistorySlack)})
 	if err != nil {
 		return SendState{}, mapError("sent history", err)
 	}

@@ -24,7 +24,15 @@ type Store struct {
 	q     *dbsqlc.Queries
 	clock outreach.Clock
 	subs  subscriptions // webhook event types some endpoint takes
+	// retention is how long final deliveries are kept (DELIVERY_RETENTION);
+	// a tier whose rule reaches further back is refused. Zero: unchecked.
+	retention time.Duration
 }
+
+// SetRetention makes CreateTier and UpdateTier refuse a rule whose cap
+// windows, min gap or target interval are longer than d, the time final
+// deliveries are kept (PruneDeliveries). Call it before serving.
+func (s *Store) SetRetention(d time.Duration) { s.retention = d }
 
 // NewStore returns a store over pool.
 func NewStore(pool *pgxpool.Pool, clock outreach.Clock) *Store {

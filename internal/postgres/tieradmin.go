@@ -8,9 +8,11 @@ import (
 	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
-// validRule checks a tier and returns its rule in stored (JSON) form.
-func validRule(t outreach.Tier) ([]byte, error) {
-	if errs := t.Validate(); len(errs) > 0 {
+// validRule checks a tier, and that its rule reads no further back than
+// deliveries are kept (SetRetention), and returns its rule in stored
+// (JSON) form.
+func (s *Store) validRule(t outreach.Tier) ([]byte, error) {
+	if errs := append(t.Validate(), t.Rule.WithinRetention(s.retention)...); len(errs) > 0 {
 		return nil, outreach.Invalid(errs...)
 	}
 	return json.Marshal(t.Rule)
@@ -18,7 +20,7 @@ func validRule(t outreach.Tier) ([]byte, error) {
 
 // CreateTier adds a tier.
 func (s *Store) CreateTier(ctx context.Context, actor string, t outreach.Tier) (outreach.Tier, error) {
-	rule, err := validRule(t)
+	rule, err := s.validRule(t)
 	if err != nil {
 		return outreach.Tier{}, err
 	}
@@ -41,7 +43,7 @@ func (s *Store) CreateTier(ctx context.Context, actor string, t outreach.Tier) (
 // UpdateTier replaces a tier's fields and rule, bumping its version; the
 // audit log keeps who, when, before and after.
 func (s *Store) UpdateTier(ctx context.Context, actor string, t outreach.Tier) (outreach.Tier, error) {
-	rule, err := validRule(t)
+	rule, err := s.validRule(t)
 	if err != nil {
 		return outreach.Tier{}, err
 	}

@@ -26,12 +26,14 @@ LIMIT @lim;
 -- name: CapHistory :many
 -- Marketing deliveries that count against caps for a set of contacts: sent
 -- ones at their send time, reserved ones at their planned time.
--- Batches are id-ordered, so the history is read as one index range scan
--- over the batch's id span (rows of contacts outside the batch are dropped
--- by the caller) instead of one probe per contact.
+-- One range scan of deliveries_history_idx per contact over its recent end
+-- (history_at, 00013): what counts since @since has history_at after
+-- @history_from = @since - HistorySlack, so older history, however long,
+-- is never read.
 SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id, campaign_id
 FROM deliveries
-WHERE contact_id BETWEEN @lo_id::bigint AND @hi_id::bigint
+WHERE contact_id = ANY(@contact_ids::bigint[])
+  AND history_at > @history_from::timestamptz
   AND marketing
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz

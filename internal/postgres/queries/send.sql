@@ -14,10 +14,13 @@ ORDER BY d.contact_id, d.planned_for, d.id;
 SELECT * FROM contacts WHERE id = ANY(@ids::bigint[]) ORDER BY id FOR UPDATE;
 
 -- name: SentHistory :many
--- What was really sent (or may have been) to these contacts lately.
+-- What was really sent (or may have been) to these contacts lately. The
+-- history_at bound (00013) keeps the read to each contact's recent rows.
 SELECT contact_id, coalesce(sent_at, planned_for)::timestamptz AS at
 FROM deliveries
-WHERE contact_id = ANY(@contact_ids::bigint[]) AND marketing
+WHERE contact_id = ANY(@contact_ids::bigint[])
+  AND history_at > @history_from::timestamptz
+  AND marketing
   AND state IN ('sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz;
 
@@ -52,10 +55,13 @@ SELECT * FROM campaigns WHERE id = ANY(@ids::bigint[]);
 
 -- name: ContactCapHistory :many
 -- One contact's deliveries counting against caps, except one: for
--- re-planning a delivery that failed its send-time check.
+-- re-planning a delivery that failed its send-time check. Bounded by
+-- history_at as SentHistory.
 SELECT id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state
 FROM deliveries
-WHERE contact_id = @contact_id AND marketing AND id <> @except_id
+WHERE contact_id = @contact_id
+  AND history_at > @history_from::timestamptz
+  AND marketing AND id <> @except_id
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz;
 

@@ -43,6 +43,7 @@ func (r iteratorForDeliveriesCopy) Values() ([]interface{}, error) {
 		r.rows[0].ExpiresAt,
 		r.rows[0].CreatedAt,
 		r.rows[0].UpdatedAt,
+		r.rows[0].HistoryAt,
 	}, nil
 }
 
@@ -51,5 +52,5 @@ func (r iteratorForDeliveriesCopy) Err() error {
 }
 
 func (q *Queries) DeliveriesCopy(ctx context.Context, arg []DeliveriesCopyParams) (int64, error) {
-	return q.db.CopyFrom(ctx, []string{"deliveries"}, []string{"id", "run_id", "campaign_id", "contact_id", "marketing", "priority", "tier", "state", "reason", "rule", "planned_for", "expires_at", "created_at", "updated_at"}, &iteratorForDeliveriesCopy{rows: arg})
+	return q.db.CopyFrom(ctx, []string{"deliveries"}, []string{"id", "run_id", "campaign_id", "contact_id", "marketing", "priority", "tier", "state", "reason", "rule", "planned_for", "expires_at", "created_at", "updated_at", "history_at"}, &iteratorForDeliveriesCopy{rows: arg})
 }

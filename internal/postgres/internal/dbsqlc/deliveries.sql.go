@@ -24,4 +24,5 @@ type DeliveriesCopyParams struct {
 	ExpiresAt  *time.Time
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
+	HistoryAt  time.Time
 }

@@ -301,6 +301,7 @@ SELECT e.id, e.contact_id, e.kind, e.detail, e.created_at, c.tier AS assigned,
                  ORDER BY d.created_at DESC, d.id DESC LIMIT 1), '')::text AS last_tier,
        coalesce((SELECT d.campaign_id FROM deliveries d WHERE d.contact_id = e.contact_id AND d.marketing AND d.state = 'sent'
                    AND d.sent_at <= e.created_at AND d.sent_at > e.created_at - interval '7 days'
+                   AND d.history_at > e.created_at - interval '8 days'
                  ORDER BY d.sent_at DESC, d.id DESC LIMIT 1), 0)::bigint AS campaign_id
 FROM contact_events e JOIN contacts c ON c.id = e.contact_id
 WHERE e.id > $1::bigint AND e.kind IN ('unsubscribed', 'paused', 'suppressed', 'preferences_changed')

@@ -174,6 +174,7 @@ type Delivery struct {
 	SmtpCode   *int32
 	Feedback   *string
 	FeedbackAt *time.Time
+	HistoryAt  time.Time
 }
 
 type DriftDecision struct {

@@ -165,7 +165,8 @@ func (q *Queries) CampaignStatusShare(ctx context.Context, id int64) (string, er
 const capHistory = `-- name: CapHistory :many
 SELECT id, contact_id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state, expires_at, run_id, campaign_id
 FROM deliveries
-WHERE contact_id BETWEEN $1::bigint AND $2::bigint
+WHERE contact_id = ANY($1::bigint[])
+  AND history_at > $2::timestamptz
   AND marketing
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > $3::timestamptz
@@ -173,9 +174,9 @@ ORDER BY contact_id, 3
 `
 
 type CapHistoryParams struct {
-	LoID  int64
-	HiID  int64
-	Since time.Time
+	ContactIds  []int64
+	HistoryFrom time.Time
+	Since       time.Time
 }
 
 type CapHistoryRow struct {
@@ -191,11 +192,12 @@ type CapHistoryRow struct {
 
 // Marketing deliveries that count against caps for a set of contacts: sent
 // ones at their send time, reserved ones at their planned time.
-// Batches are id-ordered, so the history is read as one index range scan
-// over the batch's id span (rows of contacts outside the batch are dropped
-// by the caller) instead of one probe per contact.
+// One range scan of deliveries_history_idx per contact over its recent end
+// (history_at, 00013): what counts since @since has history_at after
+// @history_from = @since - HistorySlack, so older history, however long,
+// is never read.
 func (q *Queries) CapHistory(ctx context.Context, arg CapHistoryParams) ([]CapHistoryRow, error) {
-	rows, err := q.db.Query(ctx, capHistory, arg.LoID, arg.HiID, arg.Since)
+	rows, err := q.db.Query(ctx, capHistory, arg.ContactIds, arg.HistoryFrom, arg.Since)
 	if err != nil {
 		return nil, err
 	}

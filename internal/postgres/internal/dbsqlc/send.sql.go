@@ -94,15 +94,18 @@ func (q *Queries) CampaignsByIDs(ctx context.Context, ids []int64) ([]Campaign, 
 const contactCapHistory = `-- name: ContactCapHistory :many
 SELECT id, coalesce(sent_at, planned_for)::timestamptz AS at, priority, state
 FROM deliveries
-WHERE contact_id = $1 AND marketing AND id <> $2
+WHERE contact_id = $1
+  AND history_at > $2::timestamptz
+  AND marketing AND id <> $3
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
-  AND coalesce(sent_at, planned_for) > $3::timestamptz
+  AND coalesce(sent_at, planned_for) > $4::timestamptz
 `
 
 type ContactCapHistoryParams struct {
-	ContactID int64
-	ExceptID  int64
-	Since     time.Time
+	ContactID   int64
+	HistoryFrom time.Time
+	ExceptID    int64
+	Since       time.Time
 }
 
 type ContactCapHistoryRow struct {
@@ -113,9 +116,15 @@ type ContactCapHistoryRow struct {
 }
 
 // One contact's deliveries counting against caps, except one: for
-// re-planning a delivery that failed its send-time check.
+// re-planning a delivery that failed its send-time check. Bounded by
+// history_at as SentHistory.
 func (q *Queries) ContactCapHistory(ctx context.Context, arg ContactCapHistoryParams) ([]ContactCapHistoryRow, error) {
-	rows, err := q.db.Query(ctx, contactCapHistory, arg.ContactID, arg.ExceptID, arg.Since)
+	rows, err := q.db.Query(ctx, contactCapHistory,
+		arg.ContactID,
+		arg.HistoryFrom,
+		arg.ExceptID,
+		arg.Since,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -560,14 +569,17 @@ func (q *Queries) SendLoad(ctx context.Context, ids []int64) ([]SendLoadRow, err
 const sentHistory = `-- name: SentHistory :many
 SELECT contact_id, coalesce(sent_at, planned_for)::timestamptz AS at
 FROM deliveries
-WHERE contact_id = ANY($1::bigint[]) AND marketing
+WHERE contact_id = ANY($1::bigint[])
+  AND history_at > $2::timestamptz
+  AND marketing
   AND state IN ('sending', 'sent', 'unknown')
-  AND coalesce(sent_at, planned_for) > $2::timestamptz
+  AND coalesce(sent_at, planned_for) > $3::timestamptz
 `
 
 type SentHistoryParams struct {
-	ContactIds []int64
-	Since      time.Time
+	ContactIds  []int64
+	HistoryFrom time.Time
+	Since       time.Time
 }
 
 type SentHistoryRow struct {
@@ -575,9 +587,10 @@ type SentHistoryRow struct {
 	At        time.Time
 }
 
-// What was really sent (or may have been) to these contacts lately.
+// What was really sent (or may have been) to these contacts lately. The
+// history_at bound (00013) keeps the read to each contact's recent rows.
 func (q *Queries) SentHistory(ctx context.Context, arg SentHistoryParams) ([]SentHistoryRow, error) {
-	rows, err := q.db.Query(ctx, sentHistory, arg.ContactIds, arg.Since)
+	rows, err := q.db.Query(ctx, sentHistory, arg.ContactIds, arg.HistoryFrom, arg.Since)
 	if err != nil {
 		return nil, err
 	}
