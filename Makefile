@@ -12,7 +12,7 @@ GO ?= go
 
 DB = $$(./.ci/postgres.sh)
 
-.PHONY: run test check bench bench-dkim profile build sqlc sqlc-diff crashtest clean-data
+.PHONY: run test check bench bench-dkim profile build sqlc sqlc-diff crashtest scale clean-data
 
 # The version and commit `rapport version` prints come from git.
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -87,6 +87,13 @@ clean-data:
 # The system tests alone: worker processes killed mid-send, an SMTP outage,
 # global and per-domain rates and unsubscribes racing sends, each against
 # separate rapport and smtpsink processes (internal/systemtest).
+# scale measures one campaign of 20,000 messages with one and with two
+# worker processes against one database (docs/scaling.md); the figures
+# are the "scale workers=" lines.
+scale:
+	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
+	SCALE_CONTACTS=$${SCALE_CONTACTS:-20000} $(GO) test -count=1 -v -timeout 30m -run 'TestScaleWorkers' ./internal/systemtest/ | grep -E 'scale workers=|^(---|ok|FAIL)'
+
 crashtest:
 	@set -euo pipefail; export DATABASE_URL="$(DB)"; \
 	$(GO) test -count=1 -v -timeout 20m -run 'Crash|Outage|Throttle|UnsubscribeRace' ./internal/systemtest/

@@ -73,14 +73,12 @@ func (c *cluster) rapportTicks() int64 {
 // rapport's processes spent per message. Then it checks that the caps
 // hold across processes (a second campaign to the same contacts, whose
 // tier allows one message a day, sends nothing) and that a global
-// throttle holds for both processes together. It runs only with
-// RAPPORT_SCALE=1: it takes minutes and is a measurement, whose figures
-// it logs and never asserts.
+// throttle holds for both processes together. Those it asserts; the
+// rates and CPU figures it logs and never asserts (a measurement:
+// `make scale` runs it with 20,000 messages and prints them; `make test`
+// with 4,000, for the assertions).
 func TestScaleWorkers(t *testing.T) {
-	if os.Getenv("RAPPORT_SCALE") != "1" {
-		t.Skip("a measurement: RAPPORT_SCALE=1 runs it")
-	}
-	n := 20000
+	n := 4000
 	if v, err := strconv.Atoi(os.Getenv("SCALE_CONTACTS")); err == nil && v > 0 {
 		n = v
 	}
