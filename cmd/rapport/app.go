@@ -279,7 +279,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 	links := token.Links{Signer: signer, Base: cfg.PublicURL}
 	// The campaign service enqueues through an insert-only River client,
 	// made before the workers that use the service: one-way wiring.
-	inserter, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: log})
+	inserter, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: riverLogger(log)})
 	if err != nil {
 		return fail(err)
 	}
@@ -353,7 +353,7 @@ func newTransport(cfg *config.Config) (mailer.Transport, error) {
 // default 100 ms FetchCooldown a client works at most MaxWorkers/0.1 s jobs
 // a second; sends are batched, but a short cooldown keeps latency low.
 func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.Workers, jobTimeout time.Duration, id string, r roles) (*jobs.Client, error) {
-	rc := &river.Config{Logger: log, ID: id,
+	rc := &river.Config{Logger: riverLogger(log), ID: id,
 		Middleware: []rivertype.Middleware{&jobs.DatabaseWait{Ping: pool.Ping, Log: log}},
 		// How long finished jobs stay in river_job (the leader's
 		// maintenance deletes them after): RIVER_*_RETENTION, River's own
