@@ -53,7 +53,13 @@ func Compose(buf *bytes.Buffer, e *Envelope, dkim *DKIMSigner) error {
 	if dkim == nil {
 		return nil
 	}
-	sig, err := dkim.signature(buf.Bytes())
+	// t= is the message's Date (the injected clock's), so a signature is
+	// as reproducible as the message it signs.
+	at := e.Date
+	if at.IsZero() {
+		at = time.Now()
+	}
+	sig, err := dkim.signature(buf.Bytes(), at)
 	if err != nil {
 		return fmt.Errorf("dkim: %w", err)
 	}

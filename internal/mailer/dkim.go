@@ -48,12 +48,12 @@ func NewDKIM(domain, selector string, keyPEM []byte) (*DKIMSigner, error) {
 
 // signature returns the DKIM-Signature field's value for a whole message
 // (CRLF line endings, as Compose writes it): relaxed/relaxed, SHA-256, the
-// body hashed whole (no l=), SignedHeaders in h=, t= now. It is computed
+// body hashed whole (no l=), SignedHeaders in h=, t= at. It is computed
 // here, in one pass on the caller's goroutine, rather than by go-msgauth's
 // signer, which runs a goroutine and a pipe per message and canonicalizes
 // byte by byte: about 100 µs a message besides the signature itself.
 // The tests verify what it signs with go-msgauth's verifier.
-func (s *DKIMSigner) signature(msg []byte) (string, error) {
+func (s *DKIMSigner) signature(msg []byte, at time.Time) (string, error) {
 	head, body, ok := bytes.Cut(msg, []byte("\r\n\r\n"))
 	if !ok {
 		return "", errors.New("message has no body")
@@ -72,7 +72,7 @@ func (s *DKIMSigner) signature(msg []byte) (string, error) {
 		keys[i] = strings.ToLower(k)
 	}
 	value := "v=1; a=" + algo + "; c=relaxed/relaxed; d=" + s.domain + "; s=" + s.selector +
-		"; t=" + strconv.FormatInt(time.Now().Unix(), 10) + ";\r\n h=" + strings.Join(keys, ":") +
+		"; t=" + strconv.FormatInt(at.Unix(), 10) + ";\r\n h=" + strings.Join(keys, ":") +
 		";\r\n bh=" + bh + ";\r\n b="
 
 	h.Reset()

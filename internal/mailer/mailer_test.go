@@ -13,6 +13,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -63,6 +64,8 @@ func TestDKIMVerifiesIndependently(t *testing.T) {
 			var buf bytes.Buffer
 			require.NoError(t, Compose(&buf, envelope("ada@example.org"), signer))
 			verifyDKIM(t, buf.Bytes(), k.record)
+			require.Contains(t, buf.String(), "; t="+strconv.FormatInt(envelope("").Date.Unix(), 10)+";",
+				"t= is the message's Date, from the injected clock")
 
 			// Through a real SMTP server: the message is rendered again
 			// on the wire, and must still verify.
