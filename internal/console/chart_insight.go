@@ -59,18 +59,18 @@ func barGrid(id, title, desc string, cols []string, rows []gridRow) template.HTM
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s-title %s-desc">`,
 		labelW+plotW+8, height, id, id)
-	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, dashEsc(title), id, dashEsc(desc))
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, esc(title), id, esc(desc))
 	for j, c := range cols {
 		x := float64(labelW) + float64(j)*slot + slot/2
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#52525b" text-anchor="middle">%s</text>`, x, top+12, dashEsc(c))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#52525b" text-anchor="middle">%s</text>`, x, top+12, esc(c))
 	}
 	for i, r := range rows {
 		y0 := top + headH + rowH*i
 		base := y0 + rowH - 34
 		plotH := float64(rowH - 34 - 22)
-		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, y0+30, dashEsc(r.Label))
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, y0+30, esc(r.Label))
 		if r.Sub != "" {
-			fmt.Fprintf(&b, `<text x="0" y="%d" font-size="12" fill="#52525b">%s</text>`, y0+48, dashEsc(r.Sub))
+			fmt.Fprintf(&b, `<text x="0" y="%d" font-size="12" fill="#52525b">%s</text>`, y0+48, esc(r.Sub))
 		}
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#a1a1aa" stroke-width="1"/>`, labelW, base, labelW+plotW, base)
 		for j, bar := range r.Bars {
@@ -88,17 +88,17 @@ func barGrid(id, title, desc string, cols []string, rows []gridRow) template.HTM
 					fill = `fill="#ffffff" stroke="#7c2d12" stroke-width="1.5" stroke-dasharray="3 2"`
 				}
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" %s><title>%s, %s: %s</title></rect>`,
-					cx-barW/2, float64(base)-h, barW, h, fill, dashEsc(r.Label), dashEsc(cols[j]), dashEsc(bar.Text))
+					cx-barW/2, float64(base)-h, barW, h, fill, esc(r.Label), esc(cols[j]), esc(bar.Text))
 			}
 			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="12" font-weight="600" fill="#18181b" text-anchor="middle">%s</text>`,
-				cx, float64(base)-h-5, dashEsc(bar.Text))
+				cx, float64(base)-h-5, esc(bar.Text))
 			if bar.Note != "" {
-				fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#52525b" text-anchor="middle">%s</text>`, cx, base+15, dashEsc(bar.Note))
+				fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#52525b" text-anchor="middle">%s</text>`, cx, base+15, esc(bar.Note))
 			}
 		}
 	}
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) // every text in it went through dashEsc
+	return template.HTML(b.String()) // every text in it went through esc
 }
 
 // rateText writes a rate per 1,000 with one decimal, "—" for none (nothing

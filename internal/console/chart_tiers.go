@@ -2,9 +2,7 @@ package console
 
 import (
 	"fmt"
-	"html"
 	"html/template"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -47,7 +45,7 @@ func dashMultiples(id, title, desc string, days []time.Time, rows []dashSeries) 
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s-title %s-desc">`,
 		labelW+plotW+8, height, id, id)
-	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, dashEsc(title), id, dashEsc(desc))
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, esc(title), id, esc(desc))
 	for i, r := range rows {
 		y0 := top + rowH*i
 		base := y0 + rowH - 14
@@ -55,8 +53,8 @@ func dashMultiples(id, title, desc string, days []time.Time, rows []dashSeries) 
 		for _, v := range r.Values {
 			total += v
 		}
-		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, y0+24, dashEsc(r.Label))
-		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="13" fill="#52525b">%s in all</text>`, y0+42, dashEsc(dashThousands(total)))
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, y0+24, esc(r.Label))
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="13" fill="#52525b">%s in all</text>`, y0+42, esc(thousands(total)))
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#a1a1aa" stroke-width="1"/>`, labelW, base, labelW+plotW, base)
 		for j, v := range r.Values {
 			if v == 0 || j >= n {
@@ -66,7 +64,7 @@ func dashMultiples(id, title, desc string, days []time.Time, rows []dashSeries) 
 			h = max(h, 1.5)
 			x := float64(labelW) + float64(j)*slot + (slot-barW)/2
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="#1d4ed8"><title>%s, %s: %s</title></rect>`,
-				x, float64(base)-h, barW, h, dashEsc(r.Label), dashEsc(days[j].Format("2 Jan")), dashEsc(dashThousands(v)))
+				x, float64(base)-h, barW, h, esc(r.Label), esc(days[j].Format("2 Jan")), esc(thousands(v)))
 		}
 	}
 	axisY := top + rowH*len(rows) + 16
@@ -75,10 +73,10 @@ func dashMultiples(id, title, desc string, days []time.Time, rows []dashSeries) 
 			continue
 		}
 		x := float64(labelW) + float64(j)*slot + slot/2
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#52525b" text-anchor="middle">%s</text>`, x, axisY, dashEsc(d.Format("2 Jan")))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" fill="#52525b" text-anchor="middle">%s</text>`, x, axisY, esc(d.Format("2 Jan")))
 	}
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" fill="#52525b" text-anchor="end">bar height: up to %s a day</text>`,
-		labelW+plotW, axisY+20, dashEsc(dashThousands(scale)))
+		labelW+plotW, axisY+20, esc(thousands(scale)))
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
@@ -106,16 +104,16 @@ func dashBars(id, title, desc string, bars []dashBar) template.HTML {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg class="chart chart-bars" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="100%%" role="img" aria-labelledby="%s-title %s-desc">`,
 		labelW+plotW+90, height, id, id)
-	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, dashEsc(title), id, dashEsc(desc))
+	fmt.Fprintf(&b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, esc(title), id, esc(desc))
 	for i, x := range bars {
 		y := gap + i*(barH+gap)
 		w := float64(plotW) * float64(x.N) / float64(peak)
 		if x.N > 0 {
 			w = max(w, 2)
 		}
-		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" fill="#18181b">%s</text>`, y+16, dashEsc(x.Label))
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="14" fill="#18181b">%s</text>`, y+16, esc(x.Label))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="%d" fill="#92400e"/>`, labelW, y, w, barH)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, float64(labelW)+w+8, y+16, dashEsc(dashThousands(x.N)))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="14" font-weight="600" fill="#18181b">%s</text>`, float64(labelW)+w+8, y+16, esc(thousands(x.N)))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
@@ -137,23 +135,3 @@ func dashCeil(v int64) int64 {
 	}
 	return 10 * p
 }
-
-// dashThousands writes n with dashThousands separators: 1,234,567.
-func dashThousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, r := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
-
-func dashEsc(s string) string { return html.EscapeString(s) }

@@ -272,12 +272,12 @@ func showFigures(fig postgres.Dashboard, asOf time.Time, tiers []outreach.Tier) 
 	var summary string
 	var all int64
 	for i, n := range names {
-		summary += fmt.Sprintf("%s: %s; ", n, dashThousands(out.SentTotal[i]))
+		summary += fmt.Sprintf("%s: %s; ", n, thousands(out.SentTotal[i]))
 		all += out.SentTotal[i]
 	}
 	if len(days) > 0 {
 		out.SentChart = dashMultiples("sent-chart", "Marketing messages sent per day, by tier",
-			fmt.Sprintf("%s messages from %s to %s. %sthe table below has every day.", dashThousands(all),
+			fmt.Sprintf("%s messages from %s to %s. %sthe table below has every day.", thousands(all),
 				days[0].Format("2 January"), days[len(days)-1].Format("2 January 2006"), summary), days, series)
 	}
 
@@ -297,7 +297,7 @@ func showFigures(fig postgres.Dashboard, asOf time.Time, tiers []outreach.Tier) 
 	desc := ""
 	for _, r := range []outreach.Reason{outreach.ReasonDeferredCap, outreach.ReasonDeferredMinGap, outreach.ReasonDeferredSendWindow} {
 		bars = append(bars, dashBar{Label: deferralWords[string(r)], N: byReason[string(r)]})
-		desc += fmt.Sprintf("%s (%s): %s. ", deferralWords[string(r)], r, dashThousands(byReason[string(r)]))
+		desc += fmt.Sprintf("%s (%s): %s. ", deferralWords[string(r)], r, thousands(byReason[string(r)]))
 	}
 	out.DeferredChart = dashBars("deferred-chart", "Deliveries waiting because of a deferral, by reason", desc, bars)
 

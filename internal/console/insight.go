@@ -202,15 +202,15 @@ func showFatigue(r tuning.FatigueReport, o tierOrder) fatigueView {
 			v.Weeks = append(v.Weeks, fatigueRow{Tier: name, Week: weekLabel(w.Week), Sent: w.Sent, Events: cells, All: all})
 			if j, ok := col[w.Week]; ok {
 				rate := insight.Per1000(all.N, w.Sent)
-				row.Bars[j] = gridBar{Value: rateValue(rate), Text: rateText(rate), Note: dashThousands(w.Sent) + " sent"}
+				row.Bars[j] = gridBar{Value: rateValue(rate), Text: rateText(rate), Note: thousands(w.Sent) + " sent"}
 			}
 		}
 		if t, ok := totals[key]; ok {
 			cells, all := fatigueCells(t)
 			v.Totals = append(v.Totals, fatigueRow{Tier: name, Sent: t.Sent, Events: cells, All: all})
-			row.Sub = fmt.Sprintf("%s sent, %s events", dashThousands(t.Sent), dashThousands(all.N))
-			fmt.Fprintf(&desc, "%s: %s negative events for %s messages sent, %s per 1,000. ", name, dashThousands(all.N),
-				dashThousands(t.Sent), all.Rate)
+			row.Sub = fmt.Sprintf("%s sent, %s events", thousands(t.Sent), thousands(all.N))
+			fmt.Fprintf(&desc, "%s: %s negative events for %s messages sent, %s per 1,000. ", name, thousands(all.N),
+				thousands(t.Sent), all.Rate)
 		}
 		rows = append(rows, row)
 	}
@@ -242,17 +242,17 @@ func showPressure(r tuning.PressureReport, o tierOrder) pressureView {
 		t := curves[key]
 		name := o.of(key)
 		pt := pressureTier{Tier: name, ContactDays: t.ContactDays, Events: t.Events, Rate: rateText(insight.Per1000(t.Events, t.ContactDays))}
-		row := gridRow{Label: name, Sub: dashThousands(t.ContactDays) + " contact-days"}
+		row := gridRow{Label: name, Sub: thousands(t.ContactDays) + " contact-days"}
 		fmt.Fprintf(&desc, "%s:", name)
 		for i, b := range t.Buckets {
 			few := b.ContactDays > 0 && b.ContactDays < fewContactDays
 			pt.Buckets = append(pt.Buckets, pressureCell{ContactDays: b.ContactDays, Events: b.Events, Rate: rateText(b.Per1000), Few: few})
-			note := dashThousands(b.ContactDays) + " d"
+			note := thousands(b.ContactDays) + " d"
 			if few {
 				note += " (few)"
 			}
 			row.Bars = append(row.Bars, gridBar{Value: rateValue(b.Per1000), Text: rateText(b.Per1000), Note: note, Faint: few})
-			fmt.Fprintf(&desc, " %s messages, %s per 1,000 over %s contact-days;", v.Buckets[i], rateText(b.Per1000), dashThousands(b.ContactDays))
+			fmt.Fprintf(&desc, " %s messages, %s per 1,000 over %s contact-days;", v.Buckets[i], rateText(b.Per1000), thousands(b.ContactDays))
 		}
 		desc.WriteString(" ")
 		v.Tiers = append(v.Tiers, pt)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -156,7 +155,7 @@ func (c *Console) updateTier(ec echo.Context) error {
 		return again(http.StatusConflict)
 	}
 	if sameTier(current, t) {
-		return c.seeOther(ec, "Nothing changed: the tier "+current.Name+" was already set this way.", "/console/tiers/"+url.PathEscape(current.Key))
+		return c.seeOther(ec, "Nothing changed: the tier "+current.Name+" was already set this way.", tierPath(current.Key))
 	}
 	saved, err := c.Store.UpdateTier(ctx, actor(ec), t)
 	if err != nil {
@@ -168,7 +167,7 @@ func (c *Console) updateTier(ec echo.Context) error {
 	}
 	c.dash.stale()
 	return c.seeOther(ec, "The tier "+saved.Name+" is saved as version "+strconv.Itoa(saved.Version)+"; the next plans use it.",
-		"/console/tiers/"+url.PathEscape(saved.Key))
+		tierPath(saved.Key))
 }
 
 // sameTier reports whether saving t over current would change nothing.
@@ -212,5 +211,5 @@ func (c *Console) createTier(ec echo.Context) error {
 	}
 	c.dash.stale()
 	return c.seeOther(ec, "The tier "+created.Name+" is created. Customers see it in the preference center if they may choose it.",
-		"/console/tiers/"+url.PathEscape(created.Key))
+		tierPath(created.Key))
 }
