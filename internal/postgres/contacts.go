@@ -122,29 +122,30 @@ func (s *Store) Contacts(ctx context.Context, f ContactFilter) ([]outreach.Conta
 func (s *Store) UpdateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error) (outreach.Contact, error) {
 	var out outreach.Contact
 	err := s.InTx(ctx, func(tx *Tx) error {
-		var before outreach.Contact
+		// The timeline and the audit log say what changed, and who did it;
+		// a change that changes nothing writes neither.
+		var was, is map[string]any
+		changes := func(before, after outreach.Contact) any {
+			if was, is = contactChanges(before, after); len(is) == 0 {
+				return nil
+			}
+			return map[string]any{"before": was, "after": is}
+		}
 		var err error
-		out, before, err = tx.updateContact(ctx, actor, id, patch, "contact_update", nil)
-		if err != nil {
+		if out, _, err = tx.updateContact(ctx, actor, id, patch, "contact_update", changes); err != nil || len(is) == 0 {
 			return err
 		}
-		// The audit log says what changed, and who did it (the timeline
-		// too: updateContact wrote the same difference there).
-		if was, is := contactChanges(before, out); len(is) > 0 {
-			return tx.Audit(ctx, actor, "update", "contact", itoa(id), was, is)
-		}
-		return nil
+		return tx.Audit(ctx, actor, "update", "contact", itoa(id), was, is)
 	})
 	return out, mapError("update contact", err)
 }
 
 // updateContact is the one contact update path: the row locked, the patch
 // applied and checked, the row written and an event of kind with detail on
-// the contact's timeline; a nil detail is the fields that changed, before
-// and after, and a change that changes nothing writes no event. It
-// returns the contact after and before.
+// the contact's timeline, its detail made from the contact before and after
+// (nil: no event). It returns the contact after and before.
 func (t *Tx) updateContact(ctx context.Context, actor string, id int64, patch func(*outreach.Contact) error,
-	kind string, detail any) (outreach.Contact, outreach.Contact, error) {
+	kind string, detail func(before, after outreach.Contact) any) (outreach.Contact, outreach.Contact, error) {
 	q := t.q
 	row, err := q.ContactGetForUpdate(ctx, id)
 	if err != nil {
@@ -176,14 +177,11 @@ func (t *Tx) updateContact(ctx context.Context, actor string, id int64, patch fu
 		return outreach.Contact{}, before, err
 	}
 	after := contactFromRow(updated)
-	if detail == nil {
-		was, is := contactChanges(before, after)
-		if len(is) == 0 {
-			return after, before, nil
-		}
-		detail = map[string]any{"before": was, "after": is}
+	d := detail(before, after)
+	if d == nil {
+		return after, before, nil
 	}
-	return after, before, t.contactEvent(ctx, id, kind, actor, detail)
+	return after, before, t.contactEvent(ctx, id, kind, actor, d)
 }
 
 // EraseContact removes a contact's personal data for good. The row stays

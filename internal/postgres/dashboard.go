@@ -132,9 +132,7 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 		if err != nil {
 			return fmt.Errorf("queue depth: %w", err)
 		}
-		for _, r := range queue {
-			d.Queue = append(d.Queue, QueueCount{Queue: r.Queue, Kind: r.Kind, State: r.State, N: r.N})
-		}
+		d.Queue = queueCounts(queue)
 		return nil
 	})
 	if err != nil {
@@ -148,14 +146,7 @@ func (s *Store) Dashboard(ctx context.Context, days int) (Dashboard, error) {
 func overdueByTier(ctx context.Context, q *dbsqlc.Queries, tiers []outreach.Tier, now time.Time) (map[string]int64, error) {
 	out := map[string]int64{}
 	var p dbsqlc.DashboardOverdueParams
-	for _, t := range tiers {
-		if t.Rule.TargetInterval <= 0 {
-			continue
-		}
-		p.Keys = append(p.Keys, t.Key)
-		p.Ranks = append(p.Ranks, int32(t.Rank))
-		p.Cutoffs = append(p.Cutoffs, now.Add(-t.Rule.TargetInterval))
-	}
+	p.Keys, p.Ranks, p.Cutoffs = overdueRules(tiers, now)
 	if len(p.Keys) == 0 {
 		return out, nil
 	}

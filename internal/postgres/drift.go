@@ -217,7 +217,7 @@ func (s *Store) DecideDrift(ctx context.Context, actor string, sug insight.Sugge
 				}
 				c.Tier = sug.To
 				return nil
-			}, kind, detail)
+			}, kind, func(_, _ outreach.Contact) any { return detail })
 			if err != nil {
 				return err
 			}

@@ -1,6 +1,10 @@
 package postgres
 
-import "context"
+import (
+	"context"
+
+	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
+)
 
 // QueueCount is how many River jobs of a queue and kind are in a state.
 type QueueCount struct {
@@ -15,11 +19,16 @@ func (s *Store) QueueDepth(ctx context.Context) ([]QueueCount, error) {
 	if err != nil {
 		return nil, mapError("queue depth", err)
 	}
+	return queueCounts(rows), nil
+}
+
+// queueCounts are River's job counts as the store gives them.
+func queueCounts(rows []dbsqlc.QueueDepthByKindRow) []QueueCount {
 	out := make([]QueueCount, len(rows))
 	for i, r := range rows {
 		out[i] = QueueCount{Queue: r.Queue, Kind: r.Kind, State: r.State, N: r.N}
 	}
-	return out, nil
+	return out
 }
 
 // RiverLeader is the id of the River client leading the cluster now, ""

@@ -89,14 +89,7 @@ func (s *Store) OverdueContacts(ctx context.Context, f OverdueFilter) ([]outreac
 	}
 	now := s.clock.Now()
 	var p dbsqlc.OverdueContactsParams
-	for _, t := range tiers {
-		if t.Rule.TargetInterval <= 0 {
-			continue
-		}
-		p.Keys = append(p.Keys, t.Key)
-		p.Ranks = append(p.Ranks, int32(t.Rank))
-		p.Cutoffs = append(p.Cutoffs, now.Add(-t.Rule.TargetInterval))
-	}
+	p.Keys, p.Ranks, p.Cutoffs = overdueRules(tiers, now)
 	if len(p.Keys) == 0 {
 		return nil, nil
 	}
@@ -109,4 +102,20 @@ func (s *Store) OverdueContacts(ctx context.Context, f OverdueFilter) ([]outreac
 		return nil, mapError("overdue contacts", err)
 	}
 	return contactsFromRows(rows), nil
+}
+
+// overdueRules are the tiers with a target interval, as the overdue
+// queries take them: key, rank and the cutoff before which a contact's
+// last message makes them overdue. One place, so the overdue list and the
+// dashboard's counts use the same cutoffs.
+func overdueRules(tiers []outreach.Tier, now time.Time) (keys []string, ranks []int32, cutoffs []time.Time) {
+	for _, t := range tiers {
+		if t.Rule.TargetInterval <= 0 {
+			continue
+		}
+		keys = append(keys, t.Key)
+		ranks = append(ranks, int32(t.Rank))
+		cutoffs = append(cutoffs, now.Add(-t.Rule.TargetInterval))
+	}
+	return keys, ranks, cutoffs
 }
