@@ -90,7 +90,7 @@ func writeHeaders(buf *bytes.Buffer, e *Envelope) error {
 	if err != nil {
 		return fmt.Errorf("recipient: %w", err)
 	}
-	if e.Sender != "" {
+	if e.Sender != "" && !plainAddress(e.Sender) { // a plain address always parses
 		if _, err := mail.ParseAddress(e.Sender); err != nil {
 			return fmt.Errorf("envelope sender: %w", err)
 		}

@@ -30,8 +30,12 @@ var SignedHeaders = []string{"From", "To", "Subject", "Date", "Message-ID", "Lis
 // once the list is longer than a line, which makes signatures covering
 // List-Id and Feedback-ID unverifiable; this one folds only between tags.
 type DKIMSigner struct {
-	domain, selector string
-	key              crypto.Signer
+	key  crypto.Signer
+	hash crypto.Hash // what key.Sign is told the digest is
+	// What every signature shares, worked out once: the tags before t=,
+	// and the h= list with the lower-cased names it signs.
+	prefix, h string
+	keys      []string
 }
 
 // NewDKIM returns a signer for the PEM key (RSA or Ed25519).
@@ -43,7 +47,17 @@ func NewDKIM(domain, selector string, keyPEM []byte) (*DKIMSigner, error) {
 	if domain == "" || selector == "" {
 		return nil, fmt.Errorf("dkim: domain and selector are required")
 	}
-	return &DKIMSigner{domain: domain, selector: selector, key: key}, nil
+	algo, hash := "rsa-sha256", crypto.SHA256
+	if _, ok := key.Public().(ed25519.PublicKey); ok {
+		algo, hash = "ed25519-sha256", crypto.Hash(0) // RFC 8463: Ed25519 over the SHA-256 hash
+	}
+	keys := make([]string, len(SignedHeaders))
+	for i, k := range SignedHeaders {
+		keys[i] = strings.ToLower(k)
+	}
+	return &DKIMSigner{key: key, hash: hash, keys: keys,
+		prefix: "v=1; a=" + algo + "; c=relaxed/relaxed; d=" + domain + "; s=" + selector + "; t=",
+		h:      ";\r\n h=" + strings.Join(keys, ":") + ";\r\n bh="}, nil
 }
 
 // signature returns the DKIM-Signature field's value for a whole message
@@ -62,22 +76,11 @@ func (s *DKIMSigner) signature(msg []byte, at time.Time) (string, error) {
 	relaxedBody(h, body)
 	bh := base64.StdEncoding.EncodeToString(h.Sum(nil))
 
-	algo := "rsa-sha256"
-	hash := crypto.SHA256
-	if _, ok := s.key.Public().(ed25519.PublicKey); ok {
-		algo, hash = "ed25519-sha256", crypto.Hash(0) // RFC 8463: Ed25519 over the SHA-256 hash
-	}
-	keys := make([]string, len(SignedHeaders))
-	for i, k := range SignedHeaders {
-		keys[i] = strings.ToLower(k)
-	}
-	value := "v=1; a=" + algo + "; c=relaxed/relaxed; d=" + s.domain + "; s=" + s.selector +
-		"; t=" + strconv.FormatInt(at.Unix(), 10) + ";\r\n h=" + strings.Join(keys, ":") +
-		";\r\n bh=" + bh + ";\r\n b="
+	value := s.prefix + strconv.FormatInt(at.Unix(), 10) + s.h + bh + ";\r\n b="
 
 	h.Reset()
 	fields := headerFields(head)
-	for _, k := range keys {
+	for _, k := range s.keys {
 		// The last instance not yet signed, as RFC 6376 (5.4.2) picks
 		// them; a header the message lacks is signed as absent.
 		if f := fields[k]; len(f) > 0 {
@@ -86,7 +89,7 @@ func (s *DKIMSigner) signature(msg []byte, at time.Time) (string, error) {
 		}
 	}
 	io.WriteString(h, strings.TrimSuffix(relaxedHeader("DKIM-Signature: "+value), "\r\n"))
-	sig, err := s.key.Sign(rand.Reader, h.Sum(nil), hash)
+	sig, err := s.key.Sign(rand.Reader, h.Sum(nil), s.hash)
 	if err != nil {
 		return "", err
 	}
