@@ -25,15 +25,8 @@ type tierStats struct {
 }
 
 func toTierStats(t *campaign.TierStats) *tierStats {
-	out := &tierStats{Total: t.Total, Scheduled: t.Scheduled, Deferred: t.Deferred, Sending: t.Sending, Sent: t.Sent,
-		Unknown: t.Unknown, Skipped: map[string]int64{}, Failed: map[string]int64{}}
-	for r, n := range t.Skipped {
-		out.Skipped[string(r)] = n
-	}
-	for r, n := range t.Failed {
-		out.Failed[string(r)] = n
-	}
-	return out
+	return &tierStats{Total: t.Total, Scheduled: t.Scheduled, Deferred: t.Deferred, Sending: t.Sending, Sent: t.Sent,
+		Unknown: t.Unknown, Skipped: reasonsJSON(t.Skipped), Failed: reasonsJSON(t.Failed)}
 }
 
 func (s *Server) campaignStats(c echo.Context) error {

@@ -193,7 +193,8 @@ func (f *Forecast) Displaces() []Displacement {
 // Scale multiplies every count by k, rounded, and sets Contacts to
 // contacts: a forecast of a sample made into an estimate of the whole
 // audience. Counts that were not zero stay at least one, so no reason or
-// displaced campaign the sample found disappears.
+// displaced campaign the sample found disappears. It scales what Done
+// made (each tier's Rules), so it comes after Done.
 func (f *Forecast) Scale(k float64, contacts int) {
 	sc := func(n int) int {
 		if n == 0 {
@@ -215,9 +216,6 @@ func (f *Forecast) Scale(k float64, contacts int) {
 		}
 		for i := range tf.Deferrals {
 			tf.Deferrals[i].Count = sc(tf.Deferrals[i].Count)
-		}
-		for k2, n := range tf.rules {
-			tf.rules[k2] = sc(n)
 		}
 		for i := range tf.Rules {
 			tf.Rules[i].Count = sc(tf.Rules[i].Count)
