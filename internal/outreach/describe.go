@@ -185,6 +185,10 @@ func wordingFor(lang string) *wording {
 
 var wordings = map[string]*wording{"en": english(), "de": german()}
 
+// englishUnits are each unit's English name, singular and plural.
+var englishUnits = map[unit][2]string{second: {"second", "seconds"}, minute: {"minute", "minutes"}, hour: {"hour", "hours"},
+	day: {"day", "days"}, week: {"week", "weeks"}}
+
 func english() *wording {
 	number := func(n int64) string {
 		// Spelled out below ten, as English style guides have it.
@@ -194,8 +198,7 @@ func english() *wording {
 		}
 		return strconv.FormatInt(n, 10)
 	}
-	units := map[unit][2]string{second: {"second", "seconds"}, minute: {"minute", "minutes"}, hour: {"hour", "hours"},
-		day: {"day", "days"}, week: {"week", "weeks"}}
+	units := englishUnits
 	one := map[unit]string{second: "a second", minute: "a minute", hour: "an hour", day: "a day", week: "a week"}
 	// amount: "a day", "14 days".
 	amount := func(n int64, u unit) string {
@@ -315,18 +318,19 @@ func DescribeSendWindow(w SendWindow) string {
 		return "at any time"
 	}
 	days := dedupDays(w.Days) // Monday first
+	en := wordingFor("en")
 	var when string
 	switch {
 	case len(days) == 7:
 		when = "every day"
 	case len(days) > 2 && consecutive(days):
-		when = longDay(days[0]) + " to " + longDay(days[len(days)-1])
+		when = en.dayRange(en.days[days[0]], en.days[days[len(days)-1]])
 	default:
 		names := make([]string, len(days))
 		for i, d := range days {
-			names[i] = longDay(d)
+			names[i] = en.days[d]
 		}
-		when = joinAnd(names)
+		when = en.list(names)
 	}
 	if w.Start == 0 && w.End >= 24*60 {
 		return when + ", at any hour"
@@ -345,56 +349,23 @@ func consecutive(days []time.Weekday) bool {
 	return true
 }
 
-func longDay(d time.Weekday) string { return d.String() }
-
-// spokenUnits are the words DescribeInterval says durations in, largest
-// first; a duration is said in the largest unit that divides it.
-var spokenUnits = []struct {
-	one, many string
-	size      time.Duration
-}{
-	{"week", "weeks", 7 * 24 * time.Hour},
-	{"day", "days", 24 * time.Hour},
-	{"hour", "hours", time.Hour},
-	{"minute", "minutes", time.Minute},
-	{"second", "seconds", time.Second},
-}
-
-// unitOf is the largest unit that divides d, and how many of it d is; ok
-// is false for durations no unit divides (or not positive).
-func unitOf(d time.Duration) (n int64, i int, ok bool) {
-	for i, u := range spokenUnits {
-		if d > 0 && d%u.size == 0 {
-			return int64(d / u.size), i, true
-		}
-	}
-	return 0, 0, false
-}
-
 // DescribeInterval says a target interval as "every 14 days", "every
-// week".
+// week", in figures and the largest unit that divides it.
 func DescribeInterval(d time.Duration) string {
-	n, i, ok := unitOf(d)
-	switch {
-	case !ok:
+	if d <= 0 || d%time.Second != 0 {
 		return "every " + FormatDuration(d)
-	case n == 1:
-		return "every " + spokenUnits[i].one
 	}
-	return "every " + strconv.FormatInt(n, 10) + " " + spokenUnits[i].many
-}
-
-// joinAnd joins "a", "b", "c" as "a, b and c".
-func joinAnd(parts []string) string {
-	if len(parts) <= 1 {
-		return strings.Join(parts, "")
+	n, u := span(d)
+	if n == 1 {
+		return "every " + englishUnits[u][0]
 	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+	return "every " + strconv.FormatInt(n, 10) + " " + englishUnits[u][1]
 }
 
 // DescribeRuleName says in plain words the rule a decision names
-// (Delivery.Rule): "cap 3/7d" is "at most three emails a week", "min_gap
-// 14d" is "at least 2 weeks apart", "send_window mon,tue 09:00-20:00
+// (Delivery.Rule), caps and gaps as DescribeRule says them: "cap 3/7d" is
+// "At most three emails a week.", "min_gap 14d" is "At least two weeks
+// between two emails.", "send_window mon,tue 09:00-20:00
 // Europe/Berlin" is "Monday and Tuesday, 09:00–20:00 (Europe/Berlin)".
 // Anything else, such as a mail server's answer, is "".
 func DescribeRuleName(name string) string {
