@@ -267,9 +267,9 @@ func (c *Console) updateCampaign(ec echo.Context) error {
 	})
 }
 
-// saveCampaign reads the form, checks it with the service (errors next to
-// their fields, nothing written), and saves it with save unless only a
-// check was asked for.
+// saveCampaign reads the form and saves it with save, which checks it
+// with the service (errors next to their fields, nothing written); a
+// check alone only checks.
 func (c *Console) saveCampaign(ec echo.Context, id int64, save func(context.Context, campaign.Draft) (outreach.Campaign, error)) error {
 	form, err := postForm(ec)
 	if err != nil {
@@ -283,12 +283,14 @@ func (c *Console) saveCampaign(ec echo.Context, id int64, save func(context.Cont
 	}
 	relabel(f, campaignLabels(tiers))
 	d := draftOf(f, tiers)
-	if _, err := c.Campaigns.Check(ctx, d); err != nil {
-		if _, ok := f.absorb(err, renameField); !ok {
-			return err
-		}
-	}
+	// Create and Update check the draft themselves; Check alone is for a
+	// form that goes back anyway, so it shows all of its errors at once.
 	if f.Failed() || f.Get("op") == "check" {
+		if _, err := c.Campaigns.Check(ctx, d); err != nil {
+			if _, ok := f.absorb(err, renameField); !ok {
+				return err
+			}
+		}
 		status := http.StatusOK
 		if f.Failed() {
 			status = http.StatusUnprocessableEntity
