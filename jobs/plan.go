@@ -139,6 +139,14 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		if err != nil {
 			return fmt.Errorf("plan run %d after contact %d: %w", run.ID, after, err)
 		}
+		if !paused {
+			// Sends of this run start at once: they need statistics that
+			// know the rows just planned (Store.RefreshDeliveryStats). A
+			// failure costs only speed.
+			if _, err := w.store.RefreshDeliveryStats(ctx); err != nil {
+				w.cfg.Log.Warn("delivery statistics not refreshed", "error", err.Error())
+			}
+		}
 		if paused {
 			// Planning waits while the campaign is paused, and carries on
 			// where it stopped once resumed.

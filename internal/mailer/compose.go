@@ -328,7 +328,18 @@ func writeQPLine(buf *bytes.Buffer, line string) {
 // SMTP DATA content: a dot starting a line doubled (RFC 5321, 4.5.2), and
 // the final "." line. It copies whole runs between such dots, where
 // textproto's dot writer goes byte by byte.
+//
+// A message with no line to stuff (nearly all: Compose's lines start with
+// a header name, a boundary or quoted-printable text) goes with its final
+// line in one write, and so one system call, where writing it and then
+// flushing the terminator took two: the terminator is appended after the
+// message, in msg's spare capacity when it has some (Compose's pooled
+// buffers do), which is why msg's bytes past its length may change.
 func writeDotted(w *bufio.Writer, msg []byte) error {
+	if bytes.HasSuffix(msg, []byte("\r\n")) && msg[0] != '.' && !bytes.Contains(msg, []byte("\n.")) {
+		_, _ = w.Write(append(msg[:len(msg):cap(msg)], ".\r\n"...))
+		return w.Flush()
+	}
 	if len(msg) > 0 && msg[0] == '.' {
 		_ = w.WriteByte('.')
 	}

@@ -153,3 +153,44 @@ func TestPlainAddressAgreesWithNetMail(t *testing.T) {
 	}
 	require.True(t, plainAddress("c0000001@example.com"))
 }
+
+// countingWriter counts the writes reaching it: each is a system call on a
+// connection.
+type countingWriter struct {
+	bytes.Buffer
+	writes int
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	c.writes++
+	return c.Buffer.Write(p)
+}
+
+// TestWriteDottedOneWrite: a message with nothing to stuff goes with its
+// final line in one write, whether or not its buffer has room past its
+// end; one with lines to stuff still gets them stuffed.
+func TestWriteDottedOneWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name, msg, wire string
+		oneWrite        bool
+	}{
+		{"plain", "Subject: x\r\n\r\nhello\r\n", "Subject: x\r\n\r\nhello\r\n.\r\n", true},
+		{"dot line", "Subject: x\r\n\r\n.hello\r\n..\r\n", "Subject: x\r\n\r\n..hello\r\n...\r\n.\r\n", false},
+		{"leading dot", ".x\r\n", "..x\r\n.\r\n", false},
+		{"no final break", "Subject: x\r\n\r\nhello", "Subject: x\r\n\r\nhello\r\n.\r\n", false},
+	} {
+		for _, spare := range []int{0, 3, 64} {
+			msg := make([]byte, len(tc.msg), len(tc.msg)+spare)
+			copy(msg, tc.msg)
+			var cw countingWriter
+			// Smaller than a real message: a big one skips the buffer.
+			w := bufio.NewWriterSize(&cw, 16)
+			require.NoError(t, writeDotted(w, msg), tc.name)
+			require.Equal(t, tc.wire, cw.String(), "%s, %d spare", tc.name, spare)
+			require.Equal(t, tc.msg, string(msg), "%s: the message itself is unchanged", tc.name)
+			if tc.oneWrite {
+				require.Equal(t, 1, cw.writes, "%s, %d spare: one write", tc.name, spare)
+			}
+		}
+	}
+}

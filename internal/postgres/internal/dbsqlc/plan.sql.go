@@ -10,6 +10,19 @@ import (
 	"time"
 )
 
+const analyzeLock = `-- name: AnalyzeLock :one
+SELECT pg_try_advisory_xact_lock(7240314)
+`
+
+// One statistics refresh at a time: a planner finding one running skips
+// its own.
+func (q *Queries) AnalyzeLock(ctx context.Context) (bool, error) {
+	row := q.db.QueryRow(ctx, analyzeLock)
+	var pg_try_advisory_xact_lock bool
+	err := row.Scan(&pg_try_advisory_xact_lock)
+	return pg_try_advisory_xact_lock, err
+}
+
 const audienceBatch = `-- name: AudienceBatch :many
 SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1 AND id <= $2
@@ -269,11 +282,31 @@ func (q *Queries) DeliveriesReplanMany(ctx context.Context, arg DeliveriesReplan
 	return err
 }
 
+const deliveriesStale = `-- name: DeliveriesStale :one
+SELECT coalesce(s.n_mod_since_analyze > greatest(c.reltuples, 0) / 2 AND s.n_mod_since_analyze >= $1::bigint, false)::boolean
+FROM pg_catalog.pg_class c LEFT JOIN pg_catalog.pg_stat_user_tables s ON s.relid = c.oid
+WHERE c.oid = 'deliveries'::regclass
+`
+
+// Whether the deliveries table's statistics lag far behind it: rows
+// written since the last ANALYZE more than half the rows it was analyzed
+// with (and at least @min_rows). A first big plan on an empty table
+// leaves the planner thinking deliveries tiny, and the send path's
+// lookups by id and contact turn into sequential scans.
+func (q *Queries) DeliveriesStale(ctx context.Context, minRows int64) (bool, error) {
+	row := q.db.QueryRow(ctx, deliveriesStale, minRows)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const deliveryIDs = `-- name: DeliveryIDs :many
-SELECT nextval(pg_get_serial_sequence('deliveries', 'id'))::bigint AS id FROM generate_series(1, $1::int)
+SELECT nextval('deliveries_id_seq')::bigint AS id FROM generate_series(1, $1::int)
 `
 
 // A block of delivery ids for rows about to be COPYed.
+// The sequence is named as a constant: nextval on an expression (say
+// pg_get_serial_sequence) costs seven times as much per row.
 func (q *Queries) DeliveryIDs(ctx context.Context, n int32) ([]int64, error) {
 	rows, err := q.db.Query(ctx, deliveryIDs, n)
 	if err != nil {

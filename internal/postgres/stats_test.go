@@ -1,0 +1,81 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/internal/postgres"
+)
+
+// insertDeliveries writes n scheduled deliveries of one run, for contact
+// ids from first on, in plain SQL.
+func insertDeliveries(t *testing.T, pool *pgxpool.Pool, run, first int64, n int) {
+	t.Helper()
+	_, err := pool.Exec(context.Background(), `
+		INSERT INTO deliveries (run_id, campaign_id, contact_id, marketing, priority, tier, state, reason,
+		                        planned_for, created_at, updated_at, history_at)
+		SELECT $1, 1, $2 + g, true, 50, 'medium', 'scheduled', 'planned', now(), now(), now(), now()
+		FROM generate_series(0, $3 - 1) g`, run, first, n)
+	require.NoError(t, err)
+}
+
+// refreshWhenCounted calls RefreshDeliveryStats until it runs ANALYZE:
+// PostgreSQL counts a backend's writes in its statistics up to a second
+// after they commit.
+func refreshWhenCounted(t *testing.T, s *postgres.Store) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ran, err := s.RefreshDeliveryStats(context.Background())
+		require.NoError(t, err)
+		if ran {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "no ANALYZE after the rows were written")
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func analyzedTuples(t *testing.T, pool *pgxpool.Pool) float64 {
+	t.Helper()
+	var n float64
+	require.NoError(t, pool.QueryRow(context.Background(),
+		`SELECT reltuples FROM pg_class WHERE oid = 'deliveries'::regclass`).Scan(&n))
+	return n
+}
+
+// TestRefreshDeliveryStats: a plan that doubles deliveries gets them
+// analyzed at once, so PostgreSQL's planner knows them; one that adds
+// little to what was analyzed, or fewer rows than analyzeMinRows, does
+// not pay for an ANALYZE.
+func TestRefreshDeliveryStats(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+
+	insertDeliveries(t, pool, 1, 1, 500)
+	time.Sleep(1500 * time.Millisecond) // counted by now, and still too few
+	ran, err := s.RefreshDeliveryStats(ctx)
+	require.NoError(t, err)
+	require.False(t, ran, "500 rows: below the minimum")
+
+	insertDeliveries(t, pool, 2, 1, 5000)
+	refreshWhenCounted(t, s)
+	require.InDelta(t, 5500, analyzedTuples(t, pool), 1, "ANALYZE counted every row")
+
+	// Two fifths more, above the minimum: autovacuum's business, not the
+	// planner's.
+	insertDeliveries(t, pool, 3, 1, 2200)
+	time.Sleep(1500 * time.Millisecond)
+	ran, err = s.RefreshDeliveryStats(ctx)
+	require.NoError(t, err)
+	require.False(t, ran, "grown by two fifths")
+
+	// Doubled again: analyzed again.
+	insertDeliveries(t, pool, 4, 1, 6000)
+	refreshWhenCounted(t, s)
+	require.InDelta(t, 13700, analyzedTuples(t, pool), 1)
+}
