@@ -150,6 +150,9 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 	}
 	b := w.newBatch(job)
 	err = w.store.InTx(ctx, func(lock *postgres.Tx) error {
+		if err := lock.GenericPlans(ctx); err != nil {
+			return err
+		}
 		later, err := w.sendDue(ctx, b, lock, due)
 		if err != nil {
 			return err

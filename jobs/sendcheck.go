@@ -32,6 +32,9 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 	}
 	var ready []outgoing
 	err = w.store.InTx(ctx, func(tx *postgres.Tx) error {
+		if err := tx.GenericPlans(ctx); err != nil {
+			return err
+		}
 		ready = make([]outgoing, 0, len(want))
 		now := w.cfg.Clock.Now()
 		st, err := tx.SendState(ctx, locked, now.Add(-p.Window()))

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -78,4 +79,28 @@ func TestRefreshDeliveryStats(t *testing.T) {
 	insertDeliveries(t, pool, 4, 1, 6000)
 	refreshWhenCounted(t, s)
 	require.InDelta(t, 13700, analyzedTuples(t, pool), 1)
+}
+
+// TestGenericPlansLastTheTransaction: the setting holds for the rest of
+// the transaction and is gone after it.
+func TestGenericPlansLastTheTransaction(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	mode := func(q interface {
+		QueryRow(context.Context, string, ...any) pgx.Row
+	}) string {
+		var m string
+		require.NoError(t, q.QueryRow(ctx, "SELECT current_setting('plan_cache_mode')").Scan(&m))
+		return m
+	}
+	require.NoError(t, s.InTx(ctx, func(tx *postgres.Tx) error {
+		require.Equal(t, "auto", mode(tx.RiverTx()))
+		require.NoError(t, tx.GenericPlans(ctx))
+		require.Equal(t, "force_generic_plan", mode(tx.RiverTx()))
+		return nil
+	}))
+	conn, err := pool.Acquire(ctx)
+	require.NoError(t, err)
+	defer conn.Release()
+	require.Equal(t, "auto", mode(conn))
 }
