@@ -360,7 +360,12 @@ func newRiver(pool *pgxpool.Pool, cfg *config.Config, log *slog.Logger, ws jobs.
 		// defaults unless set. Lost-delivery sweeps look at live jobs only.
 		CompletedJobRetentionPeriod: cfg.Retention.RiverCompleted,
 		CancelledJobRetentionPeriod: cfg.Retention.RiverCancelled,
-		DiscardedJobRetentionPeriod: cfg.Retention.RiverDiscarded}
+		DiscardedJobRetentionPeriod: cfg.Retention.RiverDiscarded,
+		// RIVER_POLL_ONLY: no LISTEN/NOTIFY, for PgBouncer in transaction
+		// mode (docs/scaling.md); jobs are found by polling
+		// (FetchPollInterval) and a new leader within River's election
+		// interval.
+		PollOnly: cfg.RiverPollOnly}
 	if r.works() {
 		workers := river.NewWorkers()
 		jobs.Register(workers, ws)

@@ -58,6 +58,10 @@ type Config struct {
 	TemplateMaxBytes int
 	TemplateTimeout  time.Duration
 	Retention        Retention
+	// RiverPollOnly makes River poll for jobs and leadership instead of
+	// LISTENing (RIVER_POLL_ONLY): for PgBouncer in transaction mode, where
+	// a LISTEN is lost with its transaction.
+	RiverPollOnly bool
 }
 
 // Retention is how long finished work is kept.
@@ -292,6 +296,12 @@ func Load(getenv func(string) string) (*Config, error) {
 		bad("MAILGUN_SIGNING_KEY", "looks too short to be Mailgun's webhook signing key")
 	}
 	c.WebhookAllowPrivate = strings.EqualFold(get("WEBHOOK_ALLOW_PRIVATE", "false"), "true")
+	switch v := strings.ToLower(get("RIVER_POLL_ONLY", "false")); v {
+	case "true", "false":
+		c.RiverPollOnly = v == "true"
+	default:
+		bad("RIVER_POLL_ONLY", "must be true or false")
+	}
 	if s := get("SHUTDOWN_TIMEOUT", ""); s != "" {
 		d, err := outreach.ParseDuration(s)
 		if err != nil || d < time.Second || d > time.Hour {

@@ -189,3 +189,17 @@ func TestLoadRetention(t *testing.T) {
 	require.ErrorContains(t, err, "DELIVERY_RETENTION: must be a duration from 1d")
 	require.ErrorContains(t, err, "RIVER_DISCARDED_RETENTION: must be a duration from 1m")
 }
+
+func TestLoadRiverPollOnly(t *testing.T) {
+	c, err := Load(env(valid()))
+	require.NoError(t, err)
+	require.False(t, c.RiverPollOnly, "LISTEN/NOTIFY unless asked")
+	m := valid()
+	m["RIVER_POLL_ONLY"] = "TRUE"
+	c, err = Load(env(m))
+	require.NoError(t, err)
+	require.True(t, c.RiverPollOnly)
+	m["RIVER_POLL_ONLY"] = "yes please"
+	_, err = Load(env(m))
+	require.ErrorContains(t, err, "RIVER_POLL_ONLY: must be true or false")
+}
