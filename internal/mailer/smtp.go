@@ -142,7 +142,10 @@ type smtpSession struct {
 	// open on the server (a refused DATA); RSET before the next one.
 	open bool
 	// pipelining: whether the server offers PIPELINING; 0 until asked.
+	// mailParams: MAIL FROM's parameters for the server's extensions,
+	// worked out with it.
 	pipelining int
+	mailParams string
 }
 
 func (s *smtpSession) Send(ctx context.Context, e *Envelope) Result {
@@ -209,6 +212,13 @@ func (s *smtpSession) transmit(from, to string, msg []byte) error {
 		if ok, _ := c.Extension("PIPELINING"); ok {
 			s.pipelining = 1
 		}
+		s.mailParams = ""
+		if ok, _ := c.Extension("8BITMIME"); ok {
+			s.mailParams += " BODY=8BITMIME" // as go-mail's Mail says it
+		}
+		if ok, _ := c.Extension("SMTPUTF8"); ok {
+			s.mailParams += " SMTPUTF8"
+		}
 	}
 	if s.pipelining > 0 {
 		return s.transmitPipelined(from, to, msg)
@@ -251,17 +261,10 @@ func (s *smtpSession) transmit(from, to string, msg []byte) error {
 // broken connection up to there leaves the server without it.
 func (s *smtpSession) transmitPipelined(from, to string, msg []byte) error {
 	t := s.c.Text
-	params := ""
-	if ok, _ := s.c.Extension("8BITMIME"); ok {
-		params += " BODY=8BITMIME" // as go-mail's Mail says it
-	}
-	if ok, _ := s.c.Extension("SMTPUTF8"); ok {
-		params += " SMTPUTF8"
-	}
 	w := t.W
 	_, _ = w.WriteString("MAIL FROM:")
 	_, _ = w.WriteString((&mail.Address{Address: from}).String())
-	_, _ = w.WriteString(params)
+	_, _ = w.WriteString(s.mailParams)
 	_, _ = w.WriteString("\r\nRCPT TO:")
 	_, _ = w.WriteString((&mail.Address{Address: to}).String())
 	_, _ = w.WriteString("\r\nDATA\r\n")

@@ -25,6 +25,10 @@ type scriptedServer struct {
 	// "refuse" (those starting with "refuse354" then answer DATA with
 	// 354 all the same, as a careless server might).
 	pipelining bool
+	// extensions are offered besides PIPELINING; mails logs each MAIL
+	// command whole.
+	extensions []string
+	mails      []string
 }
 
 func startScripted(t *testing.T, pipelining bool) *scriptedServer {
@@ -73,11 +77,21 @@ func (s *scriptedServer) serve(c net.Conn) {
 		s.mu.Unlock()
 		switch verb {
 		case "EHLO", "HELO":
+			ext := s.extensions
 			if s.pipelining {
-				say("250-scripted")
-				say("250 PIPELINING")
-			} else {
+				ext = append([]string{"PIPELINING"}, ext...)
+			}
+			if len(ext) == 0 {
 				say("250 scripted")
+				continue
+			}
+			say("250-scripted")
+			for i, e := range ext {
+				if i == len(ext)-1 {
+					say("250 " + e)
+				} else {
+					say("250-" + e)
+				}
 			}
 		case "MAIL":
 			if inTx {
@@ -85,6 +99,9 @@ func (s *scriptedServer) serve(c net.Conn) {
 				continue
 			}
 			inTx, rcpt = true, ""
+			s.mu.Lock()
+			s.mails = append(s.mails, line)
+			s.mu.Unlock()
 			say("250 2.1.0 ok")
 		case "RCPT":
 			rcpt = strings.ToLower(line)
@@ -202,4 +219,36 @@ func TestPipelinedRefusals(t *testing.T) {
 		"MAIL", "RCPT", "DATA", ".",
 		"MAIL", "RCPT", "DATA", ".", "RSET", "RSET", // the empty message, ended at once
 		"MAIL", "RCPT", "DATA", "."}, srv.commands())
+}
+
+// TestMailParameters: MAIL FROM says BODY=8BITMIME and SMTPUTF8 to a
+// server that offers them, on every message of the session and with or
+// without pipelining, and nothing to one that does not.
+func TestMailParameters(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		pipelining bool
+		extensions []string
+		want       string
+	}{
+		{true, []string{"8BITMIME", "SMTPUTF8"}, "MAIL FROM:<news@example.com> BODY=8BITMIME SMTPUTF8"},
+		{false, []string{"8BITMIME"}, "MAIL FROM:<news@example.com> BODY=8BITMIME"},
+		{true, nil, "MAIL FROM:<news@example.com>"},
+	} {
+		srv := startScripted(t, tc.pipelining)
+		srv.extensions = tc.extensions
+		p := NewPool(SMTPConfig{Host: srv.host, Port: srv.port, TLS: "none", PoolSize: 1, Timeout: 5 * time.Second}, nil)
+		ctx := context.Background()
+		s, err := p.Session(ctx)
+		require.NoError(t, err)
+		for range 2 {
+			r := s.Send(ctx, envelope("a@example.org"))
+			require.Equal(t, Accepted, r.Outcome, r.Detail)
+		}
+		s.Close()
+		_ = p.Close()
+		srv.mu.Lock()
+		require.Equal(t, []string{tc.want, tc.want}, srv.mails, "%+v", tc.extensions)
+		srv.mu.Unlock()
+	}
 }
