@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -75,7 +76,9 @@ type Renderer struct {
 	company    Company
 	layoutHTML *htmltemplate.Template
 	layoutText *texttemplate.Template
-	limits     Limits
+	// The layouts cut at their values (splice); nil: executed per message.
+	spliceHTML, spliceText *splice
+	limits                 Limits
 }
 
 // New loads the embedded layouts.
@@ -96,7 +99,10 @@ func New(company Company) (*Renderer, error) {
 	if err := bakeCompany(h.Tree, company, htmlText); err != nil {
 		return nil, fmt.Errorf("html layout: %w", err)
 	}
-	return &Renderer{company: company, layoutHTML: h, layoutText: t, limits: Limits{}.withDefaults()}, nil
+	r := &Renderer{company: company, layoutHTML: h, layoutText: t, limits: Limits{}.withDefaults()}
+	r.spliceHTML = newSplice(func(w io.Writer, ld layoutData) error { return h.Execute(w, ld) }, true)
+	r.spliceText = newSplice(func(w io.Writer, ld layoutData) error { return t.Execute(w, ld) }, false)
+	return r, nil
 }
 
 // bakeCompany writes the company's name and address into a layout's tree
@@ -325,17 +331,31 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 	ld := layoutData{Data: d, Lang: lang, Subject: subject}
 	ld.Body = text.buf.String()
 	out := w("text", r.limits.MaxBytes+layoutSlack)
-	if err := r.layoutText.Execute(out, ld); err != nil {
+	if err := wrap(out, r.spliceText, ld, func(w io.Writer) error { return r.layoutText.Execute(w, ld) }); err != nil {
 		return Message{}, layoutError("text", err)
 	}
 	msg := Message{Subject: subject, Text: out.buf.String()}
 	out = w("html", r.limits.MaxBytes+layoutSlack)
 	ld.Body = htmltemplate.HTML(html.buf.String()) // already escaped by html/template
-	if err := r.layoutHTML.Execute(out, ld); err != nil {
+	if err := wrap(out, r.spliceHTML, ld, func(w io.Writer) error { return r.layoutHTML.Execute(w, ld) }); err != nil {
 		return Message{}, layoutError("html", err)
 	}
 	msg.HTML = out.buf.String()
 	return msg, nil
+}
+
+// wrap writes a layout around ld into out: through its splice when there
+// is one that can take ld's values, else by executing it (exec).
+func wrap(out *boundedWriter, sp *splice, ld layoutData, exec func(io.Writer) error) error {
+	if sp != nil {
+		if n, ok := sp.write(out.buf, ld, out.max); ok {
+			if n > out.max {
+				return &LimitError{Part: out.part, Size: out.max}
+			}
+			return nil
+		}
+	}
+	return exec(out)
 }
 
 // buffers keeps render buffers between renders.
