@@ -329,26 +329,33 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 		lang = "en"
 	}
 	ld := layoutData{Data: d, Lang: lang, Subject: subject}
-	ld.Body = text.buf.String()
 	out := w("text", r.limits.MaxBytes+layoutSlack)
-	if err := wrap(out, r.spliceText, ld, func(w io.Writer) error { return r.layoutText.Execute(w, ld) }); err != nil {
+	err := wrap(out, r.spliceText, ld, text.buf.Bytes(), func(w io.Writer) error {
+		ld.Body = text.buf.String()
+		return r.layoutText.Execute(w, ld)
+	})
+	if err != nil {
 		return Message{}, layoutError("text", err)
 	}
 	msg := Message{Subject: subject, Text: out.buf.String()}
 	out = w("html", r.limits.MaxBytes+layoutSlack)
-	ld.Body = htmltemplate.HTML(html.buf.String()) // already escaped by html/template
-	if err := wrap(out, r.spliceHTML, ld, func(w io.Writer) error { return r.layoutHTML.Execute(w, ld) }); err != nil {
+	err = wrap(out, r.spliceHTML, ld, html.buf.Bytes(), func(w io.Writer) error {
+		ld.Body = htmltemplate.HTML(html.buf.String()) // already escaped by html/template
+		return r.layoutHTML.Execute(w, ld)
+	})
+	if err != nil {
 		return Message{}, layoutError("html", err)
 	}
 	msg.HTML = out.buf.String()
 	return msg, nil
 }
 
-// wrap writes a layout around ld into out: through its splice when there
-// is one that can take ld's values, else by executing it (exec).
-func wrap(out *boundedWriter, sp *splice, ld layoutData, exec func(io.Writer) error) error {
+// wrap writes a layout around body (and ld's other values) into out:
+// through its splice when there is one that can take ld's values, else by
+// executing it (exec).
+func wrap(out *boundedWriter, sp *splice, ld layoutData, body []byte, exec func(io.Writer) error) error {
 	if sp != nil {
-		if n, ok := sp.write(out.buf, ld, out.max); ok {
+		if n, ok := sp.write(out.buf, ld, body, out.max); ok {
 			if n > out.max {
 				return &LimitError{Part: out.part, Size: out.max}
 			}

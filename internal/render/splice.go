@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	"fmt"
 	htmltemplate "html/template"
 	"io"
 	"strings"
@@ -102,35 +101,30 @@ func (sp *splice) agrees(exec func(io.Writer, layoutData) error) bool {
 	ld := layoutData{Lang: "de-CH" + nasty, Subject: "Re: " + nasty}
 	ld.PreferencesURL = "https://mail.example.com/p/AbC-_9?x=1&y=2#z"
 	ld.UnsubscribeURL = "http://mail.example.com/u/Z+z;a=b,c~d!e*f@g$h%2F[i]"
-	ld.Body = "Hello " + nasty + "\n"
+	body := "Hello " + nasty + "\n"
+	ld.Body = body
 	if sp.html {
-		ld.Body = htmltemplate.HTML("<p>Hello " + nasty + "</p>\n")
+		body = "<p>Hello " + nasty + "</p>\n"
+		ld.Body = htmltemplate.HTML(body)
 	}
 	var want, got bytes.Buffer
 	if exec(&want, ld) != nil {
 		return false
 	}
-	if _, ok := sp.write(&got, ld, 1<<30); !ok {
+	if _, ok := sp.write(&got, ld, []byte(body), 1<<30); !ok {
 		return false
 	}
 	return want.String() == got.String()
 }
 
-// write writes the layout around ld's values into b and returns its
-// length. ok is false for a link the splice does not escape as
+// write writes the layout around body and ld's other values into b and
+// returns its length. body is the content already rendered (and, in HTML,
+// escaped), read from its buffer as it is: ld.Body is not looked at. ok is false for a link the splice does not escape as
 // html/template would: nothing is written, and the caller executes the
 // layout. Longer than max, nothing is written either: the caller reports
 // the part too big.
-func (sp *splice) write(b *bytes.Buffer, ld layoutData, max int) (n int, ok bool) {
+func (sp *splice) write(b *bytes.Buffer, ld layoutData, body []byte, max int) (n int, ok bool) {
 	vals := [slotCount]string{slotLang: ld.Lang, slotSubject: ld.Subject, slotPrefs: ld.PreferencesURL, slotUnsub: ld.UnsubscribeURL}
-	switch body := ld.Body.(type) {
-	case string:
-		vals[slotBody] = body
-	case htmltemplate.HTML:
-		vals[slotBody] = string(body)
-	default:
-		vals[slotBody] = fmt.Sprint(body)
-	}
 	// In HTML the body is already escaped (htmltemplate.HTML); the rest
 	// are text in an attribute or an element, and links whose characters
 	// html/template's URL filter and normaliser leave as they are: its
@@ -142,9 +136,12 @@ func (sp *splice) write(b *bytes.Buffer, ld layoutData, max int) (n int, ok bool
 	n = len(sp.pieces[len(sp.slots)])
 	for i, s := range sp.slots {
 		n += len(sp.pieces[i])
-		if escaped(s) {
+		switch {
+		case s == slotBody:
+			n += len(body)
+		case escaped(s):
 			n += htmlEscapedLen(vals[s])
-		} else {
+		default:
 			n += len(vals[s])
 		}
 	}
@@ -154,9 +151,12 @@ func (sp *splice) write(b *bytes.Buffer, ld layoutData, max int) (n int, ok bool
 	b.Grow(n)
 	for i, s := range sp.slots {
 		b.WriteString(sp.pieces[i])
-		if escaped(s) {
+		switch {
+		case s == slotBody:
+			b.Write(body)
+		case escaped(s):
 			htmlEscape(b, vals[s])
-		} else {
+		default:
 			b.WriteString(vals[s])
 		}
 	}

@@ -89,7 +89,7 @@ func TestSplicedLayoutKeepsTheLimit(t *testing.T) {
 	var n int
 	for _, max := range []int{100000, 1000} {
 		out := &boundedWriter{ctx: context.Background(), buf: &bytes.Buffer{}, max: max, deadline: time.Now().Add(time.Minute), part: "html"}
-		err := wrap(out, r.spliceHTML, ld, func(io.Writer) error { t.Fatal("the splice took it"); return nil })
+		err := wrap(out, r.spliceHTML, ld, []byte(strings.Repeat("a", 900)), func(io.Writer) error { t.Fatal("the splice took it"); return nil })
 		if max == 1000 {
 			var le *LimitError
 			require.ErrorAs(t, err, &le)
