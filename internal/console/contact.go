@@ -27,6 +27,9 @@ type contactData struct {
 type cadenceView struct {
 	InForce, Assigned outreach.Tier
 	Preferred         *outreach.Tier
+	// None: no tier is in force, because the assigned tier is not in the
+	// tier list (outreach.EffectiveTier); only Why is set then.
+	None bool
 	// ByCustomer: the tier in force is the customer's own choice.
 	ByCustomer bool
 	Why        string
@@ -60,15 +63,24 @@ func (c *Console) contact(ec echo.Context) error {
 }
 
 func (c *Console) contactPage(ec echo.Context, status int, ct outreach.Contact, f *Form) error {
+	tiers, err := c.Store.Tiers(ec.Request().Context())
+	if err != nil {
+		return err
+	}
+	return c.contactPageOf(ec, status, ct, f, tiers)
+}
+
+// contactPageOf is the contact page by the tier list given. contactPage
+// reads the list after the contact, and contacts.tier has a foreign key to
+// tiers, so the list lacks their tier only in a race;
+// TestContactUnknownTier shows the page that would then be.
+func (c *Console) contactPageOf(ec echo.Context, status int, ct outreach.Contact, f *Form, tiers []outreach.Tier) error {
 	ctx := ec.Request().Context()
 	if f == nil {
 		f = newForm(nil, "tier", "Tier")
 		f.Set("tier", ct.Tier)
 	}
-	tiers, err := c.Store.Tiers(ctx)
-	if err != nil {
-		return err
-	}
+	var err error
 	d := contactData{Contact: ct, Erased: ct.Status == outreach.StatusErased, Tiers: tierOptions(tiers)}
 	if d.Cadence, err = c.cadence(ec, ct, tiers); err != nil {
 		return err
@@ -100,18 +112,27 @@ func (c *Console) contactPage(ec echo.Context, status int, ct outreach.Contact, 
 }
 
 // cadence works out the contact's effective cadence with the domain's
-// rule (outreach.Stricter) and asks the store whether they are overdue,
-// by the very query the overdue list uses.
+// rule (outreach.EffectiveTier, the planner's) and asks the store whether
+// they are overdue, by the very query the overdue list uses. With an
+// assigned tier the list does not hold, no tier is in force, and the page
+// says so rather than show a cadence nothing decides by.
 func (c *Console) cadence(ec echo.Context, ct outreach.Contact, tiers []outreach.Tier) (cadenceView, error) {
 	byKey := map[string]outreach.Tier{}
 	for _, t := range tiers {
 		byKey[t.Key] = t
 	}
-	v := cadenceView{Assigned: byKey[ct.Tier]}
+	inForce, ok := outreach.EffectiveTier(byKey, ct.Tier, ct.PreferredTier)
+	if !ok {
+		why := "The assigned tier “" + ct.Tier + "” is not in the tier list, so no tier is in force for this contact and there is no cadence to show"
+		if p, ok := byKey[ct.PreferredTier]; ok {
+			why += ", not even their own choice, “" + p.Name + "”: a customer’s choice can only lower the assigned tier"
+		}
+		return cadenceView{None: true, Why: why + ". Assign a tier that exists to fix it."}, nil
+	}
+	v := cadenceView{InForce: inForce, Assigned: byKey[ct.Tier]}
 	if p, ok := byKey[ct.PreferredTier]; ok {
 		v.Preferred = &p
 	}
-	v.InForce = outreach.Stricter(v.Assigned, v.Preferred)
 	switch {
 	case v.Preferred == nil:
 		v.Why = "The company’s choice: the tier assigned to this contact. They have not chosen a frequency themselves."

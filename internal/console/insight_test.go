@@ -383,6 +383,21 @@ func TestWhatIfPreview(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, page.Status)
 	require.Equal(t, "must be a whole number from 1 to 90", errorOf(page.Body, "f-days"))
 	require.Contains(t, page.Body, `<a href="#f-days">Days to replay: must be a whole number from 1 to 90</a>`)
+	// Days out of range and a refused rule: every error at once, each at
+	// its field, the form as typed; the rule's as Save words them.
+	page = admin.post("/console/tiers/weekly/what-if", with(daily, "days", "91", "caps.0.max", "0"))
+	require.Equal(t, http.StatusUnprocessableEntity, page.Status)
+	require.Equal(t, "must be a whole number from 1 to 90", errorOf(page.Body, "f-days"))
+	require.Equal(t, errorOf(save.Body, "f-caps-0-max"), errorOf(page.Body, "f-caps-0-max"))
+	require.Contains(t, page.Body, `<a href="#f-days">Days to replay: must be a whole number from 1 to 90</a>`)
+	require.Contains(t, page.Body, `<a href="#f-caps-0-max">`)
+	require.Contains(t, page.Body, `name="caps.0.max" value="0"`)
+	require.Contains(t, page.Body, `value="91"`)
+	// So too with a rule that cannot even be read.
+	page = admin.post("/console/tiers/weekly/what-if", with(daily, "days", "91", "caps.0.window", "7"))
+	require.Equal(t, http.StatusUnprocessableEntity, page.Status)
+	require.Equal(t, "must be a whole number from 1 to 90", errorOf(page.Body, "f-days"))
+	require.Contains(t, page.Body, `id="f-caps-0-window-error"`)
 	page = admin.post("/console/tiers/weekly/what-if", with(daily, "days", "ten"))
 	require.Equal(t, http.StatusUnprocessableEntity, page.Status)
 	page = admin.post("/console/tiers/weekly/what-if", with(daily, "caps.0.window", "7"))

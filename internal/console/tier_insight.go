@@ -30,9 +30,10 @@ import (
 
 func tierPath(key string) string { return "/console/tiers/" + url.PathEscape(key) }
 
-// The what-if's replay period: the API's default, and the form's bound
-// that needs no service to know (a number of days is at least 1); the
-// service refuses more than 90.
+// The what-if's replay period: the API's default. The form checks the
+// days against the service's bounds itself, so that days out of range are
+// shown with the rule's errors, also when the rule could not be read and
+// the service is never asked.
 const whatIfDays = 30
 
 // previewTier is POST /console/tiers/:key/what-if: the form's rule, read
@@ -57,13 +58,13 @@ func (c *Console) previewTier(ec echo.Context) error {
 	days := whatIfDays
 	if s := f.Get("days"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
+		if err != nil || n < 1 || n > tuning.MaxWhatIfDays {
 			if len(errs) == 0 {
 				// readTier judged the rule only if it failed to read
 				// it; judge it now so every error shows at once.
 				errs = t.Validate()
 			}
-			errs = append(errs, outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to 90"})
+			errs = append(errs, tuning.WhatIfDaysError)
 		}
 		days = n
 	}

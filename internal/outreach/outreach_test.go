@@ -88,6 +88,39 @@ func TestStricterAndRoles(t *testing.T) {
 	require.False(t, Role("root").Includes(RoleViewer))
 }
 
+// TestEffectiveTier: the one rule for which tier applies to a contact,
+// case by case.
+func TestEffectiveTier(t *testing.T) {
+	tiers := map[string]Tier{
+		"low": {Key: "low", Rank: 10}, "medium": {Key: "medium", Rank: 20}, "high": {Key: "high", Rank: 30},
+		"twin": {Key: "twin", Rank: 20}, // ranked as medium
+	}
+	for _, tc := range []struct {
+		name                string
+		assigned, preferred string
+		want                string // "" with ok false: no tier applies
+	}{
+		{"preferred stricter: the customer asked for less", "high", "low", "low"},
+		{"preferred looser: never more than assigned", "low", "high", "low"},
+		{"preferred the same as assigned", "medium", "medium", "medium"},
+		{"an equal rank keeps the assigned", "medium", "twin", "medium"},
+		{"no preference", "high", "", "high"},
+		{"unknown preference: ignored", "high", "gone", "high"},
+		{"unknown assigned, known preference: none", "gone", "low", ""},
+		{"unknown assigned, no preference: none", "gone", "", ""},
+		{"both unknown: none", "gone", "missing", ""},
+	} {
+		got, ok := EffectiveTier(tiers, tc.assigned, tc.preferred)
+		require.Equal(t, tc.want != "", ok, tc.name)
+		require.Equal(t, tc.want, got.Key, tc.name)
+		if !ok {
+			require.Zero(t, got, tc.name)
+		}
+	}
+	_, ok := EffectiveTier(nil, "low", "low")
+	require.False(t, ok, "no tiers at all")
+}
+
 func TestTextFaults(t *testing.T) {
 	for _, ok := range []string{"", "Ada Lovelace", "René Müller", "李小龙", "a@b.c"} {
 		require.Empty(t, LineFault(ok), ok)

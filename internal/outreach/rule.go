@@ -172,6 +172,35 @@ func Stricter(assigned Tier, preferred *Tier) Tier {
 	return assigned
 }
 
+// EffectiveTier is the tier in force for a contact whose assigned tier is
+// the key assigned and whose preferred tier (their own choice in the
+// preference center, "" for none) is preferred, looked up in tiers by key.
+// It is the one rule the planner, the send-time check, the console, the
+// preference center and insight attribution all use, so that what is shown
+// and counted is what is sent:
+//
+//   - both known: the stricter of the two (Stricter: the lower rank; equal
+//     ranks keep the assigned), since a customer can ask for less mail,
+//     never for more;
+//   - preferred "" or not in tiers: the assigned tier; a choice that names
+//     no tier asks for nothing;
+//   - assigned not in tiers (whatever the preferred): no tier applies, and
+//     the result is false with a zero Tier. The assigned tier is the
+//     ceiling a preference can only lower; without it there is nothing to
+//     lower from, and a preference alone must not decide what is sent.
+//     This happens only transiently (contacts.tier has a foreign key to
+//     tiers): a tier list read before a new tier was created and assigned.
+func EffectiveTier(tiers map[string]Tier, assigned, preferred string) (Tier, bool) {
+	a, ok := tiers[assigned]
+	if !ok {
+		return Tier{}, false
+	}
+	if p, ok := tiers[preferred]; ok {
+		return Stricter(a, &p), true
+	}
+	return a, true
+}
+
 // WithinRetention reports, as field errors, every window of the rule (its
 // caps, min gap and target interval) that reaches further back than
 // deliveries are kept (DELIVERY_RETENTION): the cadence would then decide

@@ -66,16 +66,12 @@ func (p *Planner) Window() time.Duration {
 	return l
 }
 
-// EffectiveTier is the stricter of the contact's assigned and preferred tier.
+// EffectiveTier is the tier in force for the contact among the planner's
+// tiers, by the domain's rule (outreach.EffectiveTier): the stricter of
+// their assigned and preferred tier; false when the assigned tier is not
+// among them.
 func (p *Planner) EffectiveTier(c outreach.Contact) (outreach.Tier, bool) {
-	assigned, ok := p.Tiers[c.Tier]
-	if !ok {
-		return outreach.Tier{}, false
-	}
-	if pref, ok := p.Tiers[c.PreferredTier]; ok {
-		return outreach.Stricter(assigned, &pref), true
-	}
-	return assigned, true
+	return outreach.EffectiveTier(p.Tiers, c.Tier, c.PreferredTier)
 }
 
 // Zone is the contact's time zone, or the configured default.

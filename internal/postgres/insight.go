@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/rapport-dev/rapport/internal/insight"
+	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
 
@@ -142,8 +143,12 @@ func (s *Store) rollupEvents(ctx context.Context, now time.Time, o RollupOptions
 			return err
 		}
 		ranks := make(map[string]int, len(tiers))
+		byKey := make(map[string]outreach.Tier, len(tiers))
 		for _, t := range tiers {
 			ranks[t.Key] = int(t.Rank)
+			// Key and rank are all the attribution needs; the rule is
+			// left undecoded.
+			byKey[t.Key] = outreach.Tier{Key: t.Key, Rank: int(t.Rank)}
 		}
 		const batch = 5000
 		touched := map[time.Time]bool{}
@@ -156,7 +161,7 @@ func (s *Store) rollupEvents(ctx context.Context, now time.Time, o RollupOptions
 			for _, r := range rows {
 				tier := r.LastTier
 				if tier == "" {
-					tier = effectiveKey(r.Assigned, r.Preferred, ranks)
+					tier = effectiveKey(r.Assigned, r.Preferred, byKey)
 				}
 				for kind, n := range insight.Classify(insight.TimelineEvent{Kind: r.Kind, Detail: r.Detail, Assigned: r.Assigned}, ranks) {
 					p.EventIds, p.Kinds, p.Ns = append(p.EventIds, r.ID), append(p.Kinds, string(kind)), append(p.Ns, int32(n))
@@ -254,12 +259,16 @@ func (s *Store) rollupDay(ctx context.Context, d time.Time, closing bool, now ti
 	return did, mapError("insight day "+d.Format(time.DateOnly), err)
 }
 
-// effectiveKey is the stricter of the assigned and preferred tier, by rank.
-func effectiveKey(assigned, preferred string, ranks map[string]int) string {
-	if rp, ok := ranks[preferred]; ok {
-		if ra, ok := ranks[assigned]; !ok || rp < ra {
-			return preferred
-		}
+// effectiveKey is the tier an event is attributed to when the contact's
+// last delivery names none: the tier in force by the domain's rule
+// (outreach.EffectiveTier, the one the planner sends by). When the
+// assigned tier is not among tiers no tier is in force; the event then
+// goes to the assigned key as given, which here is only a label: the
+// contact's own tier, not their preference, which the engine would not
+// send by either.
+func effectiveKey(assigned, preferred string, tiers map[string]outreach.Tier) string {
+	if t, ok := outreach.EffectiveTier(tiers, assigned, preferred); ok {
+		return t.Key
 	}
 	return assigned
 }

@@ -16,26 +16,21 @@ type frequency struct {
 }
 
 // frequencyFor builds the frequency part for a contact. The tier that
-// applies is the stricter of the company's and the customer's (a customer
-// can always ask for less, never for more); it is the customer's choice
-// when they made one and it is the one that applies.
+// applies is the engine's (outreach.EffectiveTier): the stricter of the
+// company's and the customer's (a customer can always ask for less, never
+// for more); it is the customer's choice when they made one and it is the
+// one that applies. When the company's tier is not among tiers (only for a
+// moment, while a new tier is being set up) no tier applies, so no choice
+// is marked as applying: the customer's own choice, if they made one, is
+// marked as theirs, and the choices stay open to them.
 func frequencyFor(ms messages, company string, tiers []outreach.Tier, ct outreach.Contact) frequency {
 	byKey := make(map[string]outreach.Tier, len(tiers))
 	for _, t := range tiers {
 		byKey[t.Key] = t
 	}
-	assigned, known := byKey[ct.Tier]
-	var preferred *outreach.Tier
-	if p, ok := byKey[ct.PreferredTier]; ok {
-		preferred = &p
-	}
-	applies := assigned
-	if known {
-		applies = outreach.Stricter(assigned, preferred)
-	} else if preferred != nil {
-		applies = *preferred
-	}
-	theirs := preferred != nil && applies.Key == preferred.Key
+	applies, inForce := outreach.EffectiveTier(byKey, ct.Tier, ct.PreferredTier)
+	_, chose := byKey[ct.PreferredTier]
+	theirs := inForce && chose && applies.Key == ct.PreferredTier
 	checked := ct.PreferredTier
 	if checked == "" {
 		checked = ct.Tier
@@ -48,6 +43,10 @@ func frequencyFor(ms messages, company string, tiers []outreach.Tier, ct outreac
 		}
 		c := choice{Key: t.Key, Name: t.Name, Checked: t.Key == checked, Meaning: outreach.DescribeRule(t.Rule, ms.lang)}
 		switch {
+		case !inForce:
+			if c.Checked && chose {
+				c.Mark = ms.T("frequency.yours")
+			}
 		case t.Key == applies.Key && theirs:
 			c.Mark = ms.T("frequency.applies_yours")
 		case t.Key == applies.Key:
@@ -58,7 +57,7 @@ func frequencyFor(ms messages, company string, tiers []outreach.Tier, ct outreac
 		listed = listed || t.Key == applies.Key
 		f.Choices = append(f.Choices, c)
 	}
-	if !listed && applies.Key != "" {
+	if inForce && !listed {
 		f.Note = ms.T("frequency.applies_other", applies.Name, company, outreach.DescribeRule(applies.Rule, ms.lang))
 	}
 	return f

@@ -199,6 +199,24 @@ func TestFrequencyChoices(t *testing.T) {
 	require.NotContains(t, f.Note, "vip")
 	require.Empty(t, checked(f))
 
+	// A preference that names no tier is ignored: the company's applies.
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "medium", PreferredTier: "gone"})
+	require.Equal(t, []row{{"high", ""}, {"medium", "Applies now: set by Acme"}, {"low", ""}}, rows(f))
+
+	// A company tier not (yet) in the list: no tier applies, as the planner
+	// sees it, so none is said to apply, not even the customer's; their
+	// choice is still theirs, and every choice stays open.
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "new", PreferredTier: "low"})
+	require.Equal(t, []row{{"high", ""}, {"medium", ""}, {"low", "Your choice"}}, rows(f))
+	require.Equal(t, "low", checked(f))
+	require.Empty(t, f.Note)
+	f = frequencyFor(en, "Acme", tiers, outreach.Contact{Tier: "new"})
+	require.Equal(t, []row{{"high", ""}, {"medium", ""}, {"low", ""}}, rows(f))
+	require.Empty(t, checked(f))
+	require.Empty(t, f.Note)
+	f = frequencyFor(lookup("de"), "Acme", tiers, outreach.Contact{Tier: "new", PreferredTier: "medium"})
+	require.Equal(t, []row{{"high", ""}, {"medium", "Ihre Wahl"}, {"low", ""}}, rows(f))
+
 	// In the customer's language.
 	f = frequencyFor(lookup("de"), "Acme", tiers, outreach.Contact{Tier: "high", PreferredTier: "high"})
 	require.Equal(t, "Gilt jetzt: Ihre Wahl", f.Choices[0].Mark)

@@ -3,6 +3,7 @@ package tuning
 import (
 	"context"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/rapport-dev/rapport/internal/campaign"
@@ -58,22 +59,32 @@ const maxRecurring = 20
 // replayPage is how many contacts one replay read takes.
 const replayPage = 5000
 
+// MaxWhatIfDays is the longest period a what-if replays, in days.
+const MaxWhatIfDays = 90
+
+// WhatIfDaysError is the field error for days out of range (1 to
+// MaxWhatIfDays), the same wherever the days are read.
+var WhatIfDaysError = outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to " + strconv.Itoa(MaxWhatIfDays)}
+
 // WhatIf replays proposed (a tier as PUT /api/v1/tiers/{key} takes it,
-// validated the same way) over the last days days (1–90) without writing
-// anything: one read-only transaction. An unknown tier is ENOTFOUND;
-// an invalid rule or days out of range is EINVALID naming the field.
+// validated the same way) over the last days days (1–MaxWhatIfDays)
+// without writing anything: one read-only transaction. An unknown tier is
+// ENOTFOUND; an invalid rule or days out of range is EINVALID naming every
+// field at fault at once, the rule's and the days, so that a form shows
+// them all.
 func (s *Service) WhatIf(ctx context.Context, proposed outreach.Tier, days int) (WhatIf, error) {
 	if days == 0 {
 		days = 30
-	}
-	if days < 1 || days > 90 {
-		return WhatIf{}, outreach.Invalid(outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to 90"})
 	}
 	current, err := s.store.Tier(ctx, proposed.Key)
 	if err != nil {
 		return WhatIf{}, err
 	}
-	if errs := proposed.Validate(); len(errs) > 0 {
+	errs := proposed.Validate()
+	if days < 1 || days > MaxWhatIfDays {
+		errs = append(errs, WhatIfDaysError)
+	}
+	if len(errs) > 0 {
 		return WhatIf{}, outreach.Invalid(errs...)
 	}
 	now := s.cfg.Clock.Now()
