@@ -314,9 +314,12 @@ const ClaimChunk = 10
 
 // outgoing is a delivery that passed the check, and its message.
 type outgoing struct {
-	item    postgres.SendItem
-	contact outreach.Contact
-	camp    outreach.Campaign
+	item postgres.SendItem
+	// contact and camp are shared by the batch's deliveries (the locked
+	// contacts, the campaigns read by the check), not copied into each:
+	// a delivery's copies of them were a third of a batch's garbage.
+	contact *outreach.Contact
+	camp    *outreach.Campaign
 	// envelope is the message, rendered by sendChunk right before it
 	// goes, and its bodies dropped once it went.
 	envelope *mailer.Envelope
@@ -509,7 +512,7 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 				// timeout with claims unrecorded.
 				return true
 			}
-			env, err := w.envelope(ctx, a.camp, a.contact, a.item)
+			env, err := w.envelope(ctx, *a.camp, *a.contact, a.item)
 			if err != nil && ctx.Err() != nil {
 				return true // the job's own end, not the template's fault: unsent
 			}

@@ -26,9 +26,9 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 		return nil, err
 	}
 	p := planner.New(tiers, w.cfg.Cadence.DefaultZone, w.cfg.Cadence.Jitter)
-	contacts := make(map[int64]outreach.Contact, len(locked))
-	for _, c := range locked {
-		contacts[c.ID] = c
+	contacts := make(map[int64]*outreach.Contact, len(locked))
+	for i := range locked {
+		contacts[locked[i].ID] = &locked[i]
 	}
 	var ready []outgoing
 	err = w.store.InTx(ctx, func(tx *postgres.Tx) error {
@@ -45,18 +45,26 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 		if err != nil {
 			return err
 		}
-		camps, err := tx.Campaigns(ctx, campaignIDs(items))
+		byID, err := tx.Campaigns(ctx, campaignIDs(items))
 		if err != nil {
 			return err
+		}
+		camps := make(map[int64]*outreach.Campaign, len(byID))
+		for id, c := range byID {
+			camps[id] = &c
 		}
 		rng := rand.New(rand.NewPCG(uint64(job.ID), uint64(now.UnixNano())))
 		var r replans
 		for _, it := range items {
-			contact, known := contacts[it.ContactID]
+			cp, known := contacts[it.ContactID]
 			if !want[it.ID] || !known || it.State != outreach.DeliveryScheduled || it.PlannedFor.After(now.Add(dueSlack)) {
 				continue // not this run's, handled elsewhere, or re-planned to a later job
 			}
-			camp := camps[it.CampaignID]
+			campP := camps[it.CampaignID]
+			if campP == nil {
+				campP = &outreach.Campaign{} // gone: the check ends its deliveries
+			}
+			contact, camp := *cp, *campP
 			tier, _ := p.EffectiveTier(contact)
 			v := sendcheck.Check(sendcheck.Input{Contact: contact, Suppression: st.Suppression[contact.ID], Campaign: camp,
 				Delivery: it.Delivery, Tier: tier, Zone: p.Zone(contact), Sent: st.Sent[contact.ID], Now: now})
@@ -78,7 +86,7 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 				// Rendered right before it goes (sendChunk), not here: a
 				// batch's 200 rendered messages, held by 16 workers
 				// until each is sent, were a fifth of the peak RSS.
-				ready = append(ready, outgoing{item: it, contact: contact, camp: camp})
+				ready = append(ready, outgoing{item: it, contact: cp, camp: campP})
 			}
 		}
 		if err := r.write(ctx, tx, w.cfg.Metrics); err != nil {
