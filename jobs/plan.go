@@ -168,6 +168,26 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 	}
 }
 
+// refreshTiers brings p's tiers up to date when a target names one it does
+// not have: a tier created (and given to contacts) after the job loaded
+// them. Contacts reference tiers by foreign key, so the tier of a contact
+// just read has committed and a new read finds it; the planner would
+// otherwise skip the contact (ReasonNoTier).
+func (w *PlanWorker) refreshTiers(ctx context.Context, p *planner.Planner, targets []planner.Target) error {
+	for _, t := range targets {
+		if p.Knows(t.Contact) {
+			continue
+		}
+		tiers, err := w.store.Tiers(ctx)
+		if err != nil {
+			return err
+		}
+		*p = *planner.New(tiers, p.DefaultZone, p.Spread)
+		return nil
+	}
+	return nil
+}
+
 // planBatch plans the next batch of the range after contact after, in tx,
 // and returns how many contacts it planned and the last one's id.
 func (w *PlanWorker) planBatch(ctx context.Context, tx *postgres.Tx, p *planner.Planner, r planner.Run, after, maxID int64, rng *rand.Rand) (int, int64, error) {
@@ -176,6 +196,9 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx *postgres.Tx, p *planner.
 		Limit: w.cfg.BatchSize, Since: now.Add(-p.Window())})
 	if err != nil || len(targets) == 0 {
 		return 0, after, err
+	}
+	if err := w.refreshTiers(ctx, p, targets); err != nil {
+		return 0, 0, err
 	}
 	var expires *time.Time
 	if !r.ExpiresAt.IsZero() {

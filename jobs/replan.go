@@ -150,7 +150,11 @@ func (r *replans) add(ctx context.Context, tx *postgres.Tx, p *planner.Planner, 
 	if err != nil {
 		return err
 	}
-	tier, _ := p.EffectiveTier(c)
+	tier, ok := p.EffectiveTier(c)
+	if !ok {
+		r.ends = append(r.ends, postgres.End{ID: id, State: outreach.DeliverySkipped, Reason: outreach.ReasonNoTier})
+		return nil
+	}
 	m := sendcheck.Replan(sendcheck.ReplanInput{Tier: tier, Zone: p.Zone(c), History: append(hist, extra...), Now: now,
 		ExpiresAt: expires, Priority: priority, Spread: p.Spread}, rng)
 	if m.Expired {

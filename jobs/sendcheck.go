@@ -65,7 +65,11 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 				campP = &outreach.Campaign{} // gone: the check ends its deliveries
 			}
 			contact, camp := *cp, *campP
-			tier, _ := p.EffectiveTier(contact)
+			tier, ok := p.EffectiveTier(contact) // tiers read after the contacts were locked
+			if !ok && it.Marketing {
+				r.ends = append(r.ends, postgres.End{ID: it.ID, State: outreach.DeliverySkipped, Reason: outreach.ReasonNoTier})
+				continue
+			}
 			v := sendcheck.Check(sendcheck.Input{Contact: contact, Suppression: st.Suppression[contact.ID], Campaign: camp,
 				Delivery: it.Delivery, Tier: tier, Zone: p.Zone(contact), Sent: st.Sent[contact.ID], Now: now})
 			switch v.Action {

@@ -35,6 +35,7 @@ var reasonText = map[outreach.Reason]string{
 	outreach.ReasonInvalidAddress:      "the address is not valid",
 	outreach.ReasonFailedPermanent:     "the server refused it for good",
 	outreach.ReasonCanceled:            "the campaign was canceled",
+	outreach.ReasonNoTier:              "their tier no longer exists: no rule, so nothing is sent",
 	outreach.ReasonUnknown:             "handed to the server when a worker stopped; never sent twice",
 }
 

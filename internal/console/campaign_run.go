@@ -246,7 +246,7 @@ var deliveryStates = []outreach.DeliveryState{outreach.DeliveryScheduled, outrea
 var deliveryReasons = []outreach.Reason{outreach.ReasonScheduled, outreach.ReasonDeferredCap, outreach.ReasonDeferredMinGap,
 	outreach.ReasonDeferredSendWindow, outreach.ReasonExpired, outreach.ReasonPreempted, outreach.ReasonUnsubscribed,
 	outreach.ReasonTopicOptOut, outreach.ReasonPaused, outreach.ReasonSuppressedBounce, outreach.ReasonSuppressedComplaint,
-	outreach.ReasonInvalidAddress, outreach.ReasonFailedPermanent, outreach.ReasonCanceled, outreach.ReasonUnknown, outreach.ReasonSent}
+	outreach.ReasonInvalidAddress, outreach.ReasonFailedPermanent, outreach.ReasonCanceled, outreach.ReasonNoTier, outreach.ReasonUnknown, outreach.ReasonSent}
 
 // deliveriesData is the deliveries list's content.
 type deliveriesData struct {

@@ -127,7 +127,7 @@ func (c *Console) cadence(ec echo.Context, ct outreach.Contact, tiers []outreach
 		if p, ok := byKey[ct.PreferredTier]; ok {
 			why += ", not even their own choice, “" + p.Name + "”: a customer’s choice can only lower the assigned tier"
 		}
-		return cadenceView{None: true, Why: why + ". Assign a tier that exists to fix it."}, nil
+		return cadenceView{None: true, Why: why + ". No marketing message is planned or sent to them meanwhile (reason no_tier): without a rule there would be no caps. Assign a tier that exists to fix it."}, nil
 	}
 	v := cadenceView{InForce: inForce, Assigned: byKey[ct.Tier]}
 	if p, ok := byKey[ct.PreferredTier]; ok {

@@ -55,6 +55,7 @@ func TestContactUnknownTier(t *testing.T) {
 	require.Contains(t, body, `<strong>No tier in force</strong> <span class="badge wait">assigned tier unknown</span>`)
 	require.Contains(t, body, "The assigned tier “medium” is not in the tier list, so no tier is in force for this contact")
 	require.Contains(t, body, "not even their own choice, “Only important updates”")
+	require.Contains(t, body, "No marketing message is planned or sent to them meanwhile (reason no_tier)")
 	require.Contains(t, body, "Assign a tier that exists to fix it.")
 	require.NotContains(t, body, "customer’s choice</span>")
 	require.NotContains(t, body, "<dt>How often</dt>")

@@ -45,6 +45,7 @@ var timelineReason = map[outreach.Reason]string{
 	outreach.ReasonInvalidAddress:      "Not sent: the address is not valid",
 	outreach.ReasonFailedPermanent:     "Failed: the mail server refused it",
 	outreach.ReasonCanceled:            "Not sent: the campaign was canceled",
+	outreach.ReasonNoTier:              "Not sent: their tier does not exist, so no rule could be kept",
 	outreach.ReasonUnknown:             "Unknown: it reached the mail server but was not confirmed; it is never sent again",
 	outreach.ReasonSent:                "Sent",
 }

@@ -176,7 +176,11 @@ type Reason string
 // Decision reasons. ReasonFailedLocal is a message that could not be made
 // here (its template failed or ran over its bounds, or a header could not
 // be built): no server saw it, so it says nothing about the address and is
-// never a bounce or a suppression.
+// never a bounce or a suppression. ReasonNoTier is a marketing delivery
+// not planned or sent because the contact's assigned tier is not among the
+// tiers the decision was made with: without its rule there are no caps to
+// keep, and sending uncapped would break the promise (the jobs reload the
+// tiers before deciding, so this takes a tier that no longer exists).
 const (
 	ReasonScheduled           Reason = "scheduled"
 	ReasonDeferredCap         Reason = "deferred_cap"
@@ -193,6 +197,7 @@ const (
 	ReasonFailedPermanent     Reason = "failed_permanent"
 	ReasonFailedLocal         Reason = "failed_local" // could not be made here (template, header): never a bounce
 	ReasonCanceled            Reason = "canceled"
+	ReasonNoTier              Reason = "no_tier"
 	ReasonUnknown             Reason = "unknown"
 	ReasonSent                Reason = "sent"
 )

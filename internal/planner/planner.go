@@ -74,6 +74,17 @@ func (p *Planner) EffectiveTier(c outreach.Contact) (outreach.Tier, bool) {
 	return outreach.EffectiveTier(p.Tiers, c.Tier, c.PreferredTier)
 }
 
+// Knows reports whether the planner has every tier the contact names, its
+// assigned and its preferred one: a planner built before a tier was
+// created does not, and the jobs then build a new one (CurrentFor).
+func (p *Planner) Knows(c outreach.Contact) bool {
+	if _, ok := p.Tiers[c.Tier]; !ok {
+		return false
+	}
+	_, ok := p.Tiers[c.PreferredTier]
+	return ok || c.PreferredTier == ""
+}
+
 // Zone is the contact's time zone, or the configured default.
 func (p *Planner) Zone(c outreach.Contact) *time.Location {
 	if loc, ok := outreach.LoadZone(c.Timezone); ok {
@@ -123,6 +134,11 @@ func (p *Planner) Plan(run Run, t Target, now time.Time, rng *rand.Rand) Outcome
 	}
 	if r := Blocked(c, t.Suppression, run.Campaign.Category, run.Campaign.Topic, now); r != "" {
 		out.State, out.Reason = outreach.DeliverySkipped, r
+		return out
+	}
+	if !ok && run.Campaign.Category == outreach.Marketing {
+		// No rule, no caps: never planned uncapped (ReasonNoTier).
+		out.State, out.Reason = outreach.DeliverySkipped, outreach.ReasonNoTier
 		return out
 	}
 	start := run.FireAt

@@ -50,6 +50,10 @@ func TestPlanDecisions(t *testing.T) {
 		{"transactional ignores caps and opt-outs", transactional, Target{Contact: outreach.Contact{Tier: "high", Status: outreach.StatusUnsubscribed, TopicsOptedOut: []string{"offers"}}, History: sentAnHourAgo}, outreach.DeliveryScheduled, outreach.ReasonScheduled, "high"},
 		{"transactional respects complaints", transactional, Target{Contact: outreach.Contact{Tier: "high", Status: outreach.StatusComplained}}, outreach.DeliverySkipped, outreach.ReasonSuppressedComplaint, "high"},
 		{"transactional respects erasure", transactional, Target{Contact: active, Suppression: outreach.SuppressErased}, outreach.DeliverySkipped, outreach.ReasonUnsubscribed, "high"},
+		{"unknown tier: never uncapped", marketing, Target{Contact: outreach.Contact{Tier: "gone", Status: outreach.StatusActive}}, outreach.DeliverySkipped, outreach.ReasonNoTier, "gone"},
+		{"unknown tier with a known preference", marketing, Target{Contact: outreach.Contact{Tier: "gone", PreferredTier: "low", Status: outreach.StatusActive}}, outreach.DeliverySkipped, outreach.ReasonNoTier, "gone"},
+		{"unknown tier, unsubscribed: the block says why", marketing, Target{Contact: outreach.Contact{Tier: "gone", Status: outreach.StatusUnsubscribed}}, outreach.DeliverySkipped, outreach.ReasonUnsubscribed, "gone"},
+		{"transactional has no cadence, tier or not", transactional, Target{Contact: outreach.Contact{Tier: "gone", Status: outreach.StatusActive}}, outreach.DeliveryScheduled, outreach.ReasonScheduled, "gone"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,4 +80,12 @@ func TestPlanPreemptsLowerPriority(t *testing.T) {
 	require.Equal(t, int64(5), o.Displaced[0].ID)
 	require.True(t, o.Displaced[0].Expired, "the displaced one would expire: preempted")
 	require.Equal(t, outreach.ReasonPreempted, o.Displaced[0].Reason)
+}
+
+func TestKnows(t *testing.T) {
+	p := &Planner{Tiers: tiers()}
+	require.True(t, p.Knows(outreach.Contact{Tier: "high"}))
+	require.True(t, p.Knows(outreach.Contact{Tier: "high", PreferredTier: "low"}))
+	require.False(t, p.Knows(outreach.Contact{Tier: "new"}), "assigned tier unknown")
+	require.False(t, p.Knows(outreach.Contact{Tier: "high", PreferredTier: "new"}), "a stricter new preference would be ignored")
 }
