@@ -197,8 +197,18 @@ func (w *PlanWorker) planBatch(ctx context.Context, tx *postgres.Tx, p *planner.
 	if err != nil || len(targets) == 0 {
 		return 0, after, err
 	}
+	window := p.Window()
 	if err := w.refreshTiers(ctx, p, targets); err != nil {
 		return 0, 0, err
+	}
+	if p.Window() > window {
+		// A new tier looks further back than the history just read: read
+		// it again (the contacts are locked already; the batch is the same).
+		targets, err = tx.LockAudience(ctx, postgres.AudienceBatch{Audience: r.Campaign.Audience, After: after, Max: maxID,
+			Limit: w.cfg.BatchSize, Since: now.Add(-p.Window())})
+		if err != nil {
+			return 0, 0, err
+		}
 	}
 	var expires *time.Time
 	if !r.ExpiresAt.IsZero() {
