@@ -51,13 +51,14 @@ var standIns = [slotCount]string{
 }
 
 // newSplice executes a layout with the stand-ins and cuts it at them. It
-// returns nil when the layout prints a value twice in a row or not at all
-// where a stand-in would be ambiguous, or when the splice and the
-// template disagree on the probe data: the layout is then executed per
-// message, as before.
+// returns nil — the layout is then executed per message, as before — when
+// the layout fails, prints none of the values, prints anything else that
+// differs from message to message (it is executed twice, with every other
+// field of the data different), or when the splice and the template
+// disagree on the probe data.
 func newSplice(exec func(io.Writer, layoutData) error, html bool) *splice {
-	var b bytes.Buffer
-	if err := exec(&b, standInData(html)); err != nil {
+	var b, other bytes.Buffer
+	if exec(&b, standInData(html, "a")) != nil || exec(&other, standInData(html, "b")) != nil || b.String() != other.String() {
 		return nil
 	}
 	out := b.String()
@@ -83,9 +84,13 @@ func newSplice(exec func(io.Writer, layoutData) error, html bool) *splice {
 	return sp
 }
 
-// standInData is layoutData with a stand-in for every slot.
-func standInData(html bool) layoutData {
+// standInData is layoutData with a stand-in for every slot, and v in
+// every other field a layout could print.
+func standInData(html bool, v string) layoutData {
 	ld := layoutData{Lang: standIns[slotLang], Subject: standIns[slotSubject]}
+	ld.Contact = ContactData{ID: int64(v[0]), Name: v, Email: v + "@example.com", Locale: v, Tier: v, Attributes: map[string]any{"x": v}}
+	ld.Campaign = CampaignData{ID: int64(v[0]), Name: v, Topic: v}
+	ld.Company = Company{Name: v, Address: v}
 	ld.PreferencesURL, ld.UnsubscribeURL = standIns[slotPrefs], standIns[slotUnsub]
 	ld.Body = standIns[slotBody]
 	if html {

@@ -134,3 +134,18 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// TestNoSpliceForOtherValues: a layout printing anything per message other
+// than the spliced values is never spliced (it is executed per message).
+func TestNoSpliceForOtherValues(t *testing.T) {
+	for _, layout := range []string{
+		`<p>{{.Contact.Email}}</p>{{.Body}}<a href="{{.UnsubscribeURL}}">x</a>`,
+		`{{.Body}}<p>{{.Company.Name}}</p>`,
+		`{{.Body}}<script>var l = {{.Lang}};</script>`, // escaped for JS, not as HTML text
+	} {
+		h := htmltemplate.Must(htmltemplate.New("l").Parse(layout))
+		require.Nil(t, newSplice(func(w io.Writer, ld layoutData) error { return h.Execute(w, ld) }, true), layout)
+	}
+	h := htmltemplate.Must(htmltemplate.New("l").Parse(`<html lang="{{.Lang}}">{{.Body}}<a href="{{.PreferencesURL}}">p</a>`))
+	require.NotNil(t, newSplice(func(w io.Writer, ld layoutData) error { return h.Execute(w, ld) }, true), "only spliced values")
+}
