@@ -201,6 +201,10 @@ func (d *historyDB) check(b *testing.B) (time.Duration, int) {
 	start := time.Now()
 	for batch := range slices.Chunk(ids, 200) {
 		err := d.store.InTx(ctx, func(tx *postgres.Tx) error {
+			// Generic plans, as the send batch's transactions run.
+			if err := tx.GenericPlans(ctx); err != nil {
+				return err
+			}
 			locked, err := tx.LockContacts(ctx, batch)
 			if err != nil {
 				return err
