@@ -187,6 +187,14 @@ func TestTierWhatIf(t *testing.T) {
 			require.Contains(t, fieldsOf(t, raw), bad.field, bad.name)
 		}
 	}
+	// Both at fault: both said, in one answer.
+	m := valid()
+	m["days"] = 91
+	m["caps"] = []map[string]any{{"max": 0, "window": "7d"}}
+	code, raw = a.call("POST", "/api/v1/tiers/weekly/what-if", a.Key, m, nil)
+	require.Equal(t, 422, code, string(raw))
+	require.Contains(t, fieldsOf(t, raw), "days")
+	require.Contains(t, fieldsOf(t, raw), "caps[0].max")
 	code, _ = a.call("POST", "/api/v1/tiers/gold/what-if", a.Key, valid(), nil)
 	require.Equal(t, http.StatusNotFound, code)
 	code, _ = a.call("POST", "/api/v1/tiers/weekly/what-if", marketer, valid(), nil)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/rapport-dev/rapport/internal/campaign"
 	"github.com/rapport-dev/rapport/internal/insight"
 	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/tuning"
 )
 
 // whatIfInput is a proposed tier as PUT /api/v1/tiers/{key} takes it (the
@@ -76,16 +78,29 @@ func (s *Server) whatIf(c echo.Context) error {
 		return outreach.Invalid(outreach.FieldError{Field: "key", Message: "must match the key in the path (keys cannot be renamed)"})
 	}
 	in.Key = key
+	// Every field at fault at once: the rule's (as a tier's save checks
+	// them) and the days.
+	var errs []outreach.FieldError
 	t, err := in.tier()
 	if err != nil {
-		return err
+		var oe *outreach.Error
+		if !errors.As(err, &oe) || oe.Code != outreach.EINVALID {
+			return err
+		}
+		errs = oe.Fields
 	}
 	days := 30
 	if body.Days != nil {
 		days = *body.Days
-		if days < 1 || days > 90 {
-			return outreach.Invalid(outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to 90"})
+		if days < 1 || days > tuning.MaxWhatIfDays {
+			if err == nil {
+				errs = append(errs, t.Validate()...) // what the service would say of the rule
+			}
+			errs = append(errs, tuning.WhatIfDaysError)
 		}
+	}
+	if len(errs) > 0 {
+		return outreach.Invalid(errs...)
 	}
 	w, err := s.Insights.WhatIf(c.Request().Context(), t, days)
 	if err != nil {
