@@ -2,6 +2,9 @@ package postgres
 
 import (
 	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // analyzeMinRows is the fewest rows written since the last ANALYZE for
@@ -22,7 +25,8 @@ const analyzeMinRows = 2000
 // (9 ms against 0.2 ms a batch on 50,000 rows). Growth by half means a
 // handful of ANALYZEs from empty to millions, and none for a plan that
 // adds little to a big table. A second planner finding one running skips
-// its own.
+// its own, and so does one that would wait more than 200 ms for the
+// table's lock (autovacuum at work on it).
 func (s *Store) RefreshDeliveryStats(ctx context.Context) (bool, error) {
 	stale, err := s.q.DeliveriesStale(ctx, analyzeMinRows)
 	if err != nil || !stale {
@@ -34,11 +38,21 @@ func (s *Store) RefreshDeliveryStats(ctx context.Context) (bool, error) {
 		if err != nil || !ok {
 			return err
 		}
+		// Autovacuum analyzing or vacuuming the table holds the lock
+		// ANALYZE needs: it is refreshing them already, and planning does
+		// not wait for it.
+		if _, err := tx.tx.Exec(ctx, "SET LOCAL lock_timeout = '200ms'"); err != nil {
+			return err
+		}
 		if _, err := tx.tx.Exec(ctx, "ANALYZE deliveries"); err != nil {
 			return err
 		}
 		ran = true
 		return nil
 	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" { // lock_not_available
+		return false, nil
+	}
 	return ran, mapError("analyze deliveries", err)
 }

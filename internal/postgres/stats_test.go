@@ -104,3 +104,27 @@ func TestGenericPlansLastTheTransaction(t *testing.T) {
 	defer conn.Release()
 	require.Equal(t, "auto", mode(conn))
 }
+
+// TestRefreshDeliveryStatsDoesNotWait: while something else holds the lock
+// ANALYZE needs (autovacuum, say), planning skips its refresh at once
+// instead of waiting.
+func TestRefreshDeliveryStatsDoesNotWait(t *testing.T) {
+	s, pool := newStore(t)
+	ctx := context.Background()
+	insertDeliveries(t, pool, 1, 1, 5000)
+	time.Sleep(1500 * time.Millisecond) // counted as written
+	holder, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer func() { _ = holder.Rollback(ctx) }()
+	_, err = holder.Exec(ctx, "LOCK TABLE deliveries IN SHARE UPDATE EXCLUSIVE MODE")
+	require.NoError(t, err)
+	// Waiting for the lock would end in this deadline's error: the holder
+	// lets go only after the call.
+	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	ran, err := s.RefreshDeliveryStats(wait)
+	require.NoError(t, err, "skipped at its lock timeout, not waiting")
+	require.False(t, ran)
+	require.NoError(t, holder.Rollback(ctx))
+	refreshWhenCounted(t, s) // and runs once the lock is gone
+}
