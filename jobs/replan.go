@@ -142,8 +142,8 @@ type replans struct {
 
 // add decides a held or failed-check delivery again, with the contact's
 // history as it is now (extra: events not in the table yet, such as what
-// the batch claimed), and moves it to its next valid moment or skips it as
-// expired (expiry counts from the run's firing).
+// the batch claimed), and moves it to its next valid moment or skips it
+// (expired — expiry counts from the run's firing — or without a tier).
 func (r *replans) add(ctx context.Context, tx *postgres.Tx, p *planner.Planner, c outreach.Contact, id int64, expires *time.Time,
 	priority int, extra []cadence.Event, now time.Time, rng *rand.Rand) error {
 	hist, err := tx.ContactCapHistory(ctx, c.ID, id, now.Add(-p.Window()))
@@ -151,14 +151,10 @@ func (r *replans) add(ctx context.Context, tx *postgres.Tx, p *planner.Planner, 
 		return err
 	}
 	tier, ok := p.EffectiveTier(c)
-	if !ok {
-		r.ends = append(r.ends, postgres.End{ID: id, State: outreach.DeliverySkipped, Reason: outreach.ReasonNoTier})
-		return nil
-	}
-	m := sendcheck.Replan(sendcheck.ReplanInput{Tier: tier, Zone: p.Zone(c), History: append(hist, extra...), Now: now,
+	m := sendcheck.Replan(sendcheck.ReplanInput{Tier: tier, NoTier: !ok, Zone: p.Zone(c), History: append(hist, extra...), Now: now,
 		ExpiresAt: expires, Priority: priority, Spread: p.Spread}, rng)
-	if m.Expired {
-		r.ends = append(r.ends, postgres.End{ID: id, State: outreach.DeliverySkipped, Reason: outreach.ReasonExpired, Rule: m.Rule})
+	if m.Skip {
+		r.ends = append(r.ends, postgres.End{ID: id, State: outreach.DeliverySkipped, Reason: m.Reason, Rule: m.Rule})
 		return nil
 	}
 	r.moves = append(r.moves, postgres.Move{ID: id, At: m.At, Reason: m.Reason, Rule: m.Rule})

@@ -66,12 +66,8 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 			}
 			contact, camp := *cp, *campP
 			tier, ok := p.EffectiveTier(contact) // tiers read after the contacts were locked
-			if !ok && it.Marketing {
-				r.ends = append(r.ends, postgres.End{ID: it.ID, State: outreach.DeliverySkipped, Reason: outreach.ReasonNoTier})
-				continue
-			}
 			v := sendcheck.Check(sendcheck.Input{Contact: contact, Suppression: st.Suppression[contact.ID], Campaign: camp,
-				Delivery: it.Delivery, Tier: tier, Zone: p.Zone(contact), Sent: st.Sent[contact.ID], Now: now})
+				Delivery: it.Delivery, Tier: tier, NoTier: !ok, Zone: p.Zone(contact), Sent: st.Sent[contact.ID], Now: now})
 			switch v.Action {
 			case sendcheck.Hold:
 				// held; resume re-plans it

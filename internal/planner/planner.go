@@ -76,7 +76,7 @@ func (p *Planner) EffectiveTier(c outreach.Contact) (outreach.Tier, bool) {
 
 // Knows reports whether the planner has every tier the contact names, its
 // assigned and its preferred one: a planner built before a tier was
-// created does not, and the jobs then build a new one (CurrentFor).
+// created does not, and the planning job then reads the tiers again.
 func (p *Planner) Knows(c outreach.Contact) bool {
 	if _, ok := p.Tiers[c.Tier]; !ok {
 		return false

@@ -92,6 +92,7 @@ func TestCheck(t *testing.T) {
 	sent := func(ts ...time.Time) func(*sendcheck.Input) {
 		return func(in *sendcheck.Input) { in.Sent = sentAt(ts...) }
 	}
+	noTier := func(in *sendcheck.Input) { in.Tier, in.NoTier = outreach.Tier{}, true }
 	rule := func(r outreach.Rule) func(*sendcheck.Input) {
 		return func(in *sendcheck.Input) { in.Tier.Rule = r }
 	}
@@ -135,6 +136,13 @@ func TestCheck(t *testing.T) {
 		{"canceled campaign, expired delivery, ends canceled", mods(canceled, expired), end(outreach.ReasonCanceled, "")},
 		{"canceled campaign, full cap, ends canceled", mods(canceled, capFull), end(outreach.ReasonCanceled, "")},
 		{"canceled transactional campaign ends canceled", mods(canceled, transactional), end(outreach.ReasonCanceled, "")},
+
+		// No tier to decide by: a marketing delivery ends, never uncapped;
+		// the campaign's status and the blocks still come first.
+		{"no tier ends no_tier", mods(noTier), end(outreach.ReasonNoTier, "")},
+		{"no tier, paused campaign holds", mods(noTier, paused), hold},
+		{"no tier, unsubscribed says unsubscribed", mods(noTier, status(outreach.StatusUnsubscribed)), end(outreach.ReasonUnsubscribed, "")},
+		{"no tier, transactional: send", mods(noTier, transactional), send},
 
 		// Marketing: every block.
 		{"bounced status", mods(status(outreach.StatusBounced)), end(outreach.ReasonSuppressedBounce, "")},

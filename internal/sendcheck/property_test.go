@@ -532,7 +532,7 @@ func TestPropertyReplan(t *testing.T) {
 		rule := in.Tier.Rule
 		validNow := validAt(rule, in.Zone, hist, in.Now)
 
-		if m.Expired {
+		if m.Skip {
 			if m.Reason != outreach.ReasonExpired || !m.At.IsZero() {
 				t.Fatalf("expired move: %s", describe())
 			}
@@ -584,7 +584,7 @@ func TestPropertyReplan(t *testing.T) {
 			plain := in
 			plain.Spread = 0
 			p = sendcheck.Replan(plain, nil)
-			if p.Expired || p.Reason != m.Reason || p.Rule != m.Rule || p.At.After(m.At) {
+			if p.Skip || p.Reason != m.Reason || p.Rule != m.Rule || p.At.After(m.At) {
 				t.Fatalf("jitter changed the answer: without it %+v\n%s", p, describe())
 			}
 			if m.Reason == outreach.ReasonScheduled && !m.At.Equal(p.At) {

@@ -49,7 +49,12 @@ func TestReplan(t *testing.T) {
 		{
 			name: "the slot after the expiry: expired, with the rule",
 			in:   sendcheck.ReplanInput{Tier: tier, Zone: ny, History: capFull, Now: checkNow, ExpiresAt: ptr(checkNow.Add(12 * time.Hour))},
-			want: sendcheck.Move{Expired: true, Reason: outreach.ReasonExpired, Rule: ruleCap},
+			want: sendcheck.Move{Skip: true, Reason: outreach.ReasonExpired, Rule: ruleCap},
+		},
+		{
+			name: "no tier to decide by: skipped, never uncapped",
+			in:   sendcheck.ReplanInput{NoTier: true, Zone: ny, Now: checkNow},
+			want: sendcheck.Move{Skip: true, Reason: outreach.ReasonNoTier},
 		},
 		{
 			name: "the slot exactly at the expiry is kept",
@@ -74,7 +79,7 @@ func TestReplanPastExpiry(t *testing.T) {
 		Now: checkNow, ExpiresAt: ptr(checkNow.Add(-time.Nanosecond)),
 	}
 	got := sendcheck.Replan(in, nil)
-	if !got.Expired || got.Reason != outreach.ReasonExpired || !got.At.IsZero() {
+	if !got.Skip || got.Reason != outreach.ReasonExpired || !got.At.IsZero() {
 		t.Fatalf("Replan = %+v, want expired", got)
 	}
 	if got.Rule != "expires_after" {
@@ -94,7 +99,7 @@ func TestReplanJitter(t *testing.T) {
 	moved := 0
 	for seed := range uint64(200) {
 		m := sendcheck.Replan(sendcheck.ReplanInput{Tier: tier, Zone: tokyo, Now: checkNow, Spread: time.Hour}, newRand(seed, 1))
-		if m.Expired || m.Reason != outreach.ReasonDeferredSendWindow || m.Rule != ruleWindow+"Asia/Tokyo" ||
+		if m.Skip || m.Reason != outreach.ReasonDeferredSendWindow || m.Rule != ruleWindow+"Asia/Tokyo" ||
 			m.At.Before(earliest) || !m.At.Before(earliest.Add(time.Hour)) || m.At.Truncate(time.Second) != m.At {
 			t.Fatalf("seed %d: Replan = %+v, want within an hour after %v", seed, m, earliest)
 		}

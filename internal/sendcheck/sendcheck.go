@@ -24,7 +24,11 @@ type Input struct {
 	Campaign    outreach.Campaign
 	Delivery    outreach.Delivery // Marketing and ExpiresAt are read
 	Tier        outreach.Tier     // the contact's effective tier now
-	Zone        *time.Location    // the contact's zone (the caller resolves the default)
+	// NoTier: the contact's assigned tier is not among the tiers this is
+	// decided with (planner.EffectiveTier said false), so there is no rule:
+	// a marketing delivery ends with ReasonNoTier, never sent uncapped.
+	NoTier bool
+	Zone   *time.Location // the contact's zone (the caller resolves the default)
 	// Sent is what was really sent to the contact lately (or may have
 	// been: sending, unknown), plus what this batch already claimed for
 	// them. Reservations do not count here: they were planned against
@@ -77,6 +81,9 @@ func Check(in Input) Verdict {
 		return end(outreach.DeliverySkipped, outreach.ReasonExpired, "expires_after")
 	}
 	if in.Delivery.Marketing {
+		if in.NoTier {
+			return end(outreach.DeliverySkipped, outreach.ReasonNoTier, "")
+		}
 		req := cadence.Request{Rule: in.Tier.Rule, Location: in.Zone, History: in.Sent, Now: in.Now}
 		if ok, reason, rule := cadence.Check(req); !ok {
 			return Verdict{Action: Later, Reason: reason, Rule: rule}
@@ -92,7 +99,10 @@ func end(state outreach.DeliveryState, reason outreach.Reason, rule string) Verd
 // ReplanInput is what re-planning one delivery depends on.
 type ReplanInput struct {
 	Tier outreach.Tier
-	Zone *time.Location
+	// NoTier: there is no tier to decide by (as Input.NoTier); the
+	// delivery is skipped with ReasonNoTier.
+	NoTier bool
+	Zone   *time.Location
 	// History is every delivery of the contact that counts against caps
 	// (sent, sending, unknown and reserved), except the one re-planned.
 	History   []cadence.Event
@@ -104,24 +114,28 @@ type ReplanInput struct {
 
 // Move is where a re-planned delivery goes.
 type Move struct {
-	// Expired: its next valid moment is past its expiry; it is skipped
-	// with ReasonExpired and Rule, never sent late.
-	Expired bool
-	At      time.Time
-	Reason  outreach.Reason
-	Rule    string
+	// Skip: the delivery is skipped with Reason and Rule, never sent: its
+	// next valid moment is past its expiry (ReasonExpired: never sent
+	// late), or there is no tier to decide by (ReasonNoTier).
+	Skip   bool
+	At     time.Time
+	Reason outreach.Reason
+	Rule   string
 }
 
 // Replan finds a delivery's next valid moment under the rules as they are
-// now, through the cadence engine, or says it expired.
+// now, through the cadence engine, or says it is skipped.
 func Replan(in ReplanInput, rng *rand.Rand) Move {
+	if in.NoTier {
+		return Move{Skip: true, Reason: outreach.ReasonNoTier}
+	}
 	req := cadence.Request{Rule: in.Tier.Rule, Location: in.Zone, History: in.History, Now: in.Now, Priority: in.Priority}
 	if in.ExpiresAt != nil {
 		req.ExpiresAt = *in.ExpiresAt
 	}
 	d := cadence.Decide(req, rng, in.Spread)
 	if d.Reason == outreach.ReasonExpired {
-		return Move{Expired: true, Reason: d.Reason, Rule: d.Rule}
+		return Move{Skip: true, Reason: d.Reason, Rule: d.Rule}
 	}
 	return Move{At: d.At, Reason: d.Reason, Rule: d.Rule}
 }
