@@ -80,26 +80,20 @@ func (s *Server) whatIf(c echo.Context) error {
 	in.Key = key
 	// Every field at fault at once: the rule's (as a tier's save checks
 	// them) and the days.
-	var errs []outreach.FieldError
+	var read []outreach.FieldError
 	t, err := in.tier()
 	if err != nil {
 		var oe *outreach.Error
 		if !errors.As(err, &oe) || oe.Code != outreach.EINVALID {
 			return err
 		}
-		errs = oe.Fields
+		read = oe.Fields
 	}
 	days := 30
 	if body.Days != nil {
 		days = *body.Days
-		if days < 1 || days > tuning.MaxWhatIfDays {
-			if err == nil {
-				errs = append(errs, t.Validate()...) // what the service would say of the rule
-			}
-			errs = append(errs, tuning.WhatIfDaysError)
-		}
 	}
-	if len(errs) > 0 {
+	if errs := tuning.WhatIfErrors(t, read, days); len(errs) > 0 {
 		return outreach.Invalid(errs...)
 	}
 	w, err := s.Insights.WhatIf(c.Request().Context(), t, days)

@@ -57,17 +57,11 @@ func (c *Console) previewTier(ec echo.Context) error {
 	t, capLine, errs := readTier(f, rows, current.Key)
 	days := whatIfDays
 	if s := f.Get("days"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > tuning.MaxWhatIfDays {
-			if len(errs) == 0 {
-				// readTier judged the rule only if it failed to read
-				// it; judge it now so every error shows at once.
-				errs = t.Validate()
-			}
-			errs = append(errs, tuning.WhatIfDaysError)
-		}
-		days = n
+		days, _ = strconv.Atoi(s) // 0 when not a number: out of range
 	}
+	// readTier judged the rule only if it failed to read it: every error
+	// shows at once, the days' with the rule's.
+	errs = tuning.WhatIfErrors(t, errs, days)
 	again := func(status int, w *whatIfView) error {
 		return c.tierPageWith(ec, status, current, f, rows, tierExtra{WhatIf: w})
 	}

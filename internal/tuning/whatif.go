@@ -66,6 +66,22 @@ const MaxWhatIfDays = 90
 // MaxWhatIfDays), the same wherever the days are read.
 var WhatIfDaysError = outreach.FieldError{Field: "days", Message: "must be a whole number from 1 to " + strconv.Itoa(MaxWhatIfDays)}
 
+// WhatIfErrors is every field at fault in a what-if of proposed over days,
+// said at once: read, the errors reading the rule from a form or a body
+// gave, or when there are none the rule's own (Tier.Validate), and the
+// days when out of range. WhatIf asks it, and so do the API and the
+// console before they can ask WhatIf (a rule that could not be read).
+func WhatIfErrors(proposed outreach.Tier, read []outreach.FieldError, days int) []outreach.FieldError {
+	errs := read
+	if len(errs) == 0 {
+		errs = proposed.Validate()
+	}
+	if days < 1 || days > MaxWhatIfDays {
+		errs = append(errs, WhatIfDaysError)
+	}
+	return errs
+}
+
 // WhatIf replays proposed (a tier as PUT /api/v1/tiers/{key} takes it,
 // validated the same way) over the last days days (1–MaxWhatIfDays)
 // without writing anything: one read-only transaction. An unknown tier is
@@ -80,11 +96,7 @@ func (s *Service) WhatIf(ctx context.Context, proposed outreach.Tier, days int) 
 	if err != nil {
 		return WhatIf{}, err
 	}
-	errs := proposed.Validate()
-	if days < 1 || days > MaxWhatIfDays {
-		errs = append(errs, WhatIfDaysError)
-	}
-	if len(errs) > 0 {
+	if errs := WhatIfErrors(proposed, nil, days); len(errs) > 0 {
 		return WhatIf{}, outreach.Invalid(errs...)
 	}
 	now := s.cfg.Clock.Now()
