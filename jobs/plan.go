@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -139,18 +140,16 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		if err != nil {
 			return fmt.Errorf("plan run %d after contact %d: %w", run.ID, after, err)
 		}
-		if !paused {
-			// Sends of this run start at once: they need statistics that
-			// know the rows just planned (Store.RefreshDeliveryStats). A
-			// failure costs only speed.
-			if _, err := w.store.RefreshDeliveryStats(ctx); err != nil {
-				w.cfg.Log.Warn("delivery statistics not refreshed", "error", err.Error())
-			}
-		}
 		if paused {
 			// Planning waits while the campaign is paused, and carries on
 			// where it stopped once resumed.
 			return river.JobSnooze(15 * time.Second)
+		}
+		// Sends of this run start at once: they need statistics that know
+		// the rows just planned (Store.RefreshDeliveryStats). A failure
+		// costs only speed.
+		if _, err := w.store.RefreshDeliveryStats(ctx); err != nil {
+			w.cfg.Log.Warn("delivery statistics not refreshed", "error", err.Error())
 		}
 		if done {
 			// The last shard may finish after the last send batch (or
@@ -174,17 +173,14 @@ func (w *PlanWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 // just read has committed and a new read finds it; the planner would
 // otherwise skip the contact (ReasonNoTier).
 func (w *PlanWorker) refreshTiers(ctx context.Context, p *planner.Planner, targets []planner.Target) error {
-	for _, t := range targets {
-		if p.Knows(t.Contact) {
-			continue
-		}
-		tiers, err := w.store.Tiers(ctx)
-		if err != nil {
-			return err
-		}
-		*p = *planner.New(tiers, p.DefaultZone, p.Spread)
+	if !slices.ContainsFunc(targets, func(t planner.Target) bool { return !p.Knows(t.Contact) }) {
 		return nil
 	}
+	tiers, err := w.store.Tiers(ctx)
+	if err != nil {
+		return err
+	}
+	*p = *planner.New(tiers, p.DefaultZone, p.Spread)
 	return nil
 }
 
@@ -192,21 +188,20 @@ func (w *PlanWorker) refreshTiers(ctx context.Context, p *planner.Planner, targe
 // and returns how many contacts it planned and the last one's id.
 func (w *PlanWorker) planBatch(ctx context.Context, tx *postgres.Tx, p *planner.Planner, r planner.Run, after, maxID int64, rng *rand.Rand) (int, int64, error) {
 	now := w.cfg.Clock.Now()
-	targets, err := tx.LockAudience(ctx, postgres.AudienceBatch{Audience: r.Campaign.Audience, After: after, Max: maxID,
-		Limit: w.cfg.BatchSize, Since: now.Add(-p.Window())})
+	batch := postgres.AudienceBatch{Audience: r.Campaign.Audience, After: after, Max: maxID, Limit: w.cfg.BatchSize,
+		Since: now.Add(-p.Window())}
+	targets, err := tx.LockAudience(ctx, batch)
 	if err != nil || len(targets) == 0 {
 		return 0, after, err
 	}
-	window := p.Window()
 	if err := w.refreshTiers(ctx, p, targets); err != nil {
 		return 0, 0, err
 	}
-	if p.Window() > window {
+	if since := now.Add(-p.Window()); since.Before(batch.Since) {
 		// A new tier looks further back than the history just read: read
 		// it again (the contacts are locked already; the batch is the same).
-		targets, err = tx.LockAudience(ctx, postgres.AudienceBatch{Audience: r.Campaign.Audience, After: after, Max: maxID,
-			Limit: w.cfg.BatchSize, Since: now.Add(-p.Window())})
-		if err != nil {
+		batch.Since = since
+		if targets, err = tx.LockAudience(ctx, batch); err != nil {
 			return 0, 0, err
 		}
 	}

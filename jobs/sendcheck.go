@@ -62,7 +62,7 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 			}
 			campP := camps[it.CampaignID]
 			if campP == nil {
-				campP = &outreach.Campaign{} // gone: the check ends its deliveries
+				campP = &outreach.Campaign{} // never in practice: runs keep their campaigns
 			}
 			contact, camp := *cp, *campP
 			tier, ok := p.EffectiveTier(contact) // tiers read after the contacts were locked
