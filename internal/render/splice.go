@@ -124,48 +124,34 @@ func (sp *splice) agrees(exec func(io.Writer, layoutData) error) bool {
 
 // write writes the layout around body and ld's other values into b and
 // returns its length. body is the content already rendered (and, in HTML,
-// escaped), read from its buffer as it is: ld.Body is not looked at. ok is false for a link the splice does not escape as
-// html/template would: nothing is written, and the caller executes the
-// layout. Longer than max, nothing is written either: the caller reports
-// the part too big.
+// escaped), read from its buffer as it is: ld.Body is not looked at. ok is
+// false for a link the splice does not escape as html/template would:
+// nothing is written, and the caller executes the layout. Longer than max,
+// what was written is taken back: the caller reports the part too big.
 func (sp *splice) write(b *bytes.Buffer, ld layoutData, body []byte, max int) (n int, ok bool) {
-	vals := [slotCount]string{slotLang: ld.Lang, slotSubject: ld.Subject, slotPrefs: ld.PreferencesURL, slotUnsub: ld.UnsubscribeURL}
-	// In HTML the body is already escaped (htmltemplate.HTML); the rest
-	// are text in an attribute or an element, and links whose characters
-	// html/template's URL filter and normaliser leave as they are: its
-	// escaper for all of these is htmlEscape's.
-	escaped := func(s slot) bool { return sp.html && s != slotBody }
-	if sp.html && (!plainURL(vals[slotPrefs]) || !plainURL(vals[slotUnsub])) {
+	if sp.html && (!plainURL(ld.PreferencesURL) || !plainURL(ld.UnsubscribeURL)) {
 		return 0, false
 	}
-	n = len(sp.pieces[len(sp.slots)])
-	for i, s := range sp.slots {
-		n += len(sp.pieces[i])
-		switch {
-		case s == slotBody:
-			n += len(body)
-		case escaped(s):
-			n += htmlEscapedLen(vals[s])
-		default:
-			n += len(vals[s])
-		}
-	}
-	if n > max {
-		return n, true
-	}
-	b.Grow(n)
+	vals := [slotCount]string{slotLang: ld.Lang, slotSubject: ld.Subject, slotPrefs: ld.PreferencesURL, slotUnsub: ld.UnsubscribeURL}
+	start := b.Len()
 	for i, s := range sp.slots {
 		b.WriteString(sp.pieces[i])
 		switch {
 		case s == slotBody:
 			b.Write(body)
-		case escaped(s):
+		case sp.html:
+			// Text in an attribute or an element, and links whose
+			// characters html/template's URL filter and normaliser leave
+			// as they are: its escaper for all of these is htmlEscape's.
 			htmlEscape(b, vals[s])
 		default:
 			b.WriteString(vals[s])
 		}
 	}
 	b.WriteString(sp.pieces[len(sp.slots)])
+	if n = b.Len() - start; n > max {
+		b.Truncate(start)
+	}
 	return n, true
 }
 
@@ -186,17 +172,6 @@ func htmlEscape(b *bytes.Buffer, s string) {
 		}
 	}
 	b.WriteString(s[last:])
-}
-
-// htmlEscapedLen is the length of s escaped by htmlEscape.
-func htmlEscapedLen(s string) int {
-	n := len(s)
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; int(c) < len(htmlEntities) {
-			n += max(len(htmlEntities[c])-1, 0)
-		}
-	}
-	return n
 }
 
 // plainURL reports whether u is an http or https URL made only of the
