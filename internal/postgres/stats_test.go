@@ -24,20 +24,31 @@ func insertDeliveries(t *testing.T, pool *pgxpool.Pool, run, first int64, n int)
 	require.NoError(t, err)
 }
 
-// refreshWhenCounted calls RefreshDeliveryStats until it runs ANALYZE:
-// PostgreSQL counts a backend's writes in its statistics up to a second
-// after they commit.
-func refreshWhenCounted(t *testing.T, s *postgres.Store) {
+// refreshes asserts that RefreshDeliveryStats runs ANALYZE once n rows
+// written since the last one are counted.
+func refreshes(t *testing.T, s *postgres.Store, pool *pgxpool.Pool, n int64) {
+	t.Helper()
+	waitCounted(t, pool, n)
+	ran, err := s.RefreshDeliveryStats(context.Background())
+	require.NoError(t, err)
+	require.True(t, ran, "no ANALYZE with %d rows written", n)
+}
+
+// waitCounted waits until PostgreSQL's statistics count at least n rows
+// written to deliveries since its last ANALYZE (they come up to a second
+// after the commit), so that a refresh not running is its own decision.
+func waitCounted(t *testing.T, pool *pgxpool.Pool, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		ran, err := s.RefreshDeliveryStats(context.Background())
-		require.NoError(t, err)
-		if ran {
+		var mod int64
+		require.NoError(t, pool.QueryRow(context.Background(),
+			`SELECT coalesce(n_mod_since_analyze, 0) FROM pg_stat_user_tables WHERE relid = 'deliveries'::regclass`).Scan(&mod))
+		if mod >= n {
 			return
 		}
-		require.True(t, time.Now().Before(deadline), "no ANALYZE after the rows were written")
-		time.Sleep(100 * time.Millisecond)
+		require.True(t, time.Now().Before(deadline), "%d rows counted, waiting for %d", mod, n)
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -58,26 +69,26 @@ func TestRefreshDeliveryStats(t *testing.T) {
 	ctx := context.Background()
 
 	insertDeliveries(t, pool, 1, 1, 500)
-	time.Sleep(1500 * time.Millisecond) // counted by now, and still too few
+	waitCounted(t, pool, 500)
 	ran, err := s.RefreshDeliveryStats(ctx)
 	require.NoError(t, err)
 	require.False(t, ran, "500 rows: below the minimum")
 
 	insertDeliveries(t, pool, 2, 1, 5000)
-	refreshWhenCounted(t, s)
+	refreshes(t, s, pool, 5500)
 	require.InDelta(t, 5500, analyzedTuples(t, pool), 1, "ANALYZE counted every row")
 
 	// Two fifths more, above the minimum: autovacuum's business, not the
 	// planner's.
 	insertDeliveries(t, pool, 3, 1, 2200)
-	time.Sleep(1500 * time.Millisecond)
+	waitCounted(t, pool, 2200)
 	ran, err = s.RefreshDeliveryStats(ctx)
 	require.NoError(t, err)
 	require.False(t, ran, "grown by two fifths")
 
 	// Doubled again: analyzed again.
 	insertDeliveries(t, pool, 4, 1, 6000)
-	refreshWhenCounted(t, s)
+	refreshes(t, s, pool, 8200)
 	require.InDelta(t, 13700, analyzedTuples(t, pool), 1)
 }
 
@@ -112,7 +123,7 @@ func TestRefreshDeliveryStatsDoesNotWait(t *testing.T) {
 	s, pool := newStore(t)
 	ctx := context.Background()
 	insertDeliveries(t, pool, 1, 1, 5000)
-	time.Sleep(1500 * time.Millisecond) // counted as written
+	waitCounted(t, pool, 5000)
 	holder, err := pool.Begin(ctx)
 	require.NoError(t, err)
 	defer func() { _ = holder.Rollback(ctx) }()
@@ -126,5 +137,5 @@ func TestRefreshDeliveryStatsDoesNotWait(t *testing.T) {
 	require.NoError(t, err, "skipped at its lock timeout, not waiting")
 	require.False(t, ran)
 	require.NoError(t, holder.Rollback(ctx))
-	refreshWhenCounted(t, s) // and runs once the lock is gone
+	refreshes(t, s, pool, 5000) // and runs once the lock is gone
 }
