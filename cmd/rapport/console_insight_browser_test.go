@@ -89,6 +89,13 @@ func TestBrowserConsoleInsight(t *testing.T) {
 	var msg string
 	tab.run(text("#f-caps-0-max-error", &msg))
 	require.Equal(t, "Error: must be at least 1", strings.TrimSpace(msg))
+	// Days out of range as well: both errors at their fields at once.
+	tab.run(setValue("#f-days", "91"), click(`button[formaction="/console/tiers/weekly/what-if"]`),
+		waitFor(`document.getElementById("f-days-error")`))
+	var days string
+	tab.run(text("#f-caps-0-max-error", &msg), text("#f-days-error", &days))
+	require.Equal(t, "Error: must be at least 1", strings.TrimSpace(msg))
+	require.Equal(t, "Error: must be a whole number from 1 to 90", strings.TrimSpace(days))
 	tab.page("what-if-error")
 
 	// A drifting contact of medium: accepted after the confirmation.
