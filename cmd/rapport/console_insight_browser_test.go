@@ -29,8 +29,9 @@ func TestBrowserConsoleInsight(t *testing.T) {
 	whatIfWorld(t, a)
 	// A medium contact not written to for 70 days: overdue, past twice
 	// the tier's target interval, so the drift rules suggest low.
-	_, err := a.DB.Exec(context.Background(), `INSERT INTO contacts (email, tier, timezone, status, last_sent_at, created_at, updated_at)
-		VALUES ('drift@example.com', 'medium', 'UTC', 'active', now() - interval '70 days', now() - interval '400 days', now())`)
+	_, err := a.DB.Exec(context.Background(), `WITH c AS (INSERT INTO contacts (email, tier, timezone, status, created_at, updated_at)
+		VALUES ('drift@example.com', 'medium', 'UTC', 'active', now() - interval '400 days', now()) RETURNING id)
+		INSERT INTO contact_last_sent (contact_id, last_sent_at) SELECT id, now() - interval '70 days' FROM c`)
 	require.NoError(t, err)
 	drifting := a.id("drift@example.com")
 

@@ -32,15 +32,16 @@ func sqlStr(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "
 // contact adds a contact created at created and returns its email (its id
 // is looked up with (*history).id after commit).
 func (h *history) contact(email, tier, preferred, status string, created time.Time, lastSent *time.Time) {
-	pref, last := "NULL", "NULL"
+	pref := "NULL"
 	if preferred != "" {
 		pref = sqlStr(preferred)
 	}
+	h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contacts (email, tier, preferred_tier, timezone, status, created_at, updated_at)
+		VALUES (%s, %s, %s, 'UTC', %s, %s, %s)`, sqlStr(email), sqlStr(tier), pref, sqlStr(status), ts(created), ts(created)))
 	if lastSent != nil {
-		last = ts(*lastSent)
+		h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contact_last_sent (contact_id, last_sent_at)
+			SELECT id, %s FROM contacts WHERE email = %s`, ts(*lastSent), sqlStr(email)))
 	}
-	h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contacts (email, tier, preferred_tier, timezone, status, last_sent_at, created_at, updated_at)
-		VALUES (%s, %s, %s, 'UTC', %s, %s, %s, %s)`, sqlStr(email), sqlStr(tier), pref, sqlStr(status), last, ts(created), ts(created)))
 }
 
 // campaign adds a marketing campaign named name.

@@ -26,15 +26,18 @@ import (
 //     timeline), one contact in ten with a preference change;
 //   - 100,000 audit entries by 20 actors.
 const consoleSeedSQL = `
-INSERT INTO contacts (email, external_id, name, tier, preferred_tier, timezone, status, last_sent_at, created_at, updated_at)
+WITH c AS (
+INSERT INTO contacts (email, external_id, name, tier, preferred_tier, timezone, status, created_at, updated_at)
 SELECT 'c' || g || '@example.com', CASE WHEN g % 2 = 0 THEN 'crm-' || g END, 'Contact ' || g,
        (ARRAY['low','medium','high'])[1 + g % 3], CASE WHEN g % 10 = 0 THEN 'low' END,
        (ARRAY['UTC','Europe/Berlin','America/New_York','Asia/Kolkata'])[1 + g % 4],
        CASE WHEN g % 200 = 7 THEN 'complained' WHEN g % 100 = 3 THEN 'bounced' WHEN g % 50 = 1 THEN 'unsubscribed' ELSE 'active' END,
-       CASE WHEN g % 3 = 2 THEN now() - (CASE WHEN g % 1000 = 2 THEN 30 ELSE g % 10 END) * interval '1 day'
-            WHEN g % 5 <> 0 THEN now() - (g % 120) * interval '1 day' END,
        now() - interval '1 day' - (g % 730) * interval '1 day', now()
-FROM generate_series(1, $1::int) g;
+FROM generate_series(1, $1::int) g RETURNING id)
+INSERT INTO contact_last_sent (contact_id, last_sent_at)
+SELECT id, CASE WHEN id % 3 = 2 THEN now() - (CASE WHEN id % 1000 = 2 THEN 30 ELSE id % 10 END) * interval '1 day'
+                ELSE now() - (id % 120) * interval '1 day' END
+FROM c WHERE id % 3 = 2 OR id % 5 <> 0;
 INSERT INTO suppressions (email_hash, email, reason, created_at)
 SELECT sha256(convert_to(email, 'UTF8')), email,
        CASE status WHEN 'complained' THEN 'complaint' WHEN 'bounced' THEN 'hard_bounce' ELSE 'unsubscribe' END, now() - (id % 300) * interval '1 hour'

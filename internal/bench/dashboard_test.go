@@ -20,11 +20,12 @@ import (
 // contact's creation 400 days ago, then 2% unsubscribing and 0.2%
 // complaining over the last 60 days.
 const dashboardSeedSQL = `
-INSERT INTO contacts (email, tier, preferred_tier, timezone, status, last_sent_at, created_at, updated_at)
+WITH c AS (
+INSERT INTO contacts (email, tier, preferred_tier, timezone, status, created_at, updated_at)
 SELECT 'c' || g || '@example.com', (ARRAY['low','medium','high'])[1 + g % 3], CASE WHEN g % 10 = 0 THEN 'low' END, 'UTC',
-       CASE WHEN g % 50 = 0 THEN 'unsubscribed' ELSE 'active' END, now() - (g % 120) * interval '1 day',
-       now() - interval '400 days', now()
-FROM generate_series(1, $1::int) g;
+       CASE WHEN g % 50 = 0 THEN 'unsubscribed' ELSE 'active' END, now() - interval '400 days', now()
+FROM generate_series(1, $1::int) g RETURNING id)
+INSERT INTO contact_last_sent (contact_id, last_sent_at) SELECT id, now() - (id % 120) * interval '1 day' FROM c;
 INSERT INTO deliveries (run_id, campaign_id, contact_id, marketing, priority, tier, state, reason, planned_for, sent_at, created_at, updated_at)
 SELECT (g - 1) / $1::int + 1, 1, 1 + (g - 1) % $1::int, g % 20 <> 0, 50, (ARRAY['low','medium','high'])[1 + g % 3],
        CASE WHEN g > $2::bigint * 9 / 10 AND g % 4 = 0 THEN 'scheduled' WHEN g % 25 = 0 THEN 'skipped' ELSE 'sent' END,

@@ -405,15 +405,20 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 	// what PostgreSQL does per row. The statistics reach the view within
 	// a second or so of each backend's last commit.
 	time.Sleep(1500 * time.Millisecond)
-	fmt.Printf("# row updates per message in the tables the send path writes, and the share that were HOT\n")
-	trows, err := pool.Query(ctx, `SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
-		WHERE relname IN ('deliveries', 'contacts', 'river_job') ORDER BY relname`)
+	fmt.Printf("# rows inserted and updated per message in the tables the send path writes, and the share of updates that were HOT\n")
+	trows, err := pool.Query(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+		WHERE relname IN ('deliveries', 'contacts', 'contact_last_sent', 'river_job') ORDER BY relname`)
 	if err == nil {
 		for trows.Next() {
 			var rel string
-			var upd, hot int64
-			if trows.Scan(&rel, &upd, &hot) == nil && upd > 0 {
-				fmt.Printf("e2e_updates_per_msg_%s: %.2f updates, %.0f%% HOT\n", rel, float64(upd)/float64(n), 100*float64(hot)/float64(upd))
+			var ins, upd, hot int64
+			if trows.Scan(&rel, &ins, &upd, &hot) == nil {
+				share := 0.0
+				if upd > 0 {
+					share = 100 * float64(hot) / float64(upd)
+				}
+				fmt.Printf("e2e_writes_per_msg_%s: %.2f inserts, %.2f updates, %.0f%% HOT\n", rel,
+					float64(ins)/float64(n), float64(upd)/float64(n), share)
 			}
 		}
 		trows.Close()

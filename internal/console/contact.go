@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -12,12 +13,15 @@ import (
 
 // contactData is the contact page's content.
 type contactData struct {
-	Contact  outreach.Contact
-	Erased   bool
-	Cadence  cadenceView
-	Timeline []timelineRow
-	Pager    Pager
-	Tiers    []Option
+	Contact outreach.Contact
+	// LastSentAt is when the contact last received marketing mail (nil:
+	// never).
+	LastSentAt *time.Time
+	Erased     bool
+	Cadence    cadenceView
+	Timeline   []timelineRow
+	Pager      Pager
+	Tiers      []Option
 	// Newest is false on the timeline's later pages.
 	Newest bool
 }
@@ -85,6 +89,11 @@ func (c *Console) contactPageOf(ec echo.Context, status int, ct outreach.Contact
 	if d.Cadence, err = c.cadence(ec, ct, tiers); err != nil {
 		return err
 	}
+	sent, err := c.Store.LastSent(ctx, []outreach.Contact{ct})
+	if err != nil {
+		return err
+	}
+	d.LastSentAt = sent[ct.ID]
 	before, ok := timelineCursor(ec.QueryParam("before"))
 	if !ok {
 		return badRequest("That timeline page does not exist; start again from the contact.")

@@ -27,10 +27,12 @@ type contactListData struct {
 	Statuses  []Option
 }
 
-// contactRow is one contact in a list, with its tiers' names.
+// contactRow is one contact in a list, with its tiers' names and when it
+// last received marketing mail (nil: never).
 type contactRow struct {
 	outreach.Contact
 	TierName, PreferredName string
+	LastSentAt              *time.Time
 }
 
 // statusOptions are the contact statuses as list filters.
@@ -97,8 +99,13 @@ func (c *Console) contacts(ec echo.Context) error {
 	if err != nil {
 		return err
 	}
+	sent, err := c.Store.LastSent(ctx, rows)
+	if err != nil {
+		return err
+	}
 	for _, ct := range rows {
-		d.Rows = append(d.Rows, contactRow{Contact: ct, TierName: names[ct.Tier], PreferredName: names[ct.PreferredTier]})
+		d.Rows = append(d.Rows, contactRow{Contact: ct, TierName: names[ct.Tier], PreferredName: names[ct.PreferredTier],
+			LastSentAt: sent[ct.ID]})
 	}
 	return c.render(ec, http.StatusOK, "contacts", &View{Title: "Contacts", Form: f, Data: d})
 }

@@ -55,11 +55,14 @@ func TestContactList(t *testing.T) {
 	// at every 30 days).
 	_, err = b.db.Exec(ctx, "UPDATE contacts SET created_at = now() - interval '60 days' WHERE id = $1", dan.ID)
 	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, "INSERT INTO contact_last_sent (contact_id, last_sent_at) VALUES ($1, '2026-11-20T08:30:00Z')", ada.ID)
+	require.NoError(t, err)
 
 	c, _ := b.as(outreach.RoleViewer)
 	p := c.get("/console/contacts")
 	require.Equal(t, http.StatusOK, p.Status)
 	require.Contains(t, p.Body, "4 contacts.")
+	require.Equal(t, 1, strings.Count(p.Body, `<td class="nowrap">20 Nov 2026 08:30 UTC</td>`), "ada's last email; the others were never sent to")
 	require.Equal(t, []string{"ada@example.com", "bob@example.com", "carol@example.com", "dan@example.com"}, rowEmails(p.Body))
 	require.NotContains(t, p.Body, "/console/contacts/import", "no import button for a viewer")
 	require.Contains(t, p.Body, `href="/console/contacts" aria-current="page"`)
@@ -165,12 +168,15 @@ func TestContactPage(t *testing.T) {
 	b.deferred(ada.ID, "Spring offers", planned)
 	_, err := b.store.SetPreferences(ctx, ada.ID, postgres.PrefOrigin{Actor: "customer"}, "low", nil)
 	require.NoError(t, err)
+	_, err = b.db.Exec(ctx, "INSERT INTO contact_last_sent (contact_id, last_sent_at) VALUES ($1, '2026-11-20T08:30:00Z')", ada.ID)
+	require.NoError(t, err)
 
 	c, _ := b.as(outreach.RoleViewer)
 	path := "/console/contacts/" + itoa(ada.ID)
 	p := c.get(path)
 	require.Equal(t, http.StatusOK, p.Status)
 	require.Contains(t, p.Body, "<title>ada@example.com · rapport</title>")
+	require.Contains(t, p.Body, "<dt>Last marketing email</dt><dd>20 Nov 2026 08:30 UTC</dd>")
 	// The delivery: reason, rule (as code and in words) and planned_for.
 	require.Contains(t, p.Body, "Spring offers")
 	require.Contains(t, p.Body, "Deferred: a frequency cap was full</span> <code>deferred_cap</code>")

@@ -33,15 +33,16 @@ func ts(t time.Time) string { return "'" + t.UTC().Format(time.RFC3339Nano) + "'
 func sqlStr(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func (h *history) contact(email, tier, preferred, status string, created time.Time, lastSent *time.Time) {
-	pref, last := "NULL", "NULL"
+	pref := "NULL"
 	if preferred != "" {
 		pref = sqlStr(preferred)
 	}
+	h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contacts (email, tier, preferred_tier, timezone, status, created_at, updated_at)
+		VALUES (%s, %s, %s, 'UTC', %s, %s, %s)`, sqlStr(email), sqlStr(tier), pref, sqlStr(status), ts(created), ts(created)))
 	if lastSent != nil {
-		last = ts(*lastSent)
+		h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contact_last_sent (contact_id, last_sent_at)
+			SELECT id, %s FROM contacts WHERE email = %s`, ts(*lastSent), sqlStr(email)))
 	}
-	h.stmts = append(h.stmts, fmt.Sprintf(`INSERT INTO contacts (email, tier, preferred_tier, timezone, status, last_sent_at, created_at, updated_at)
-		VALUES (%s, %s, %s, 'UTC', %s, %s, %s, %s)`, sqlStr(email), sqlStr(tier), pref, sqlStr(status), last, ts(created), ts(created)))
 }
 
 func (h *history) campaign(name string) {

@@ -56,11 +56,8 @@ type Contact struct {
 	PausedUntil    *time.Time
 	Attributes     map[string]any
 	Status         ContactStatus
-	// LastSentAt is when the last marketing message went to the contact
-	// (nil: never), which the overdue list reads.
-	LastSentAt *time.Time
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // OptedOut reports whether the contact opted out of topic.

@@ -99,8 +99,12 @@ func TestOverdueContacts(t *testing.T) {
 	mk := func(email, tier, preferred string, created int, sent *time.Time) outreach.Contact {
 		c, _, err := s.UpsertContact(ctx, "test", outreach.Contact{Email: email, Tier: tier, PreferredTier: preferred})
 		require.NoError(t, err)
-		_, err = pool.Exec(ctx, "UPDATE contacts SET created_at = $2, last_sent_at = $3 WHERE id = $1", c.ID, *days(created), sent)
+		_, err = pool.Exec(ctx, "UPDATE contacts SET created_at = $2 WHERE id = $1", c.ID, *days(created))
 		require.NoError(t, err)
+		if sent != nil {
+			_, err = pool.Exec(ctx, "INSERT INTO contact_last_sent (contact_id, last_sent_at) VALUES ($1, $2)", c.ID, *sent)
+			require.NoError(t, err)
+		}
 		return c
 	}
 	c1 := mk("c1@example.com", "high", "", 20, nil)            // never written to in 20 days: overdue

@@ -34,7 +34,7 @@ func campaignsFromRows(rows []dbsqlc.Campaign) []outreach.Campaign {
 func contactFromRow(r dbsqlc.Contact) outreach.Contact {
 	c := outreach.Contact{ID: r.ID, Email: r.Email, ExternalID: deref(r.ExternalID), Name: r.Name, Locale: r.Locale,
 		Timezone: r.Timezone, Tier: r.Tier, PreferredTier: deref(r.PreferredTier), TopicsOptedOut: r.TopicsOptedOut,
-		PausedUntil: r.PausedUntil, Status: outreach.ContactStatus(r.Status), LastSentAt: r.LastSentAt, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
+		PausedUntil: r.PausedUntil, Status: outreach.ContactStatus(r.Status), CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt}
 	if c.TopicsOptedOut == nil {
 		c.TopicsOptedOut = []string{}
 	}

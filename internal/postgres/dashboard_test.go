@@ -132,7 +132,8 @@ func TestDashboard(t *testing.T) {
 
 func setLastSent(t *testing.T, pool *pgxpool.Pool, id int64, at time.Time) {
 	t.Helper()
-	_, err := pool.Exec(context.Background(), "UPDATE contacts SET last_sent_at = $2 WHERE id = $1", id, at)
+	_, err := pool.Exec(context.Background(), `INSERT INTO contact_last_sent (contact_id, last_sent_at) VALUES ($1, $2)
+		ON CONFLICT (contact_id) DO UPDATE SET last_sent_at = excluded.last_sent_at`, id, at)
 	require.NoError(t, err)
 }
 

@@ -125,7 +125,7 @@ func (s *Store) driftInputs(ctx context.Context, contacts []outreach.Contact, si
 	ids := make([]int64, len(contacts))
 	byID := make(map[int64]*DriftCandidate, len(contacts))
 	out := make([]DriftCandidate, len(contacts))
-	lastSent, err := s.lastSent(ctx, contacts)
+	lastSent, err := s.LastSent(ctx, contacts)
 	if err != nil {
 		return nil, err
 	}
@@ -175,9 +175,11 @@ func (s *Store) driftInputs(ctx context.Context, contacts []outreach.Contact, si
 	return out, nil
 }
 
-// lastSent reads the contacts' last_sent_at, which the domain type does
-// not carry.
-func (s *Store) lastSent(ctx context.Context, contacts []outreach.Contact) (map[int64]*time.Time, error) {
+// LastSent reads when the contacts last received marketing mail, by
+// contact id; a contact never sent to has no entry. It lives beside the
+// contact (contact_last_sent, migration 00015), so that the send path's
+// update of it does not rewrite the contact row.
+func (s *Store) LastSent(ctx context.Context, contacts []outreach.Contact) (map[int64]*time.Time, error) {
 	ids := make([]int64, len(contacts))
 	for i, c := range contacts {
 		ids[i] = c.ID
@@ -188,7 +190,8 @@ func (s *Store) lastSent(ctx context.Context, contacts []outreach.Contact) (map[
 	}
 	out := make(map[int64]*time.Time, len(rows))
 	for _, r := range rows {
-		out[r.ID] = r.LastSentAt
+		t := r.LastSentAt
+		out[r.ContactID] = &t
 	}
 	return out, nil
 }

@@ -262,12 +262,15 @@ func (s *Store) outcomeEvents(ctx context.Context, outs []Outcome) (bool, error)
 
 // TouchLastSent records that marketing mail reached the contacts now, for
 // the overdue list. The contacts must be locked by the transaction (the
-// send batch's lock transaction holds them).
+// send batch's lock transaction holds them). An id may come more than once
+// (two deliveries to one contact in a batch); the upsert may not see a row
+// twice, so the ids are sorted and made distinct first.
 func (t *Tx) TouchLastSent(ctx context.Context, contactIDs []int64) error {
 	if len(contactIDs) == 0 {
 		return nil
 	}
-	return mapError("touch last sent", t.q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: contactIDs, Now: t.Now()}))
+	ids := slices.Compact(slices.Sorted(slices.Values(contactIDs)))
+	return mapError("touch last sent", t.q.TouchLastSent(ctx, dbsqlc.TouchLastSentParams{Ids: ids, Now: t.Now()}))
 }
 
 // LostDeliveries returns up to limit scheduled deliveries whose moment passed

@@ -16,7 +16,7 @@ SELECT c.* FROM contacts c
 LEFT JOIN cut ON cut.tier_key = c.tier
 WHERE c.id > @after_id AND c.status = 'active' AND (@tier::text = '' OR c.tier = @tier::text)
   AND (c.preferred_tier IS NOT NULL
-       OR coalesce(c.last_sent_at, c.created_at) < cut.cutoff
+       OR coalesce((SELECT ls.last_sent_at FROM contact_last_sent ls WHERE ls.contact_id = c.id), c.created_at) < cut.cutoff
        OR EXISTS (SELECT 1 FROM contact_signals s WHERE s.contact_id = c.id AND s.at > @since)
        OR EXISTS (SELECT 1 FROM insight_events e WHERE e.contact_id = c.id AND e.at > @since
                   AND e.kind IN ('pause', 'topic_opt_out')))
@@ -83,7 +83,7 @@ WHERE d.contact_id = ANY(@ids::bigint[]) AND d.marketing AND (r.fire_at >= @sinc
 ORDER BY d.contact_id, d.created_at, d.id;
 
 -- name: ContactsLastSent :many
-SELECT id, last_sent_at FROM contacts WHERE id = ANY(@ids::bigint[]);
+SELECT contact_id, last_sent_at FROM contact_last_sent WHERE contact_id = ANY(@ids::bigint[]);
 
 -- name: CampaignsRecurring :many
 SELECT * FROM campaigns WHERE cron <> '' AND status IN ('scheduled', 'running') ORDER BY id;

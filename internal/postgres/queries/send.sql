@@ -45,7 +45,11 @@ WHERE d.id = ANY(@ids::bigint[]) AND d.state = 'scheduled'
 RETURNING d.id;
 
 -- name: TouchLastSent :exec
-UPDATE contacts SET last_sent_at = @now::timestamptz WHERE id = ANY(@ids::bigint[]);
+-- The contacts' last marketing message is now (ids distinct: ON CONFLICT
+-- may not change a row twice).
+INSERT INTO contact_last_sent (contact_id, last_sent_at)
+SELECT unnest(@ids::bigint[]), @now::timestamptz
+ON CONFLICT (contact_id) DO UPDATE SET last_sent_at = excluded.last_sent_at;
 
 -- name: ContactSetStatus :exec
 UPDATE contacts SET status = @status, updated_at = @now::timestamptz WHERE id = @id;

@@ -35,7 +35,7 @@ func (q *Queries) ContactEventInsert(ctx context.Context, arg ContactEventInsert
 }
 
 const contactGet = `-- name: ContactGet :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1
 `
 
 func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
@@ -54,7 +54,6 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
-		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,
@@ -64,7 +63,7 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 }
 
 const contactList = `-- name: ContactList :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1
   AND ($2::text IS NULL OR status = $2)
 ORDER BY id
@@ -101,7 +100,6 @@ func (q *Queries) ContactList(ctx context.Context, arg ContactListParams) ([]Con
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
-			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -133,7 +131,7 @@ ON CONFLICT (email) DO UPDATE SET
     paused_until = EXCLUDED.paused_until,
     attributes = EXCLUDED.attributes,
     updated_at = EXCLUDED.updated_at
-RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.last_sent_at, contacts.created_at, contacts.updated_at, contacts.soft_bounces, contacts.soft_bounced_at, (xmax = 0)::boolean AS inserted
+RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.created_at, contacts.updated_at, contacts.soft_bounces, contacts.soft_bounced_at, (xmax = 0)::boolean AS inserted
 `
 
 type ContactUpsertParams struct {
@@ -184,7 +182,6 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 		&i.Contact.PausedUntil,
 		&i.Contact.Attributes,
 		&i.Contact.Status,
-		&i.Contact.LastSentAt,
 		&i.Contact.CreatedAt,
 		&i.Contact.UpdatedAt,
 		&i.Contact.SoftBounces,
@@ -195,10 +192,10 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 }
 
 const overdueContacts = `-- name: OverdueContacts :many
-SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
 WHERE c.id > $1 AND c.id <= $2 AND c.status = 'active'
   AND ($3::text IS NULL OR c.tier = $3)
-  AND coalesce(c.last_sent_at, c.created_at) < (CASE
+  AND coalesce((SELECT ls.last_sent_at FROM contact_last_sent ls WHERE ls.contact_id = c.id), c.created_at) < (CASE
       WHEN coalesce(($4::int[])[array_position($5::text[], c.preferred_tier)]
                     < ($4::int[])[array_position($5::text[], c.tier)], false)
       THEN ($6::timestamptz[])[array_position($5::text[], c.preferred_tier)]
@@ -222,8 +219,8 @@ type OverdueContactsParams struct {
 // among ids in (after_id, through_id], optionally of one assigned tier. The
 // caller passes, per tier with a target, its key, rank and the cutoff
 // moment (now - target); the effective tier is the preferred one when its
-// rank is lower. Per-row array lookups, no join: the scan is the cost, and
-// through_id bounds it.
+// rank is lower. Per-row array lookups and one primary-key lookup of the
+// last message: the scan is the cost, and through_id bounds it.
 func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams) ([]Contact, error) {
 	rows, err := q.db.Query(ctx, overdueContacts,
 		arg.AfterID,
@@ -254,7 +251,6 @@ func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
-			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

@@ -194,8 +194,9 @@ SELECT (CASE WHEN p.tier_key IS NOT NULL AND p.tier_rank < a.tier_rank THEN p.ti
 FROM contacts c
 JOIN rules a ON a.tier_key = c.tier
 LEFT JOIN rules p ON p.tier_key = c.preferred_tier
+LEFT JOIN contact_last_sent ls ON ls.contact_id = c.id
 WHERE c.status = 'active'
-  AND coalesce(c.last_sent_at, c.created_at) <
+  AND coalesce(ls.last_sent_at, c.created_at) <
       (CASE WHEN p.tier_key IS NOT NULL AND p.tier_rank < a.tier_rank THEN p.cutoff ELSE a.cutoff END)
 GROUP BY 1
 `

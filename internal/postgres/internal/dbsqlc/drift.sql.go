@@ -53,24 +53,19 @@ func (q *Queries) CampaignsRecurring(ctx context.Context) ([]Campaign, error) {
 }
 
 const contactsLastSent = `-- name: ContactsLastSent :many
-SELECT id, last_sent_at FROM contacts WHERE id = ANY($1::bigint[])
+SELECT contact_id, last_sent_at FROM contact_last_sent WHERE contact_id = ANY($1::bigint[])
 `
 
-type ContactsLastSentRow struct {
-	ID         int64
-	LastSentAt *time.Time
-}
-
-func (q *Queries) ContactsLastSent(ctx context.Context, ids []int64) ([]ContactsLastSentRow, error) {
+func (q *Queries) ContactsLastSent(ctx context.Context, ids []int64) ([]ContactLastSent, error) {
 	rows, err := q.db.Query(ctx, contactsLastSent, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ContactsLastSentRow
+	var items []ContactLastSent
 	for rows.Next() {
-		var i ContactsLastSentRow
-		if err := rows.Scan(&i.ID, &i.LastSentAt); err != nil {
+		var i ContactLastSent
+		if err := rows.Scan(&i.ContactID, &i.LastSentAt); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -85,11 +80,11 @@ const driftCandidates = `-- name: DriftCandidates :many
 WITH cut AS (
     SELECT unnest($5::text[]) AS tier_key, unnest($6::timestamptz[]) AS cutoff
 )
-SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
 LEFT JOIN cut ON cut.tier_key = c.tier
 WHERE c.id > $1 AND c.status = 'active' AND ($2::text = '' OR c.tier = $2::text)
   AND (c.preferred_tier IS NOT NULL
-       OR coalesce(c.last_sent_at, c.created_at) < cut.cutoff
+       OR coalesce((SELECT ls.last_sent_at FROM contact_last_sent ls WHERE ls.contact_id = c.id), c.created_at) < cut.cutoff
        OR EXISTS (SELECT 1 FROM contact_signals s WHERE s.contact_id = c.id AND s.at > $3)
        OR EXISTS (SELECT 1 FROM insight_events e WHERE e.contact_id = c.id AND e.at > $3
                   AND e.kind IN ('pause', 'topic_opt_out')))
@@ -140,7 +135,6 @@ func (q *Queries) DriftCandidates(ctx context.Context, arg DriftCandidatesParams
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
-			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

@@ -126,7 +126,6 @@ type Contact struct {
 	PausedUntil    *time.Time
 	Attributes     []byte
 	Status         string
-	LastSentAt     *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	SoftBounces    int32
@@ -140,6 +139,11 @@ type ContactEvent struct {
 	Detail    []byte
 	Actor     string
 	CreatedAt time.Time
+}
+
+type ContactLastSent struct {
+	ContactID  int64
+	LastSentAt time.Time
 }
 
 type ContactSignal struct {

@@ -192,7 +192,7 @@ func (q *Queries) EndDeliveries(ctx context.Context, arg EndDeliveriesParams) er
 }
 
 const lockContacts = `-- name: LockContacts :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 `
 
 // Row locks on a batch's contacts, always in id order (no deadlocks). Held
@@ -220,7 +220,6 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
-			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -610,15 +609,19 @@ func (q *Queries) SentHistory(ctx context.Context, arg SentHistoryParams) ([]Sen
 }
 
 const touchLastSent = `-- name: TouchLastSent :exec
-UPDATE contacts SET last_sent_at = $1::timestamptz WHERE id = ANY($2::bigint[])
+INSERT INTO contact_last_sent (contact_id, last_sent_at)
+SELECT unnest($1::bigint[]), $2::timestamptz
+ON CONFLICT (contact_id) DO UPDATE SET last_sent_at = excluded.last_sent_at
 `
 
 type TouchLastSentParams struct {
-	Now time.Time
 	Ids []int64
+	Now time.Time
 }
 
+// The contacts' last marketing message is now (ids distinct: ON CONFLICT
+// may not change a row twice).
 func (q *Queries) TouchLastSent(ctx context.Context, arg TouchLastSentParams) error {
-	_, err := q.db.Exec(ctx, touchLastSent, arg.Now, arg.Ids)
+	_, err := q.db.Exec(ctx, touchLastSent, arg.Ids, arg.Now)
 	return err
 }
