@@ -41,7 +41,7 @@ func (w *SendWorker) check(ctx context.Context, job *river.Job[SendArgs], locked
 		if err != nil {
 			return err
 		}
-		items, err := tx.SendLoad(ctx, job.Args.DeliveryIDs)
+		items, err := tx.SendRecheck(ctx, job.Args.DeliveryIDs)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,16 @@ FROM deliveries d JOIN contacts c ON c.id = d.contact_id
 WHERE d.id = ANY(@ids::bigint[]) AND d.state IN ('scheduled', 'sending')
 ORDER BY d.contact_id, d.planned_for, d.id;
 
+-- name: SendRecheck :many
+-- SendLoad's deliveries again, read after their contacts were locked, for
+-- the send-time check: the deliveries alone, since the locked contacts
+-- carry the addresses.
+SELECT d.id, d.run_id, d.campaign_id, d.contact_id, d.marketing, d.priority, d.tier, d.state,
+       d.planned_for, d.expires_at, d.attempts, d.send_job_id
+FROM deliveries d
+WHERE d.id = ANY(@ids::bigint[]) AND d.state IN ('scheduled', 'sending')
+ORDER BY d.contact_id, d.planned_for, d.id;
+
 -- name: LockContacts :many
 -- Row locks on a batch's contacts, always in id order (no deadlocks). Held
 -- by the send job until its messages are handed over and recorded, so an

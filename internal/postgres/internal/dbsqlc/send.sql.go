@@ -565,6 +565,65 @@ func (q *Queries) SendLoad(ctx context.Context, ids []int64) ([]SendLoadRow, err
 	return items, nil
 }
 
+const sendRecheck = `-- name: SendRecheck :many
+SELECT d.id, d.run_id, d.campaign_id, d.contact_id, d.marketing, d.priority, d.tier, d.state,
+       d.planned_for, d.expires_at, d.attempts, d.send_job_id
+FROM deliveries d
+WHERE d.id = ANY($1::bigint[]) AND d.state IN ('scheduled', 'sending')
+ORDER BY d.contact_id, d.planned_for, d.id
+`
+
+type SendRecheckRow struct {
+	ID         int64
+	RunID      int64
+	CampaignID int64
+	ContactID  int64
+	Marketing  bool
+	Priority   int32
+	Tier       string
+	State      string
+	PlannedFor time.Time
+	ExpiresAt  *time.Time
+	Attempts   int32
+	SendJobID  *int64
+}
+
+// SendLoad's deliveries again, read after their contacts were locked, for
+// the send-time check: the deliveries alone, since the locked contacts
+// carry the addresses.
+func (q *Queries) SendRecheck(ctx context.Context, ids []int64) ([]SendRecheckRow, error) {
+	rows, err := q.db.Query(ctx, sendRecheck, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []SendRecheckRow
+	for rows.Next() {
+		var i SendRecheckRow
+		if err := rows.Scan(
+			&i.ID,
+			&i.RunID,
+			&i.CampaignID,
+			&i.ContactID,
+			&i.Marketing,
+			&i.Priority,
+			&i.Tier,
+			&i.State,
+			&i.PlannedFor,
+			&i.ExpiresAt,
+			&i.Attempts,
+			&i.SendJobID,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sentHistory = `-- name: SentHistory :many
 SELECT contact_id, coalesce(sent_at, planned_for)::timestamptz AS at
 FROM deliveries
