@@ -36,9 +36,10 @@ func (w *SendWorker) newBatch(job *river.Job[SendArgs]) *batch {
 }
 
 // recording records one batch's outcomes, chunk by chunk. The contact rows a
-// batch changes (last_sent_at, a bounce's suppression and status) are held
-// locked by its lock transaction, so only that transaction can write them:
-// the chunks' commits collect them here for finish.
+// batch changes (a bounce's suppression and status) are held locked by its
+// lock transaction, so only that transaction can write them: the chunks'
+// commits collect them here for finish, with the contacts mailed (their
+// last_sent_at, beside the contact), written in the same commit.
 type recording struct {
 	w       *SendWorker
 	rng     *rand.Rand
