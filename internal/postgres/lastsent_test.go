@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/postgres/pgtest"
 )
 
 // TestTouchLastSent: the send path's record of when a contact last got
@@ -56,4 +58,53 @@ func TestTouchLastSent(t *testing.T) {
 		emails = append(emails, c.Email)
 	}
 	require.ElementsMatch(t, []string{"bob@example.com", "cy@example.com"}, emails)
+}
+
+// TestLastSentMigration: migration 00015 carries each contact's last-sent
+// time out of the contact row and, rolled back, into it again; contacts
+// never sent to stay without one either way. It rolls back the newest
+// migration, so it must move when a later one lands.
+func TestLastSentMigration(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.Pool(t)
+	ctx := context.Background()
+	s := postgres.NewStore(pool, fixedClock{time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)})
+	require.NoError(t, s.Seed(ctx))
+	var ids [3]int64
+	for i, email := range []string{"ada@example.com", "bob@example.com", "cy@example.com"} {
+		c, _, err := s.UpsertContact(ctx, "test", outreach.Contact{Email: email, Tier: "high"})
+		require.NoError(t, err)
+		ids[i] = c.ID
+	}
+	at := time.Date(2026, 11, 20, 8, 30, 0, 0, time.UTC)
+	_, err := pool.Exec(ctx, "INSERT INTO contact_last_sent (contact_id, last_sent_at) VALUES ($1, $2), ($3, $4)",
+		ids[0], at, ids[1], at.Add(time.Hour))
+	require.NoError(t, err)
+
+	log := slog.New(slog.DiscardHandler)
+	require.NoError(t, postgres.MigrateDown(ctx, pool, false, log))
+	got := map[int64]*time.Time{}
+	rows, err := pool.Query(ctx, "SELECT id, last_sent_at FROM contacts")
+	require.NoError(t, err)
+	for rows.Next() {
+		var id int64
+		var ts *time.Time
+		require.NoError(t, rows.Scan(&id, &ts))
+		got[id] = ts
+	}
+	require.NoError(t, rows.Err())
+	require.True(t, got[ids[0]].Equal(at))
+	require.True(t, got[ids[1]].Equal(at.Add(time.Hour)))
+	require.Nil(t, got[ids[2]])
+
+	require.NoError(t, postgres.Migrate(ctx, pool, log))
+	sent, err := s.LastSent(ctx, []outreach.Contact{{ID: ids[0]}, {ID: ids[1]}, {ID: ids[2]}})
+	require.NoError(t, err)
+	require.Len(t, sent, 2)
+	require.True(t, sent[ids[0]].Equal(at))
+	require.True(t, sent[ids[1]].Equal(at.Add(time.Hour)))
+	var column bool
+	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
+		WHERE table_name = 'contacts' AND column_name = 'last_sent_at')`).Scan(&column))
+	require.False(t, column, "the column leaves the contact row")
 }
