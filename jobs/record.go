@@ -139,20 +139,21 @@ func (r *recording) keep(cw chunkWrite) {
 	}
 }
 
-// finish writes the collected contact changes: last_sent_at, and each
-// bounce through the one suppression path (suppression, status, timeline
-// event and audit entry together). It is idempotent.
+// finish writes the collected contact changes: each bounce through the one
+// suppression path (suppression, status, timeline event and audit entry
+// together), then last_sent_at. It is idempotent. Bounces first: after an
+// outage recover runs this without the batch's contact locks, and taking
+// the contacts' locks before any contact_last_sent row keeps the order
+// every lock transaction uses (contacts, then their last-sent rows), so
+// it waits for another batch instead of deadlocking with it.
 func (r *recording) finish(ctx context.Context, tx *postgres.Tx) error {
-	if err := tx.TouchLastSent(ctx, r.touched); err != nil {
-		return err
-	}
 	for _, a := range r.bounced {
 		detail := map[string]any{"delivery_id": a.item.ID, "campaign_id": a.item.CampaignID, "smtp_code": a.result.Code}
 		if _, err := tx.Suppress(ctx, bounceActor, a.contact.Email, outreach.SuppressBounce, detail); err != nil {
 			return err
 		}
 	}
-	return nil
+	return tx.TouchLastSent(ctx, r.touched)
 }
 
 // slowDown backs each domain that answered "slow down" off.

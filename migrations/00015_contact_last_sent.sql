@@ -14,15 +14,20 @@
 -- No foreign key, as for deliveries: the send path writes it for
 -- contacts it holds locked, and contacts are never deleted (erasure
 -- anonymises them). A contact never written to has no row.
+--
+-- contacts.last_sent_at stays, unread and no longer written, so that the
+-- previous release's processes, which name it in their queries, keep
+-- working while a rolling restart replaces them (what they write there in
+-- that time is not carried over: the overdue list may count a contact
+-- they mailed as overdue until its next message). A later migration drops
+-- it, once no release in use reads it.
 CREATE TABLE contact_last_sent (
     contact_id   bigint PRIMARY KEY,
     last_sent_at timestamptz NOT NULL
 ) WITH (fillfactor = 50);
 INSERT INTO contact_last_sent (contact_id, last_sent_at)
 SELECT id, last_sent_at FROM contacts WHERE last_sent_at IS NOT NULL;
-ALTER TABLE contacts DROP COLUMN last_sent_at;
 
 -- +goose Down
-ALTER TABLE contacts ADD COLUMN last_sent_at timestamptz;
 UPDATE contacts c SET last_sent_at = s.last_sent_at FROM contact_last_sent s WHERE s.contact_id = c.id;
 DROP TABLE contact_last_sent;

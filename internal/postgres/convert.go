@@ -31,6 +31,9 @@ func campaignsFromRows(rows []dbsqlc.Campaign) []outreach.Campaign {
 	return out
 }
 
+// contactFromRow converts a contact row. Its LastSentAt is the column
+// migration 00015 left for the previous release's processes, stale since:
+// when a contact was last mailed is in contact_last_sent (Store.LastSent).
 func contactFromRow(r dbsqlc.Contact) outreach.Contact {
 	c := outreach.Contact{ID: r.ID, Email: r.Email, ExternalID: deref(r.ExternalID), Name: r.Name, Locale: r.Locale,
 		Timezone: r.Timezone, Tier: r.Tier, PreferredTier: deref(r.PreferredTier), TopicsOptedOut: r.TopicsOptedOut,

@@ -103,8 +103,16 @@ func TestLastSentMigration(t *testing.T) {
 	require.Len(t, sent, 2)
 	require.True(t, sent[ids[0]].Equal(at))
 	require.True(t, sent[ids[1]].Equal(at.Add(time.Hour)))
-	var column bool
-	require.NoError(t, pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.columns
-		WHERE table_name = 'contacts' AND column_name = 'last_sent_at')`).Scan(&column))
-	require.False(t, column, "the column leaves the contact row")
+
+	// The old column stays for the previous release's processes, and
+	// sending no longer writes it.
+	later := at.Add(48 * time.Hour)
+	s2 := postgres.NewStore(pool, fixedClock{later})
+	require.NoError(t, s2.InTx(ctx, func(tx *postgres.Tx) error { return tx.TouchLastSent(ctx, ids[:]) }))
+	var old *time.Time
+	require.NoError(t, pool.QueryRow(ctx, "SELECT last_sent_at FROM contacts WHERE id = $1", ids[2]).Scan(&old))
+	require.Nil(t, old)
+	sent, err = s.LastSent(ctx, []outreach.Contact{{ID: ids[2]}})
+	require.NoError(t, err)
+	require.True(t, sent[ids[2]].Equal(later))
 }

@@ -16,7 +16,8 @@ type SendItem struct {
 	outreach.Delivery
 	// SendJobID is the River job that claimed it ('sending'); 0 for none.
 	SendJobID int64
-	Email     string
+	// Email is the contact's address; empty from Tx.SendRecheck.
+	Email string
 }
 
 // SendLoad returns a send job's deliveries that are still scheduled or

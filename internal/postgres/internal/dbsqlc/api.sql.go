@@ -244,7 +244,7 @@ func (q *Queries) ContactEventsScrub(ctx context.Context, contactID int64) error
 }
 
 const contactGetForUpdate = `-- name: ContactGetForUpdate :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1 FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1 FOR UPDATE
 `
 
 func (q *Queries) ContactGetForUpdate(ctx context.Context, id int64) (Contact, error) {
@@ -263,6 +263,7 @@ func (q *Queries) ContactGetForUpdate(ctx context.Context, id int64) (Contact, e
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
+		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,
@@ -276,7 +277,7 @@ UPDATE contacts SET email = $1, external_id = $2, name = $3, locale = $4, timezo
     tier = $6, preferred_tier = $7, topics_opted_out = $8, paused_until = $9,
     attributes = $10, updated_at = $11
 WHERE id = $12
-RETURNING id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at
+RETURNING id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at
 `
 
 type ContactUpdateParams struct {
@@ -323,6 +324,7 @@ func (q *Queries) ContactUpdate(ctx context.Context, arg ContactUpdateParams) (C
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
+		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,

@@ -62,7 +62,7 @@ func (q *Queries) CampaignsNewest(ctx context.Context, arg CampaignsNewestParams
 }
 
 const contactsByEmailFrom = `-- name: ContactsByEmailFrom :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email >= $1::text ORDER BY email LIMIT $2
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email >= $1::text ORDER BY email LIMIT $2
 `
 
 type ContactsByEmailFromParams struct {
@@ -95,6 +95,7 @@ func (q *Queries) ContactsByEmailFrom(ctx context.Context, arg ContactsByEmailFr
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

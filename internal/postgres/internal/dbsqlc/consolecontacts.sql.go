@@ -24,7 +24,7 @@ func (q *Queries) AuditScrubContactUpdates(ctx context.Context, contactID string
 
 const contactFind = `-- name: ContactFind :many
 
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email = $1 OR external_id = $2 ORDER BY id
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email = $1 OR external_id = $2 ORDER BY id
 `
 
 type ContactFindParams struct {
@@ -58,6 +58,7 @@ func (q *Queries) ContactFind(ctx context.Context, arg ContactFindParams) ([]Con
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -74,7 +75,7 @@ func (q *Queries) ContactFind(ctx context.Context, arg ContactFindParams) ([]Con
 }
 
 const contactListByTier = `-- name: ContactListByTier :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE tier = $1 AND id > $2
   AND ($3::text IS NULL OR status = $3)
 ORDER BY id
@@ -116,6 +117,7 @@ func (q *Queries) ContactListByTier(ctx context.Context, arg ContactListByTierPa
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -132,7 +134,7 @@ func (q *Queries) ContactListByTier(ctx context.Context, arg ContactListByTierPa
 }
 
 const contactListInactive = `-- name: ContactListInactive :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE status = $1 AND status <> 'active' AND id > $2
   AND ($3::text IS NULL OR tier = $3)
 ORDER BY id
@@ -175,6 +177,7 @@ func (q *Queries) ContactListInactive(ctx context.Context, arg ContactListInacti
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

@@ -35,7 +35,7 @@ func (q *Queries) ContactEventInsert(ctx context.Context, arg ContactEventInsert
 }
 
 const contactGet = `-- name: ContactGet :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1
 `
 
 func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
@@ -54,6 +54,7 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
+		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,
@@ -63,7 +64,7 @@ func (q *Queries) ContactGet(ctx context.Context, id int64) (Contact, error) {
 }
 
 const contactList = `-- name: ContactList :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1
   AND ($2::text IS NULL OR status = $2)
 ORDER BY id
@@ -100,6 +101,7 @@ func (q *Queries) ContactList(ctx context.Context, arg ContactListParams) ([]Con
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -131,7 +133,7 @@ ON CONFLICT (email) DO UPDATE SET
     paused_until = EXCLUDED.paused_until,
     attributes = EXCLUDED.attributes,
     updated_at = EXCLUDED.updated_at
-RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.created_at, contacts.updated_at, contacts.soft_bounces, contacts.soft_bounced_at, (xmax = 0)::boolean AS inserted
+RETURNING contacts.id, contacts.email, contacts.external_id, contacts.name, contacts.locale, contacts.timezone, contacts.tier, contacts.preferred_tier, contacts.topics_opted_out, contacts.paused_until, contacts.attributes, contacts.status, contacts.last_sent_at, contacts.created_at, contacts.updated_at, contacts.soft_bounces, contacts.soft_bounced_at, (xmax = 0)::boolean AS inserted
 `
 
 type ContactUpsertParams struct {
@@ -182,6 +184,7 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 		&i.Contact.PausedUntil,
 		&i.Contact.Attributes,
 		&i.Contact.Status,
+		&i.Contact.LastSentAt,
 		&i.Contact.CreatedAt,
 		&i.Contact.UpdatedAt,
 		&i.Contact.SoftBounces,
@@ -192,7 +195,7 @@ func (q *Queries) ContactUpsert(ctx context.Context, arg ContactUpsertParams) (C
 }
 
 const overdueContacts = `-- name: OverdueContacts :many
-SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
 LEFT JOIN contact_last_sent ls ON ls.contact_id = c.id AND ls.contact_id > $1 AND ls.contact_id <= $2
 WHERE c.id > $1 AND c.id <= $2 AND c.status = 'active'
   AND ($3::text IS NULL OR c.tier = $3)
@@ -255,6 +258,7 @@ func (q *Queries) OverdueContacts(ctx context.Context, arg OverdueContactsParams
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

@@ -80,7 +80,7 @@ const driftCandidates = `-- name: DriftCandidates :many
 WITH cut AS (
     SELECT unnest($5::text[]) AS tier_key, unnest($6::timestamptz[]) AS cutoff
 )
-SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
+SELECT c.id, c.email, c.external_id, c.name, c.locale, c.timezone, c.tier, c.preferred_tier, c.topics_opted_out, c.paused_until, c.attributes, c.status, c.last_sent_at, c.created_at, c.updated_at, c.soft_bounces, c.soft_bounced_at FROM contacts c
 LEFT JOIN cut ON cut.tier_key = c.tier
 WHERE c.id > $1 AND c.status = 'active' AND ($2::text = '' OR c.tier = $2::text)
   AND (c.preferred_tier IS NOT NULL
@@ -135,6 +135,7 @@ func (q *Queries) DriftCandidates(ctx context.Context, arg DriftCandidatesParams
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

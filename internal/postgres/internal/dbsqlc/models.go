@@ -126,6 +126,7 @@ type Contact struct {
 	PausedUntil    *time.Time
 	Attributes     []byte
 	Status         string
+	LastSentAt     *time.Time
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	SoftBounces    int32

@@ -24,7 +24,7 @@ func (q *Queries) AnalyzeLock(ctx context.Context) (bool, error) {
 }
 
 const audienceBatch = `-- name: AudienceBatch :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1 AND id <= $2
   AND (cardinality($3::text[]) = 0 OR tier = ANY($3::text[]))
   AND (cardinality($4::text[]) = 0 OR NOT (topics_opted_out && $4::text[]))
@@ -78,6 +78,7 @@ func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,
@@ -94,7 +95,7 @@ func (q *Queries) AudienceBatch(ctx context.Context, arg AudienceBatchParams) ([
 }
 
 const audienceBatchNoLock = `-- name: AudienceBatchNoLock :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts
 WHERE id > $1 AND id <= $2
   AND (cardinality($3::text[]) = 0 OR tier = ANY($3::text[]))
   AND (cardinality($4::text[]) = 0 OR NOT (topics_opted_out && $4::text[]))
@@ -145,6 +146,7 @@ func (q *Queries) AudienceBatchNoLock(ctx context.Context, arg AudienceBatchNoLo
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

@@ -25,7 +25,7 @@ func (q *Queries) PrefsDeleteUnsubscribe(ctx context.Context, emailHash []byte) 
 }
 
 const prefsLockContact = `-- name: PrefsLockContact :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1 FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = $1 FOR UPDATE
 `
 
 // Every preference change starts by locking the contact row, the row the
@@ -48,6 +48,7 @@ func (q *Queries) PrefsLockContact(ctx context.Context, id int64) (Contact, erro
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
+		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,

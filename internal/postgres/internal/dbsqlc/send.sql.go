@@ -192,7 +192,7 @@ func (q *Queries) EndDeliveries(ctx context.Context, arg EndDeliveriesParams) er
 }
 
 const lockContacts = `-- name: LockContacts :many
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE
 `
 
 // Row locks on a batch's contacts, always in id order (no deadlocks). Held
@@ -220,6 +220,7 @@ func (q *Queries) LockContacts(ctx context.Context, ids []int64) ([]Contact, err
 			&i.PausedUntil,
 			&i.Attributes,
 			&i.Status,
+			&i.LastSentAt,
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.SoftBounces,

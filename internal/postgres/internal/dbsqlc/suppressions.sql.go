@@ -11,7 +11,7 @@ import (
 )
 
 const contactByEmailForUpdate = `-- name: ContactByEmailForUpdate :one
-SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email = $1 FOR UPDATE
+SELECT id, email, external_id, name, locale, timezone, tier, preferred_tier, topics_opted_out, paused_until, attributes, status, last_sent_at, created_at, updated_at, soft_bounces, soft_bounced_at FROM contacts WHERE email = $1 FOR UPDATE
 `
 
 func (q *Queries) ContactByEmailForUpdate(ctx context.Context, email string) (Contact, error) {
@@ -30,6 +30,7 @@ func (q *Queries) ContactByEmailForUpdate(ctx context.Context, email string) (Co
 		&i.PausedUntil,
 		&i.Attributes,
 		&i.Status,
+		&i.LastSentAt,
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.SoftBounces,
