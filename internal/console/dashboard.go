@@ -23,11 +23,11 @@ const dashboardDays = 30
 // contact events (bounded by time, see postgres.Store.Dashboard) and every
 // contact once (the overdue count: no index can answer it, last_sent_at
 // changes with every message and lives in a narrow table of its own,
-// contact_last_sent, so that write stays cheap). With a million contacts and ten million deliveries that
-// is a second or two of database time: paid once a minute per process
-// while someone looks, never per visit, and never while a visitor waits
-// except the first one after a start: older figures are shown while new
-// ones are computed in the background.
+// contact_last_sent, so that write stays cheap). With a million contacts
+// and ten million deliveries that is a second or two of database time:
+// paid once a minute per process while someone looks, never per visit,
+// and never while a visitor waits except the first one after a start:
+// older figures are shown while new ones are computed in the background.
 const dashboardTTL = time.Minute
 
 // dashCache keeps the last figures (see dashboardTTL).
