@@ -68,6 +68,8 @@ type Compiled struct {
 	subject *texttemplate.Template
 	text    *texttemplate.Template
 	html    *htmltemplate.Template
+	// The templates cut at their values (flat); nil: executed per message.
+	flatSubject, flatText, flatHTML *flat
 }
 
 // Renderer wraps compiled content in the shared layouts, within its
@@ -253,6 +255,9 @@ func Compile(c outreach.Content, prefix string) (*Compiled, []*TemplateError) {
 	for _, t := range out.html.Templates() {
 		bound(t.Tree)
 	}
+	out.flatSubject = newTextFlat(out.subject.Tree, func(w io.Writer, d Data) error { return out.subject.Execute(w, d) })
+	out.flatText = newTextFlat(out.text.Tree, func(w io.Writer, d Data) error { return out.text.Execute(w, d) })
+	out.flatHTML = newHTMLFlat(out.html)
 	return out, nil
 }
 
@@ -312,13 +317,13 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 		}
 	}()
 	subj, text, html := w("subject", r.limits.MaxBytes), w("text", r.limits.MaxBytes), w("html", r.limits.MaxBytes)
-	if err := c.subject.Execute(subj, d); err != nil {
+	if err := run(subj, c.flatSubject, &d, func(w io.Writer) error { return c.subject.Execute(w, d) }); err != nil {
 		return Message{}, templateError("subject", err)
 	}
-	if err := c.text.Execute(text, d); err != nil {
+	if err := run(text, c.flatText, &d, func(w io.Writer) error { return c.text.Execute(w, d) }); err != nil {
 		return Message{}, templateError("text", err)
 	}
-	if err := c.html.Execute(html, d); err != nil {
+	if err := run(html, c.flatHTML, &d, func(w io.Writer) error { return c.html.Execute(w, d) }); err != nil {
 		return Message{}, templateError("html", err)
 	}
 	// One line of clean text, whatever the data held: white space folds,
@@ -348,6 +353,21 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 	}
 	msg.HTML = out.buf.String()
 	return msg, nil
+}
+
+// run writes a campaign template's output for d into out: through its
+// flat when it has one that can take d's values, else by executing it
+// (exec).
+func run(out *boundedWriter, f *flat, d *Data, exec func(io.Writer) error) error {
+	if f != nil {
+		if n, ok := f.write(out.buf, d, out.max); ok {
+			if n > out.max {
+				return &LimitError{Part: out.part, Size: out.max}
+			}
+			return nil
+		}
+	}
+	return exec(out)
 }
 
 // wrap writes a layout around body (and ld's other values) into out:

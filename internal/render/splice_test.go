@@ -105,8 +105,9 @@ func TestSplicedLayoutKeepsTheLimit(t *testing.T) {
 }
 
 // BenchmarkRender renders the benchmark's realistic message
-// (internal/bench/testdata) with the layouts spliced, as every send does,
-// and executed, as before: `go test -bench Render ./internal/render`.
+// (internal/bench/testdata) as every send does (content flat, layouts
+// spliced), with the content executed, and with everything executed, as
+// before both: `go test -bench Render ./internal/render`.
 func BenchmarkRender(b *testing.B) {
 	read := func(name string) string {
 		raw, err := os.ReadFile(filepath.Join("..", "bench", "testdata", name))
@@ -119,15 +120,18 @@ func BenchmarkRender(b *testing.B) {
 	require.Empty(b, errs)
 	executed := *r
 	executed.spliceHTML, executed.spliceText = nil, nil
+	content := *comp
+	content.flatSubject, content.flatText, content.flatHTML = nil, nil, nil
 	for _, tc := range []struct {
 		name string
 		r    *Renderer
-	}{{"spliced", r}, {"executed", &executed}} {
+		c    *Compiled
+	}{{"flat+spliced", r, comp}, {"content-executed", r, &content}, {"all-executed", &executed, &content}} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			d := sample()
 			for b.Loop() {
-				if _, err := tc.r.Render(context.Background(), comp, d); err != nil {
+				if _, err := tc.r.Render(context.Background(), tc.c, d); err != nil {
 					b.Fatal(err)
 				}
 			}
