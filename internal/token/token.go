@@ -31,7 +31,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // ErrInvalid is the single error returned (wrapped) for every rejected token,
@@ -157,6 +159,10 @@ const (
 type key struct {
 	id     [kidLen]byte
 	macKey []byte
+	// macs keeps HMACs under macKey for reuse: every message signs two or
+	// three links, and hmac.New hashes the key's pads and allocates each
+	// time, where a reset HMAC restores its saved state.
+	macs *sync.Pool
 }
 
 // Signer signs and verifies tokens. It holds an ordered list of keys: the
@@ -203,7 +209,8 @@ func New(secrets []string) (*Signer, error) {
 		seen[id] = i
 		m := hmac.New(sha256.New, []byte(sec))
 		m.Write([]byte(macLabel))
-		s.keys[i] = key{id: id, macKey: m.Sum(nil)}
+		mk := m.Sum(nil)
+		s.keys[i] = key{id: id, macKey: mk, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, mk) }}}
 		s.byKID[id] = &s.keys[i]
 	}
 	return s, nil
@@ -241,9 +248,12 @@ func sign(k *key, c Claims) []byte {
 }
 
 func mac(k *key, payload []byte) []byte {
-	m := hmac.New(sha256.New, k.macKey)
+	m := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(m)
+	m.Reset()
 	m.Write(payload)
-	return m.Sum(nil)[:macLen]
+	var sum [sha256.Size]byte
+	return m.Sum(sum[:0])[:macLen]
 }
 
 // Verify checks tok and returns its claims if it is authentic, was signed by

@@ -2,7 +2,6 @@ package token
 
 import (
 	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"fmt"
@@ -25,10 +24,10 @@ const verpMACLen = 10
 var verpEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
 
 func verpMAC(k *key, deliveryID int64) string {
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write([]byte("verp\x00"))
-	m.Write(binary.BigEndian.AppendUint64(nil, uint64(deliveryID)))
-	return verpEncoding.EncodeToString(m.Sum(nil)[:verpMACLen])
+	var msg [5 + 8]byte
+	copy(msg[:], "verp\x00")
+	binary.BigEndian.PutUint64(msg[5:], uint64(deliveryID))
+	return verpEncoding.EncodeToString(mac(k, msg[:])[:verpMACLen])
 }
 
 // BounceTag is the tag for a delivery, signed with the first key.
