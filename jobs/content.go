@@ -49,10 +49,12 @@ func (c *contentCache) get(camp outreach.Campaign, tier string) (*render.Compile
 }
 
 // envelope renders one delivery's message, within the renderer's bounds.
-func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, error) {
+// The envelope's bodies are the parts' buffers: the caller releases them
+// once the message went.
+func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, contact outreach.Contact, it postgres.SendItem) (*mailer.Envelope, render.Parts, error) {
 	comp, err := w.cache.get(camp, it.Tier)
 	if err != nil {
-		return nil, err
+		return nil, render.Parts{}, err
 	}
 	m := w.cfg.Mail
 	unsub := m.Links.Unsubscribe(contact.ID, camp.ID)
@@ -63,9 +65,9 @@ func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, conta
 		PreferencesURL: m.Links.Preferences(contact.ID, camp.ID),
 		UnsubscribeURL: unsub,
 	}
-	msg, err := m.Renderer.Render(ctx, comp, data)
+	msg, err := m.Renderer.RenderParts(ctx, comp, data)
 	if err != nil {
-		return nil, err
+		return nil, render.Parts{}, err
 	}
 	env := &mailer.Envelope{
 		From: m.From, To: contact.Email, ToName: strings.TrimSpace(contact.Name),
@@ -76,13 +78,13 @@ func (w *SendWorker) envelope(ctx context.Context, camp outreach.Campaign, conta
 		env.Sender = "bounces+" + m.Links.Signer.BounceTag(it.ID) + "@" + m.BounceDomain
 	}
 	if camp.Category == outreach.Transactional {
-		return env, nil // RFC 8058 is for bulk mail; receipts carry no unsubscribe
+		return env, msg, nil // RFC 8058 is for bulk mail; receipts carry no unsubscribe
 	}
 	env.Headers = map[string]string{}
 	for _, h := range render.BulkHeaders(camp.ID, camp.Topic, unsub, m.ListIDDomain, m.FeedbackSender) {
 		env.Headers[h.Name] = h.Value
 	}
-	return env, nil
+	return env, msg, nil
 }
 
 // cadenceEvent is a message sent (or about to be) at t, for the caps.

@@ -321,8 +321,9 @@ type outgoing struct {
 	contact *outreach.Contact
 	camp    *outreach.Campaign
 	// envelope is the message, rendered by sendChunk right before it
-	// goes, and its bodies dropped once it went.
+	// goes; its bodies (parts) go back to the renderer once it went.
 	envelope *mailer.Envelope
+	parts    render.Parts
 }
 
 // sendAll claims, sends and records the ready deliveries chunk by chunk,
@@ -512,7 +513,7 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 				// timeout with claims unrecorded.
 				return true
 			}
-			env, err := w.envelope(ctx, *a.camp, *a.contact, a.item)
+			env, parts, err := w.envelope(ctx, *a.camp, *a.contact, a.item)
 			if err != nil && ctx.Err() != nil {
 				return true // the job's own end, not the template's fault: unsent
 			}
@@ -523,7 +524,7 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 				a.result = mailer.Result{Outcome: mailer.LocalFail, Err: err, Detail: templateRule(err)}
 				continue
 			}
-			a.envelope = env
+			a.envelope, a.parts = env, parts
 		}
 		if pace.wait(ctx, a.item.ID) != nil {
 			return true // stopping: the rest of the chunk goes back unsent
@@ -533,6 +534,8 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		// Handed over (or not, for good: this job never sends it again):
 		// the message goes now, not at the batch's end.
 		a.envelope = nil
+		a.parts.Release()
+		a.parts = render.Parts{}
 		w.cfg.Metrics.SendLatency(time.Since(start))
 		if a.result.Outcome != mailer.Accepted {
 			w.cfg.Metrics.SMTPError(a.result.Outcome.String())

@@ -1,8 +1,10 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +42,11 @@ func (r *recorder) send(_ context.Context, e *mailer.Envelope) mailer.Result {
 		res = r.answer(e)
 	}
 	if res.Outcome == mailer.Accepted || res.Outcome == mailer.Uncertain {
-		r.sent = append(r.sent, e)
+		// A copy: the bodies are the renderer's buffers, reused once
+		// Send returns.
+		kept := *e
+		kept.Text, kept.HTML = bytes.Clone(e.Text), bytes.Clone(e.HTML)
+		r.sent = append(r.sent, &kept)
 	}
 	return res
 }
@@ -89,6 +95,12 @@ func TestSendDeliversOncePerContact(t *testing.T) {
 		require.False(t, ids[e.MessageID], "Message-ID reused: %s", e.MessageID)
 		ids[e.MessageID] = true
 		require.Contains(t, e.Headers["List-Unsubscribe"], "https://mail.example.test/u/")
+		// The bodies as the session saw them are this contact's (its
+		// unsubscribe link): the renderer's reused buffers are not
+		// shared between messages in flight.
+		unsub := strings.Trim(strings.Split(e.Headers["List-Unsubscribe"], ",")[0], "<> ")
+		require.Contains(t, string(e.HTML), unsub)
+		require.Contains(t, string(e.Text), unsub)
 	}
 }
 

@@ -139,6 +139,9 @@ type bareSendWorker struct {
 	msg   render.Message
 	from  *mail.Address
 	unsub string
+	// The bodies as bytes, made once and shared by every message (a
+	// session never changes them).
+	text, html []byte
 }
 
 func (w *bareSendWorker) Work(ctx context.Context, job *river.Job[bareSendArgs]) error {
@@ -150,7 +153,7 @@ func (w *bareSendWorker) Work(ctx context.Context, job *river.Job[bareSendArgs])
 	unsub := w.unsub
 	res := sess.Send(ctx, &mailer.Envelope{
 		From: w.from, To: "c" + strconv.Itoa(job.Args.N) + "@example.com", ToName: "Contact " + strconv.Itoa(job.Args.N),
-		Subject: w.msg.Subject, Text: w.msg.Text, HTML: w.msg.HTML,
+		Subject: w.msg.Subject, Text: w.text, HTML: w.html,
 		MessageID: "bare." + strconv.Itoa(job.Args.N) + "@example.com", Date: time.Now(),
 		Headers: map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Precedence": "bulk"},
 	})
@@ -196,7 +199,8 @@ func sendBaseline(b *testing.B, s *sink, n, workers, smtpPool int, msg render.Me
 	tr := mailer.NewPool(mailer.SMTPConfig{Host: s.host, Port: s.port, TLS: "none", PoolSize: smtpPool}, dk)
 	defer tr.Close()
 	w := river.NewWorkers()
-	river.AddWorker(w, &bareSendWorker{pool: tr, msg: msg, from: benchFrom, unsub: benchURL("u")})
+	river.AddWorker(w, &bareSendWorker{pool: tr, msg: msg, from: benchFrom, unsub: benchURL("u"),
+		text: []byte(msg.Text), html: []byte(msg.HTML)})
 	rc, err := river.NewClient[pgx.Tx](riverpgxv5.New(pool), &river.Config{Logger: slog.New(slog.DiscardHandler), Workers: w,
 		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}, FetchCooldown: 5 * time.Millisecond, FetchPollInterval: 50 * time.Millisecond})
 	if err != nil {

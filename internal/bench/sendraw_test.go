@@ -199,7 +199,7 @@ func rawSign(m *gomail.Msg, key crypto.Signer) error {
 // figures' header line.
 func wireSize(b *testing.B, msg render.Message, unsub string, dk *mailer.DKIMSigner) int {
 	env := &mailer.Envelope{From: benchFrom, To: "c0000001@example.com", ToName: "Contact 1",
-		Subject: msg.Subject, Text: msg.Text, HTML: msg.HTML, MessageID: "rapport.1.1.bench@example.com", Date: time.Now(),
+		Subject: msg.Subject, Text: []byte(msg.Text), HTML: []byte(msg.HTML), MessageID: "rapport.1.1.bench@example.com", Date: time.Now(),
 		Headers: map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click", "Precedence": "bulk"}}
 	var buf bytes.Buffer
 	if err := mailer.Compose(&buf, env, dk); err != nil {

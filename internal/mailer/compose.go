@@ -39,7 +39,10 @@ func Compose(buf *bytes.Buffer, e *Envelope, dkim *DKIMSigner) error {
 	buf.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"")
 	buf.WriteString(boundary)
 	buf.WriteString("\"\r\n\r\n")
-	for _, p := range [...]struct{ typ, body string }{{"text/plain", e.Text}, {"text/html", e.HTML}} {
+	for _, p := range [...]struct {
+		typ  string
+		body []byte
+	}{{"text/plain", e.Text}, {"text/html", e.HTML}} {
 		buf.WriteString("--")
 		buf.WriteString(boundary)
 		buf.WriteString("\r\nContent-Transfer-Encoding: quoted-printable\r\nContent-Type: ")
@@ -254,17 +257,17 @@ const hexUpper = "0123456789ABCDEF"
 // it is, everything else (bytes of UTF-8 sequences, a lone CR, '=', white
 // space ending a line) is =XX, and soft breaks keep every line within 76
 // characters. The result always ends with CRLF.
-func writeQP(buf *bytes.Buffer, s string) {
+func writeQP(buf *bytes.Buffer, s []byte) {
 	buf.Grow(len(s) + len(s)/8)
 	for len(s) > 0 {
 		line := s
-		i := strings.IndexByte(s, '\n')
+		i := bytes.IndexByte(s, '\n')
 		if i >= 0 {
 			line, s = s[:i], s[i+1:]
 		} else {
-			s = ""
+			s = nil
 		}
-		line = strings.TrimSuffix(line, "\r")
+		line = bytes.TrimSuffix(line, []byte("\r"))
 		writeQPLine(buf, line)
 		buf.WriteString("\r\n")
 	}
@@ -280,7 +283,7 @@ var qpLiteral = func() (t [256]bool) {
 	return t
 }()
 
-func writeQPLine(buf *bytes.Buffer, line string) {
+func writeQPLine(buf *bytes.Buffer, line []byte) {
 	n := 0 // characters on the current output line
 	for i := 0; i < len(line); {
 		// A run of literal bytes is copied whole, up to what the line
@@ -303,7 +306,7 @@ func writeQPLine(buf *bytes.Buffer, line string) {
 				continue
 			}
 			k := min(j, i+room)
-			buf.WriteString(line[i:k])
+			buf.Write(line[i:k])
 			n += k - i
 			i = k
 		}

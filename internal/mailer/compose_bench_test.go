@@ -28,8 +28,8 @@ func BenchmarkCompose(b *testing.B) {
 		b.Fatal(err)
 	}
 	e := envelope("ada@example.org")
-	e.Text = strings.Repeat("Our autumn collection is here: twelve new products, all in stock.\n", 25)
-	e.HTML = strings.Repeat("<p style=\"margin:0 0 16px;\">Our autumn collection is here: <b>twelve</b> new products.</p>\n", 45)
+	e.Text = []byte(strings.Repeat("Our autumn collection is here: twelve new products, all in stock.\n", 25))
+	e.HTML = []byte(strings.Repeat("<p style=\"margin:0 0 16px;\">Our autumn collection is here: <b>twelve</b> new products.</p>\n", 45))
 	for _, k := range []struct {
 		name string
 		pem  []byte

@@ -33,7 +33,7 @@ func TestComposeRoundTrips(t *testing.T) {
 		strings.Repeat("é", 100),
 	} {
 		e := envelope("ada@example.org")
-		e.Text, e.HTML = body, "<p>"+body+"</p>"
+		e.Text, e.HTML = []byte(body), []byte("<p>"+body+"</p>")
 		e.Subject = "Grüße für Ada, " + long
 		e.ToName = "Ådá Lövelace"
 		var buf bytes.Buffer
@@ -59,7 +59,7 @@ func TestComposeRoundTrips(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "multipart/alternative", mt)
 		mr := multipart.NewReader(msg.Body, params["boundary"])
-		for _, want := range []struct{ typ, body string }{{"text/plain", e.Text}, {"text/html", e.HTML}} {
+		for _, want := range []struct{ typ, body string }{{"text/plain", string(e.Text)}, {"text/html", string(e.HTML)}} {
 			p, err := mr.NextRawPart()
 			require.NoError(t, err)
 			require.Equal(t, want.typ+"; charset=UTF-8", p.Header.Get("Content-Type"))
@@ -122,7 +122,7 @@ func TestQuotedPrintableProperty(t *testing.T) {
 			b[i] = alphabet[rng.IntN(len(alphabet))]
 		}
 		var buf bytes.Buffer
-		writeQP(&buf, string(b))
+		writeQP(&buf, b)
 		for _, line := range strings.Split(strings.TrimSuffix(buf.String(), "\r\n"), "\r\n") {
 			require.LessOrEqual(t, len(line), 76, "%q", b)
 			require.False(t, strings.HasSuffix(line, " ") || strings.HasSuffix(line, "\t"), "white space ending a line: %q", b)

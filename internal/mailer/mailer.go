@@ -20,8 +20,11 @@ type Envelope struct {
 	To        string
 	ToName    string
 	Subject   string
-	Text      string
-	HTML      string
+	// Text and HTML are the two parts' bodies. They may be buffers the
+	// caller reuses for the next message once Send returns, so a Session
+	// never keeps them (nor the Envelope) past Send.
+	Text      []byte
+	HTML      []byte
 	MessageID string            // without angle brackets
 	Headers   map[string]string // e.g. List-Unsubscribe
 	Date      time.Time

@@ -28,7 +28,7 @@ import (
 func envelope(to string) *Envelope {
 	return &Envelope{
 		From: &mail.Address{Name: "Rapport", Address: "news@example.com"}, To: to, ToName: "Ada",
-		Subject: "Hello Ada", Text: "Hello\n", HTML: "<p>Hello</p>", MessageID: "rapport.1.2@example.com",
+		Subject: "Hello Ada", Text: []byte("Hello\n"), HTML: []byte("<p>Hello</p>"), MessageID: "rapport.1.2@example.com",
 		Headers: map[string]string{"List-Unsubscribe": "<https://mail.example.com/u/tok>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
 			"List-Id": "offers <offers.example.com>", "Feedback-ID": "7:offers:rapport"},
 		Date: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC),
@@ -216,8 +216,8 @@ func TestDKIMVerifiesAwkwardMessages(t *testing.T) {
 	require.NoError(t, err)
 	for _, change := range []func(e *Envelope){
 		func(e *Envelope) {},
-		func(e *Envelope) { e.Text = "a  b\t\tc \t d\n\n\n\n"; e.HTML = "<p>x    y</p>\n\n\n" },
-		func(e *Envelope) { e.Text = "\n\n"; e.HTML = " " },
+		func(e *Envelope) { e.Text = []byte("a  b\t\tc \t d\n\n\n\n"); e.HTML = []byte("<p>x    y</p>\n\n\n") },
+		func(e *Envelope) { e.Text = []byte("\n\n"); e.HTML = []byte(" ") },
 		func(e *Envelope) {
 			e.Subject = "Grüße für Ada — " + strings.Repeat("ein langer Betreff ", 12)
 			e.ToName = "Ådá   Lövelace"

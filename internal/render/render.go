@@ -298,11 +298,43 @@ type layoutData struct {
 // stops the execution at its next write (a *TemplateError wrapping a
 // *LimitError, or ctx's error).
 func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, error) {
+	p, err := r.RenderParts(ctx, c, d)
+	if err != nil {
+		return Message{}, err
+	}
+	defer p.Release()
+	return Message{Subject: p.Subject, Text: string(p.Text), HTML: string(p.HTML)}, nil
+}
+
+// Parts is a rendered message whose bodies are still in the renderer's
+// buffers, for a sender that writes them out at once: Release hands the
+// buffers back for the next message, and Text and HTML are not read after
+// it. Copying each message's 4–7 KB of bodies into strings was a quarter
+// of what the send path allocated.
+type Parts struct {
+	Subject    string
+	Text, HTML []byte
+	bufs       [2]*bytes.Buffer
+}
+
+// Release returns the parts' buffers; a Parts never released only costs
+// the pool its buffers.
+func (p Parts) Release() {
+	for _, b := range p.bufs {
+		if b != nil {
+			putBuffer(b)
+		}
+	}
+}
+
+// RenderParts is Render into buffers the caller releases (Parts).
+func (r *Renderer) RenderParts(ctx context.Context, c *Compiled, d Data) (Parts, error) {
 	d.Company = r.company
 	deadline := time.Now().Add(r.limits.Timeout)
-	// The five writers' buffers are reused from render to render: grown
-	// from nothing for every message, they were most of a render's
-	// garbage.
+	// The writers' buffers are reused from render to render: grown from
+	// nothing for every message, they were most of a render's garbage.
+	// The three the content is executed into go back at the end; the two
+	// the layouts write into go to the caller, with the message.
 	var ws [5]boundedWriter
 	n := 0
 	w := func(part string, max int) *boundedWriter {
@@ -311,48 +343,62 @@ func (r *Renderer) Render(ctx context.Context, c *Compiled, d Data) (Message, er
 		*bw = boundedWriter{ctx: ctx, buf: getBuffer(), max: max, deadline: deadline, timeout: r.limits.Timeout, part: part}
 		return bw
 	}
+	kept := 0 // the writers past the first three whose buffers the caller has
 	defer func() {
-		for i := range n {
+		for i := range n - kept {
 			putBuffer(ws[i].buf)
 		}
 	}()
 	subj, text, html := w("subject", r.limits.MaxBytes), w("text", r.limits.MaxBytes), w("html", r.limits.MaxBytes)
 	if err := run(subj, c.flatSubject, &d, func(w io.Writer) error { return c.subject.Execute(w, d) }); err != nil {
-		return Message{}, templateError("subject", err)
+		return Parts{}, templateError("subject", err)
 	}
 	if err := run(text, c.flatText, &d, func(w io.Writer) error { return c.text.Execute(w, d) }); err != nil {
-		return Message{}, templateError("text", err)
+		return Parts{}, templateError("text", err)
 	}
 	if err := run(html, c.flatHTML, &d, func(w io.Writer) error { return c.html.Execute(w, d) }); err != nil {
-		return Message{}, templateError("html", err)
+		return Parts{}, templateError("html", err)
 	}
-	// One line of clean text, whatever the data held: white space folds,
-	// other control characters (data stored before they were refused) go.
-	subject := strings.Join(strings.Fields(strings.Map(dropControl, subj.buf.String())), " ")
+	subject := oneLine(subj.buf.String())
 	lang := d.Contact.Locale
 	if lang == "" {
 		lang = "en"
 	}
 	ld := layoutData{Data: d, Lang: lang, Subject: subject}
-	out := w("text", r.limits.MaxBytes+layoutSlack)
-	err := wrap(out, r.spliceText, ld, text.buf.Bytes(), func(w io.Writer) error {
+	outText := w("text", r.limits.MaxBytes+layoutSlack)
+	err := wrap(outText, r.spliceText, ld, text.buf.Bytes(), func(w io.Writer) error {
 		ld.Body = text.buf.String()
 		return r.layoutText.Execute(w, ld)
 	})
 	if err != nil {
-		return Message{}, layoutError("text", err)
+		return Parts{}, layoutError("text", err)
 	}
-	msg := Message{Subject: subject, Text: out.buf.String()}
-	out = w("html", r.limits.MaxBytes+layoutSlack)
-	err = wrap(out, r.spliceHTML, ld, html.buf.Bytes(), func(w io.Writer) error {
+	outHTML := w("html", r.limits.MaxBytes+layoutSlack)
+	err = wrap(outHTML, r.spliceHTML, ld, html.buf.Bytes(), func(w io.Writer) error {
 		ld.Body = htmltemplate.HTML(html.buf.String()) // already escaped by html/template
 		return r.layoutHTML.Execute(w, ld)
 	})
 	if err != nil {
-		return Message{}, layoutError("html", err)
+		return Parts{}, layoutError("html", err)
 	}
-	msg.HTML = out.buf.String()
-	return msg, nil
+	kept = 2
+	return Parts{Subject: subject, Text: outText.buf.Bytes(), HTML: outHTML.buf.Bytes(), bufs: [2]*bytes.Buffer{outText.buf, outHTML.buf}}, nil
+}
+
+// oneLine is a subject as one line of clean text, whatever the data held:
+// white space folds, other control characters (data stored before they
+// were refused) go. A subject that is that already, as nearly all are, is
+// kept as it is.
+func oneLine(s string) string {
+	clean := s != "" && s[0] != ' ' && s[len(s)-1] != ' '
+	for i := 0; clean && i < len(s); i++ {
+		c := s[i]
+		clean = c >= 0x20 && c != 0x7f && !(c == ' ' && s[i+1] == ' ') && c < 0x80
+	}
+	if clean {
+		return s
+	}
+	return strings.Join(strings.Fields(strings.Map(dropControl, s)), " ")
 }
 
 // run writes a campaign template's output for d into out: through its

@@ -3,8 +3,10 @@ package render
 import (
 	"context"
 	"flag"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"text/template/parse"
 
@@ -107,5 +109,21 @@ func TestCompanyBakedIntoLayouts(t *testing.T) {
 				require.NotContains(t, a.String(), ".Company", "in %s", tree.Name)
 			}
 		}
+	}
+}
+
+// TestOneLine: the shortcut for a subject that is one clean line already
+// gives what folding it gives, for random subjects of spaces, tabs,
+// control characters and non-ASCII.
+func TestOneLine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []string{"a", "Z", " ", "  ", "\t", "\x00", "\x7f", "\u0085", "\u00a0", "ü", "\u2028", "-", "\n"}
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(8) {
+			b.WriteString(alphabet[rng.IntN(len(alphabet))])
+		}
+		s := b.String()
+		require.Equal(t, strings.Join(strings.Fields(strings.Map(dropControl, s)), " "), oneLine(s), "%q", s)
 	}
 }
