@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -103,7 +104,7 @@ func writeHeaders(buf *bytes.Buffer, e *Envelope) error {
 		date = time.Now()
 	}
 	buf.WriteString("Date: ")
-	buf.WriteString(date.Format(time.RFC1123Z))
+	buf.Write(date.AppendFormat(buf.AvailableBuffer(), time.RFC1123Z))
 	buf.WriteString("\r\nFrom: ")
 	buf.WriteString(from)
 	buf.WriteString("\r\nTo: ")
@@ -122,7 +123,8 @@ func writeHeaders(buf *bytes.Buffer, e *Envelope) error {
 	}
 	buf.WriteString("MIME-Version: 1.0\r\n")
 	if len(e.Headers) > 0 {
-		names := make([]string, 0, len(e.Headers))
+		var few [8]string // a campaign message has four or five
+		names := few[:0]
 		for k := range e.Headers {
 			names = append(names, k)
 		}
@@ -283,15 +285,43 @@ var qpLiteral = func() (t [256]bool) {
 	return t
 }()
 
+// literalRun is how many bytes at the start of b quoted-printable writes
+// as they are (qpLiteral), eight at a time while it can: a message's text
+// and markup are long runs of them, and a byte at a time through the table
+// was most of the encoding's time.
+func literalRun(b []byte) int {
+	n := 0
+	for {
+		for len(b)-n >= 8 && literal8(binary.LittleEndian.Uint64(b[n:])) {
+			n += 8
+		}
+		if n < len(b) && qpLiteral[b[n]] {
+			n++ // a tab, or a literal before the byte that ended the eight
+			continue
+		}
+		return n
+	}
+}
+
+// literal8 reports whether the eight bytes of x are all printable ASCII
+// but '=' (space included; tab is left to the table), with the word-wise
+// tests of "Bit Twiddling Hacks": no byte below 0x20, none above 0x7e,
+// none equal to '='. Each test is exact as to whether some byte matches.
+func literal8(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	below := (x - 0x20*ones) & ^x & highs
+	above := ((x + ones) | x) & highs // a byte over 0x7e, or with its high bit set
+	eq := x ^ '='*ones
+	equals := (eq - ones) & ^eq & highs
+	return below|above|equals == 0
+}
+
 func writeQPLine(buf *bytes.Buffer, line []byte) {
 	n := 0 // characters on the current output line
 	for i := 0; i < len(line); {
 		// A run of literal bytes is copied whole, up to what the line
 		// has room for; most text is nothing else.
-		j := i
-		for j < len(line) && qpLiteral[line[j]] {
-			j++
-		}
+		j := i + literalRun(line[i:])
 		if j == len(line) && j > i && (line[j-1] == ' ' || line[j-1] == '\t') {
 			j-- // white space ending a line is encoded
 		}

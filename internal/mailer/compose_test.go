@@ -194,3 +194,35 @@ func TestWriteDottedOneWrite(t *testing.T) {
 		}
 	}
 }
+
+// TestLiteralRun: the eight-at-a-time scan finds the run the table finds,
+// for random lines of every kind of byte.
+func TestLiteralRun(t *testing.T) {
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(3, 4))
+	alphabet := []byte("aZ09 =\t~!<>\"'\x00\x1f\x7f\x80\xc3\xa9\xff\r\n")
+	for range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			if rng.IntN(4) == 0 {
+				b[i] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[i] = byte(0x20 + rng.IntN(0x5f))
+			}
+		}
+		want := 0
+		for want < len(b) && qpLiteral[b[want]] {
+			want++
+		}
+		require.Equal(t, want, literalRun(b), "%q", b)
+	}
+	for c := range 256 {
+		x := uint64(c) << 24 // one byte among literal ones
+		for i := range 8 {
+			if i != 3 {
+				x |= uint64('a') << (8 * i)
+			}
+		}
+		require.Equal(t, qpLiteral[c] && c != '\t', literal8(x), "byte %#x", c)
+	}
+}
