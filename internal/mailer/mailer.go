@@ -16,10 +16,10 @@ import (
 
 // Envelope is one message to one recipient.
 type Envelope struct {
-	From      *mail.Address
-	To        string
-	ToName    string
-	Subject   string
+	From    *mail.Address
+	To      string
+	ToName  string
+	Subject string
 	// Text and HTML are the two parts' bodies. They may be buffers the
 	// caller reuses for the next message once Send returns, so a Session
 	// never keeps them (nor the Envelope) past Send.
