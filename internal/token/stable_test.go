@@ -1,6 +1,8 @@
 package token
 
 import (
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,3 +25,17 @@ const (
 	wantPrefs = "AYJXAgEAAFhr-lJQNgVHxx6SC1fsIH0Rfi-R"
 	wantTag   = "gc0uy9-ewngxvpytairfgvn"
 )
+
+// TestLinksAreBaseAndToken: a link is the public URL, the page and the
+// token Sign gives, whatever the topic's length.
+func TestLinksAreBaseAndToken(t *testing.T) {
+	s, err := New([]string{"a-secret-of-at-least-thirty-two-bytes!!"})
+	require.NoError(t, err)
+	base, err := url.Parse("https://mail.example.com/prefix")
+	require.NoError(t, err)
+	l := Links{Signer: s, Base: base}
+	require.Equal(t, "https://mail.example.com/prefix/u/"+s.Sign(Claims{Purpose: Unsubscribe, ContactID: 5, CampaignID: 9}), l.Unsubscribe(5, 9))
+	require.Equal(t, "https://mail.example.com/prefix/p/"+s.Sign(Claims{Purpose: Preferences, ContactID: 5, CampaignID: 9}), l.Preferences(5, 9))
+	long := Claims{Purpose: Unsubscribe, ContactID: 1 << 62, CampaignID: 1 << 62, Topic: strings.Repeat("t", MaxTopicLen)}
+	require.Equal(t, "https://mail.example.com/prefix/u/"+s.Sign(long), l.link("u", long))
+}

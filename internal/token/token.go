@@ -223,13 +223,18 @@ func New(secrets []string) (*Signer, error) {
 // Sign panics if c.Purpose is not valid or c.Topic is longer than
 // MaxTopicLen; both are programming errors, not runtime conditions.
 func (s *Signer) Sign(c Claims) string {
+	return base64.RawURLEncoding.EncodeToString(s.signRaw(c))
+}
+
+// signRaw is Sign before the base64 encoding.
+func (s *Signer) signRaw(c Claims) []byte {
 	if !c.Purpose.Valid() {
 		panic(fmt.Sprintf("token: Sign with invalid purpose %d", uint8(c.Purpose)))
 	}
 	if len(c.Topic) > MaxTopicLen {
 		panic(fmt.Sprintf("token: Sign with %d-byte topic; max is %d", len(c.Topic), MaxTopicLen))
 	}
-	return base64.RawURLEncoding.EncodeToString(sign(&s.keys[0], c))
+	return sign(&s.keys[0], c)
 }
 
 // sign returns the raw (binary) token for c under k. c must be valid.
