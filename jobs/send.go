@@ -535,7 +535,6 @@ func (w *SendWorker) sendChunk(ctx context.Context, sess mailer.Session, chunk [
 		// the message goes now, not at the batch's end.
 		a.envelope = nil
 		a.parts.Release()
-		a.parts = render.Parts{}
 		w.cfg.Metrics.SendLatency(time.Since(start))
 		if a.result.Outcome != mailer.Accepted {
 			w.cfg.Metrics.SMTPError(a.result.Outcome.String())

@@ -317,14 +317,18 @@ type Parts struct {
 	bufs       [2]*bytes.Buffer
 }
 
-// Release returns the parts' buffers; a Parts never released only costs
-// the pool its buffers.
-func (p Parts) Release() {
-	for _, b := range p.bufs {
+// Release returns the parts' buffers, once: a second Release of the same
+// Parts does nothing, and a Parts never released only costs the pool its
+// buffers. (A copy released as well would give one buffer to two
+// messages: keep one Parts per message.)
+func (p *Parts) Release() {
+	for i, b := range p.bufs {
 		if b != nil {
 			putBuffer(b)
 		}
+		p.bufs[i] = nil
 	}
+	p.Text, p.HTML = nil, nil
 }
 
 // RenderParts is Render into buffers the caller releases (Parts).

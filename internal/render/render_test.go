@@ -127,3 +127,28 @@ func TestOneLine(t *testing.T) {
 		require.Equal(t, strings.Join(strings.Fields(strings.Map(dropControl, s)), " "), oneLine(s), "%q", s)
 	}
 }
+
+// TestPartsReleaseOnce: releasing a message's parts twice hands its
+// buffers back once, so two later messages never share one.
+func TestPartsReleaseOnce(t *testing.T) {
+	r, err := New(Company{Name: "Example", Address: "1 Example Street"})
+	require.NoError(t, err)
+	c, errs := Compile(outreach.Content{Subject: "s", Text: "Hello {{.Contact.Name}}", HTML: "<p>Hello {{.Contact.Name}}</p>"}, "")
+	require.Empty(t, errs)
+	ctx := context.Background()
+	p, err := r.RenderParts(ctx, c, Data{Contact: ContactData{Name: "Ada"}})
+	require.NoError(t, err)
+	require.Contains(t, string(p.HTML), "Hello Ada")
+	p.Release()
+	p.Release()
+	require.Nil(t, p.HTML)
+	a, err := r.RenderParts(ctx, c, Data{Contact: ContactData{Name: "Bob"}})
+	require.NoError(t, err)
+	b, err := r.RenderParts(ctx, c, Data{Contact: ContactData{Name: "Eve"}})
+	require.NoError(t, err)
+	require.Contains(t, string(a.HTML), "Hello Bob")
+	require.Contains(t, string(a.Text), "Hello Bob")
+	require.Contains(t, string(b.HTML), "Hello Eve")
+	a.Release()
+	b.Release()
+}
