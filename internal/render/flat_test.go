@@ -3,7 +3,6 @@ package render
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -81,25 +80,8 @@ func TestRealisticTemplateIsFlat(t *testing.T) {
 func TestFlatWritesWhatTheTemplateWrites(t *testing.T) {
 	r, err := New(Company{Name: "Example & Co", Address: "1 Example Street"})
 	require.NoError(t, err)
-	rng := rand.New(rand.NewPCG(3, 4))
-	alphabet := []string{"a", "Z", "0", " ", "<", ">", "&", "'", "\"", "+", "`", "=", "ü", "€", "\t", "%", "%2F", "/", "?", "#", ";", "(", ")", "\x00", "\xff", "{", "}", "\n"}
-	word := func(n int) string {
-		var b strings.Builder
-		for range rng.IntN(n) {
-			b.WriteString(alphabet[rng.IntN(len(alphabet))])
-		}
-		return b.String()
-	}
-	link := func() string {
-		switch rng.IntN(4) {
-		case 0:
-			return "https://mail.example.com/u/" + word(20)
-		case 1:
-			return "javascript:alert(" + word(5) + ")"
-		default:
-			return "https://mail.example.com/p/AbC-_" + strings.Repeat("x9", rng.IntN(30))
-		}
-	}
+	v := newRandomValues(3, "\xff", "{", "}", "\n")
+	rng, word, link := v.rng, v.word, v.link
 	markup := []string{"<p>", "</p>", `<a href="`, `<a href='`, `">`, `'>`, "</a>", `<img alt="`, `<a title=`, " x ",
 		"<textarea>", "</textarea>", "<title>", "</title>", "<script>", "</script>", "<style>", "</style>", "<!-- ", " -->",
 		`<a href="https://e.com/?q=`, `<p style="`, `<div `, "&amp;", "Hello, ", "\n", "<b>", "</b>"}
