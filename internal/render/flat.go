@@ -81,8 +81,13 @@ func newTextFlat(t *parse.Tree, exec func(io.Writer, Data) error) *flat {
 
 // newHTMLFlat returns the flat of an html/template, or nil. The template is
 // executed once on probe data first: html/template escapes a template at
-// its first execution, writing its escapers into the tree.
+// its first execution, writing its escapers into the tree. Only a template
+// of the flat's shape is: executing any other here, outside the render's
+// bounds, would let a template of nested loops hold up its compilation.
 func newHTMLFlat(h *htmltemplate.Template) *flat {
+	if flatten(h.Tree, false) == nil {
+		return nil
+	}
 	exec := func(w io.Writer, d Data) error { return h.Execute(w, d) }
 	if exec(io.Discard, probeData()) != nil {
 		return nil

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -174,4 +175,21 @@ func FuzzFlat(f *testing.F) {
 			t.Fatalf("%q: executed %q (%v), flat %q (%v)", html, want.HTML, wantErr, got.HTML, gotErr)
 		}
 	})
+}
+
+// TestCompileRunsNoLoop: making the flats executes only templates of a
+// flat's shape, never one with loops, outside the render's bounds: this
+// would run for days if Compile executed it.
+func TestCompileRunsNoLoop(t *testing.T) {
+	loops := `{{range 10000}}{{range 10000}}{{range 10000}}<p>{{$.Contact.Name}}</p>{{end}}{{end}}{{end}}`
+	c, errs := Compile(outreach.Content{Subject: "s", Text: loops, HTML: loops}, "")
+	require.Empty(t, errs)
+	require.Nil(t, c.flatHTML)
+	require.Nil(t, c.flatText)
+	r, err := New(Company{Name: "Example", Address: "1 Example Street"})
+	require.NoError(t, err)
+	r = r.WithLimits(Limits{Timeout: 50 * time.Millisecond})
+	_, err = r.Render(context.Background(), c, Data{})
+	var le *LimitError
+	require.ErrorAs(t, err, &le, "the render is still bounded")
 }
