@@ -18,13 +18,17 @@ import (
 // calling html/template's escapers through reflection, which were most of
 // a message's render.
 //
-// Anything else is executed as before. A flat is made only when every
-// value stands where html/template escapes it as this package's
-// htmlEscape does (text, RCDATA and quoted attributes; a link at the start
-// of a quoted URL attribute, for links made only of characters the URL
-// normaliser keeps), and only when it writes what executing the template
-// writes on probe data full of characters to escape. A link outside
-// plainURL makes that message's render execute the template.
+// Anything else is executed as before. A flat copies, for each value, the
+// escaper chain html/template wrote into the tree, and is made only when
+// that chain is one htmlEscape reproduces for a string: the text, RCDATA
+// and quoted-attribute escapers (whatever the element: text in a
+// <noscript> is escaped as in a <p>), and the URL chain (filter,
+// normaliser, attribute escaper) of a link at the start of a quoted URL
+// attribute or of a CSS url() in a quoted style, for links made only of
+// characters the filter and the normaliser leave alone (plainURL; any
+// other link makes that message's render execute the template). It is
+// kept only if it writes what executing the template writes on probe data
+// full of characters to escape, a backstop for the above.
 type flat struct {
 	pieces []string // len(vals)+1
 	vals   []flatValue

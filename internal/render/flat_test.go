@@ -193,3 +193,17 @@ func TestCompileRunsNoLoop(t *testing.T) {
 	var le *LimitError
 	require.ErrorAs(t, err, &le, "the render is still bounded")
 }
+
+// TestFlatStopsForADoneContext: a render through flats fails for a done
+// context as an executed template does at its first write.
+func TestFlatStopsForADoneContext(t *testing.T) {
+	r, err := New(Company{Name: "Example", Address: "1 Example Street"})
+	require.NoError(t, err)
+	c, errs := Compile(outreach.Content{Subject: "s {{.Contact.Name}}", Text: "t {{.Contact.Name}}", HTML: "<p>{{.Contact.Name}}</p>"}, "")
+	require.Empty(t, errs)
+	require.NotNil(t, c.flatSubject)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = r.Render(ctx, c, Data{Contact: ContactData{Name: "Ada"}})
+	require.ErrorIs(t, err, context.Canceled)
+}

@@ -410,6 +410,13 @@ func oneLine(s string) string {
 // (exec).
 func run(out *boundedWriter, f *flat, d *Data, exec func(io.Writer) error) error {
 	if f != nil {
+		// A flat writes in one go, without the writer's checks: a done
+		// context (a preview whose client left, a worker stopping)
+		// still stops the render, as at an executed template's first
+		// write. Its time is bounded by its size.
+		if err := out.ctx.Err(); err != nil {
+			return err
+		}
 		if n, ok := f.write(out.buf, d, out.max); ok {
 			if n > out.max {
 				return &LimitError{Part: out.part, Size: out.max}
