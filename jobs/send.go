@@ -321,7 +321,10 @@ type outgoing struct {
 	contact *outreach.Contact
 	camp    *outreach.Campaign
 	// envelope is the message, rendered by sendChunk right before it
-	// goes; its bodies (parts) go back to the renderer once it went.
+	// goes; its bodies (parts) go back to the renderer once it went. One
+	// left unsent (a stop while pacing) is left to the garbage collector:
+	// b.pending may hold a copy of the attempt, and releasing both would
+	// hand one buffer to two messages.
 	envelope *mailer.Envelope
 	parts    render.Parts
 }

@@ -37,8 +37,9 @@ func (l Links) PreviewUnsubscribe(contactID, campaignID int64) string {
 	return l.link("u", Claims{Purpose: PreviewUnsubscribe, ContactID: contactID, CampaignID: campaignID})
 }
 
-// link is Base/page/token, built in one allocation: three links go into
-// every message.
+// link is Base/page/token, the string built in one allocation (not three
+// concatenations and an encoding): two or three links go into every
+// message.
 func (l Links) link(page string, c Claims) string {
 	base := l.Base.String()
 	raw := l.Signer.signRaw(c)
