@@ -409,37 +409,41 @@ func oneLine(s string) string {
 // flat when it has one that can take d's values, else by executing it
 // (exec).
 func run(out *boundedWriter, f *flat, d *Data, exec func(io.Writer) error) error {
-	if f != nil {
-		// A flat writes in one go, without the writer's checks: a done
-		// context (a preview whose client left, a worker stopping)
-		// still stops the render, as at an executed template's first
-		// write. Its time is bounded by its size.
-		if err := out.ctx.Err(); err != nil {
-			return err
-		}
-		if n, ok := f.write(out.buf, d, out.max); ok {
-			if n > out.max {
-				return &LimitError{Part: out.part, Size: out.max}
-			}
-			return nil
-		}
+	if f == nil {
+		return exec(out)
 	}
-	return exec(out)
+	return precut(out, func(b *bytes.Buffer, max int) (int, bool) { return f.write(b, d, max) }, exec)
 }
 
 // wrap writes a layout around body (and ld's other values) into out:
 // through its splice when there is one that can take ld's values, else by
 // executing it (exec).
 func wrap(out *boundedWriter, sp *splice, ld layoutData, body []byte, exec func(io.Writer) error) error {
-	if sp != nil {
-		if n, ok := sp.write(out.buf, ld, body, out.max); ok {
-			if n > out.max {
-				return &LimitError{Part: out.part, Size: out.max}
-			}
-			return nil
-		}
+	if sp == nil {
+		return exec(out)
 	}
-	return exec(out)
+	return precut(out, func(b *bytes.Buffer, max int) (int, bool) { return sp.write(b, ld, body, max) }, exec)
+}
+
+// precut writes out's part through write, a template cut in advance (a
+// flat or a splice), with the writer's bounds: a done context (a preview
+// whose client left, a worker stopping) stops it as at an executed
+// template's first write, and a part over the size bound fails as
+// executing it would (write takes back what it wrote). Its time is
+// bounded by its size. When write cannot take the values (ok false,
+// nothing written), the template is executed (exec).
+func precut(out *boundedWriter, write func(b *bytes.Buffer, max int) (n int, ok bool), exec func(io.Writer) error) error {
+	if err := out.ctx.Err(); err != nil {
+		return err
+	}
+	n, ok := write(out.buf, out.max)
+	switch {
+	case !ok:
+		return exec(out)
+	case n > out.max:
+		return &LimitError{Part: out.part, Size: out.max}
+	}
+	return nil
 }
 
 // buffers keeps render buffers between renders.
