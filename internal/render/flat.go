@@ -2,7 +2,6 @@ package render
 
 import (
 	"bytes"
-	htmltemplate "html/template"
 	"io"
 	"slices"
 	"strconv"
@@ -78,25 +77,31 @@ var htmlEscapers = []struct {
 	{[]string{"_html_template_urlfilter", "_html_template_urlnormalizer", "_html_template_attrescaper"}, escURL},
 }
 
-// newTextFlat returns the flat of a text/template tree, or nil.
-func newTextFlat(t *parse.Tree, exec func(io.Writer, Data) error) *flat {
-	return checked(flatten(t, false), exec)
-}
-
-// newHTMLFlat returns the flat of an html/template, or nil. The template is
-// executed once on probe data first: html/template escapes a template at
+// newFlat returns the flat of a template, or nil; tree is read after
+// exec ran once on probe data, since html/template escapes a template at
 // its first execution, writing its escapers into the tree. Only a template
-// of the flat's shape is: executing any other here, outside the render's
-// bounds, would let a template of nested loops hold up its compilation.
-func newHTMLFlat(h *htmltemplate.Template) *flat {
-	if flatten(h.Tree, false) == nil {
+// of a flat's shape is executed here: any other, outside the render's
+// bounds, could hold up its compilation (nested loops). The flat is kept
+// only if it writes what that execution wrote.
+func newFlat(tree func() *parse.Tree, html bool, exec func(io.Writer, Data) error) *flat {
+	f := flatten(tree(), false)
+	if f == nil {
 		return nil
 	}
-	exec := func(w io.Writer, d Data) error { return h.Execute(w, d) }
-	if exec(io.Discard, probeData()) != nil {
+	d := probeData()
+	var want, got bytes.Buffer
+	if exec(&want, d) != nil {
 		return nil
 	}
-	return checked(flatten(h.Tree, true), exec)
+	if html {
+		if f = flatten(tree(), true); f == nil {
+			return nil
+		}
+	}
+	if _, ok := f.write(&got, &d, 1<<30); !ok || want.String() != got.String() {
+		return nil
+	}
+	return f
 }
 
 // flatten cuts a template's escaped tree into pieces and values; nil when
@@ -159,23 +164,6 @@ func flatAction(n *parse.ActionNode, html bool) (flatValue, bool) {
 		}
 	}
 	return flatValue{}, false
-}
-
-// checked returns f if it writes what exec writes on the probe data, else
-// nil.
-func checked(f *flat, exec func(io.Writer, Data) error) *flat {
-	if f == nil {
-		return nil
-	}
-	d := probeData()
-	var want, got bytes.Buffer
-	if exec(&want, d) != nil {
-		return nil
-	}
-	if _, ok := f.write(&got, &d, 1<<30); !ok || want.String() != got.String() {
-		return nil
-	}
-	return f
 }
 
 // probeData is Data with every character HTML escapes in its text fields

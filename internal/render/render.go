@@ -255,9 +255,12 @@ func Compile(c outreach.Content, prefix string) (*Compiled, []*TemplateError) {
 	for _, t := range out.html.Templates() {
 		bound(t.Tree)
 	}
-	out.flatSubject = newTextFlat(out.subject.Tree, func(w io.Writer, d Data) error { return out.subject.Execute(w, d) })
-	out.flatText = newTextFlat(out.text.Tree, func(w io.Writer, d Data) error { return out.text.Execute(w, d) })
-	out.flatHTML = newHTMLFlat(out.html)
+	out.flatSubject = newFlat(func() *parse.Tree { return out.subject.Tree }, false,
+		func(w io.Writer, d Data) error { return out.subject.Execute(w, d) })
+	out.flatText = newFlat(func() *parse.Tree { return out.text.Tree }, false,
+		func(w io.Writer, d Data) error { return out.text.Execute(w, d) })
+	out.flatHTML = newFlat(func() *parse.Tree { return out.html.Tree }, true,
+		func(w io.Writer, d Data) error { return out.html.Execute(w, d) })
 	return out, nil
 }
 
