@@ -28,7 +28,7 @@ func TestSendOrderInterleaves(t *testing.T) {
 	}
 	add(101, now.Add(300*time.Millisecond))
 	add(102, now.Add(310*time.Millisecond))
-	o := newSendOrder(ready, realPacer(slots))
+	o := newSendOrder(ready, realPacer(slots), 10)
 	ids := func(chunk []outgoing) []int64 {
 		out := make([]int64, len(chunk))
 		for i, c := range chunk {
@@ -49,9 +49,9 @@ func TestSendOrderInterleaves(t *testing.T) {
 	require.Empty(t, o.rest())
 
 	// A chunk put back, and what was never handed out, are the rest.
-	o = newSendOrder(ready[:0:0], realPacer(nil))
+	o = newSendOrder(ready[:0:0], realPacer(nil), DefaultClaimChunk)
 	require.Nil(t, o.next(ctx))
-	o = newSendOrder([]outgoing{{item: sendItem(7)}, {item: sendItem(8)}}, realPacer(nil))
+	o = newSendOrder([]outgoing{{item: sendItem(7)}, {item: sendItem(8)}}, realPacer(nil), DefaultClaimChunk)
 	c := o.next(ctx)
 	require.Equal(t, []int64{7, 8}, ids(c))
 	o.putBack(c)

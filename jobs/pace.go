@@ -117,9 +117,12 @@ type sendOrder struct {
 	free  []outgoing // could go when sending began
 	timed []outgoing // the rest, by slot
 	pace  *pacer
+	chunk int // most messages per chunk
 }
 
-func newSendOrder(ready []outgoing, pace *pacer) *sendOrder {
+// newSendOrder orders ready by slot, to be handed out at most chunk at a
+// time.
+func newSendOrder(ready []outgoing, pace *pacer, chunk int) *sendOrder {
 	slices.SortStableFunc(ready, func(a, b outgoing) int { return pace.slots[a.item.ID].Compare(pace.slots[b.item.ID]) })
 	now := pace.now()
 	i, _ := slices.BinarySearchFunc(ready, now.Add(lookahead), func(o outgoing, t time.Time) int {
@@ -128,16 +131,16 @@ func newSendOrder(ready []outgoing, pace *pacer) *sendOrder {
 		}
 		return -1
 	})
-	return &sendOrder{free: ready[:i:i], timed: ready[i:], pace: pace}
+	return &sendOrder{free: ready[:i:i], timed: ready[i:], pace: pace, chunk: chunk}
 }
 
-// next returns the next chunk (up to ClaimChunk messages), waiting for the
+// next returns the next chunk (up to o.chunk messages), waiting for the
 // next slot when nothing can go yet; nil when none is left or ctx ends.
 func (o *sendOrder) next(ctx context.Context) []outgoing {
 	for {
 		n := 0
 		due := o.pace.now().Add(lookahead)
-		for n < len(o.timed) && n < ClaimChunk && !o.pace.at(o.timed[n].item.ID).After(due) {
+		for n < len(o.timed) && n < o.chunk && !o.pace.at(o.timed[n].item.ID).After(due) {
 			n++
 		}
 		if n > 0 {
@@ -146,7 +149,7 @@ func (o *sendOrder) next(ctx context.Context) []outgoing {
 			return chunk
 		}
 		if len(o.free) > 0 {
-			n = min(ClaimChunk, len(o.free))
+			n = min(o.chunk, len(o.free))
 			chunk := o.free[:n:n]
 			o.free = o.free[n:]
 			return chunk

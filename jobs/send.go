@@ -71,7 +71,11 @@ type SendConfig struct {
 	Throttle  Throttle // nil: no throttle
 	Metrics   Metrics  // nil: none
 	SendBatch int      // deliveries per send job, for the jobs it enqueues
-	Timeout   time.Duration
+	// ClaimChunk is how many deliveries are claimed per commit (0:
+	// DefaultClaimChunk; at most MaxClaimChunk): the most a kill leaves
+	// unknown per worker.
+	ClaimChunk int
+	Timeout    time.Duration
 	// Stopping is closed when the process stops gracefully: a running
 	// batch finishes the chunk in hand, records it and claims no more;
 	// the rest of its deliveries go to other workers at once.
@@ -118,6 +122,10 @@ func NewSendWorker(store *postgres.Store, cfg SendConfig) *SendWorker {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 3 * time.Minute
 	}
+	if cfg.ClaimChunk <= 0 {
+		cfg.ClaimChunk = DefaultClaimChunk
+	}
+	cfg.ClaimChunk = min(cfg.ClaimChunk, MaxClaimChunk)
 	return &SendWorker{store: store, cfg: cfg, cache: newContentCache()}
 }
 
@@ -306,11 +314,17 @@ func (u *unreachable) Error() string { return "smtp unreachable: " + u.err.Error
 // reached.
 const unreachableWait = 30 * time.Second
 
-// ClaimChunk is how many deliveries are marked 'sending' per commit. A
-// worker killed mid-batch leaves at most this many (not the whole batch)
-// 'sending', to be marked unknown. Each chunk costs one commit, which also
-// records the previous chunk's outcomes, so a small chunk is cheap.
-const ClaimChunk = 10
+// DefaultClaimChunk is how many deliveries a send job marks 'sending' per
+// commit unless SendConfig.ClaimChunk says otherwise. A worker killed
+// mid-batch leaves at most this many (not the whole batch) 'sending', to be
+// marked unknown. Each chunk costs one commit, which also records the
+// previous chunk's outcomes; on the send benchmark the commits, not the
+// rows, are what a small chunk costs (docs/scaling.md, "How big a chunk").
+const DefaultClaimChunk = 10
+
+// MaxClaimChunk bounds SendConfig.ClaimChunk: past it the commits saved
+// are few and a kill leaves more unknown.
+const MaxClaimChunk = 100
 
 // outgoing is a delivery that passed the check, and its message.
 type outgoing struct {
@@ -339,7 +353,7 @@ type outgoing struct {
 // over and not yet committed stays in b.pending until it is.
 func (w *SendWorker) sendAll(ctx context.Context, b *batch, lock *postgres.Tx, sess mailer.Session, ready []outgoing, slots map[int64]time.Time) error {
 	pace := w.newPacer(slots)
-	order := newSendOrder(ready, pace)
+	order := newSendOrder(ready, pace, w.cfg.ClaimChunk)
 	var done []attempt // sent, not yet recorded
 	for next := order.next(ctx); next != nil; next = order.next(ctx) {
 		if w.stopping() || late(ctx, pace.at(next[len(next)-1].item.ID)) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -349,12 +350,27 @@ func TestConnectionFailuresCostNoAttempts(t *testing.T) {
 }
 
 // TestPauseStopsARunningBatch pauses a campaign while one of its batches is
-// handing messages to the server: the batch sends what it had claimed (at
-// most a chunk) and claims nothing more; the rest are held, and resume
-// sends each of them once.
+// handing messages to the server: the batch sends what it had claimed (the
+// chunk in hand, of the size configured) and claims nothing more; the rest
+// are held, and resume sends each of them once.
 func TestPauseStopsARunningBatch(t *testing.T) {
 	t.Parallel()
+	for _, chunk := range []int{0, 4, 25} {
+		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
+			t.Parallel()
+			testPauseStopsARunningBatch(t, chunk)
+		})
+	}
+}
+
+func testPauseStopsARunningBatch(t *testing.T, chunk int) {
 	b, rec := sendSetup(t, 50)
+	b.set.claimChunk = chunk
+	// The pause comes at the fifth message: its chunk is sent whole.
+	claimed := DefaultClaimChunk
+	if chunk > 0 {
+		claimed = (4/chunk + 1) * chunk
+	}
 	ctx := context.Background()
 	c := b.campaign(t, "paused mid-batch", 50, 0)
 	rec.answer = func(e *mailer.Envelope) mailer.Result {
@@ -367,8 +383,8 @@ func TestPauseStopsARunningBatch(t *testing.T) {
 	b.workers(t, map[string]int{QueuePlan: 1, QueueSend: 1})
 	b.sendNow(t, c)
 	b.waitJobs(t, time.Minute, "plan_run", "send_batch")
-	require.Equal(t, ClaimChunk, rec.count(), "the claimed chunk goes, nothing after the pause")
-	require.Equal(t, map[string]int{"sent/sent": ClaimChunk, "scheduled/scheduled": 50 - ClaimChunk}, deliveryStates(t, b))
+	require.Equal(t, claimed, rec.count(), "the claimed chunk goes, nothing after the pause")
+	require.Equal(t, map[string]int{"sent/sent": claimed, "scheduled/scheduled": 50 - claimed}, deliveryStates(t, b))
 
 	rec.mu.Lock()
 	rec.answer = nil
@@ -406,7 +422,7 @@ func TestSlowServerStopsBeforeTimeout(t *testing.T) {
 		_ = b.pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch' AND state = 'completed'").Scan(&done)
 		return done == 1
 	}, 30*time.Second, 20*time.Millisecond)
-	require.Equal(t, map[string]int{"sent/sent": ClaimChunk, "scheduled/scheduled": 30 - ClaimChunk}, deliveryStates(t, b),
+	require.Equal(t, map[string]int{"sent/sent": DefaultClaimChunk, "scheduled/scheduled": 30 - DefaultClaimChunk}, deliveryStates(t, b),
 		"the first chunk (1.5 s) is sent; after it the job's time is too short to claim more")
 	var attempts int
 	require.NoError(t, b.pool.QueryRow(ctx, "SELECT coalesce(sum(attempts), 0) FROM deliveries WHERE state = 'scheduled'").Scan(&attempts))

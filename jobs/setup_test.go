@@ -42,6 +42,7 @@ type settings struct {
 	transport   mailer.Transport
 	throttle    Throttle
 	sendTimeout time.Duration
+	claimChunk  int
 }
 
 // bundle is what a jobs test works with.
@@ -111,7 +112,7 @@ func (b *bundle) newWorkers() Workers {
 	return Workers{
 		Plan: NewPlanWorker(b.store, PlanConfig{Clock: s.clock, Cadence: testCad, BatchSize: 1000, SendBatch: testSendBatch}),
 		Send: NewSendWorker(b.store, SendConfig{Clock: s.clock, Cadence: testCad, Mail: m, Throttle: s.throttle,
-			SendBatch: testSendBatch, Timeout: s.sendTimeout}),
+			SendBatch: testSendBatch, ClaimChunk: s.claimChunk, Timeout: s.sendTimeout}),
 		Replan:  NewReplanWorker(b.store, ReplanConfig{Clock: s.clock, Cadence: testCad, SendBatch: testSendBatch}),
 		FireDue: NewFireDueWorker(b.svc),
 		Webhook: NewWebhookDispatchWorker(b.store, WebhookConfig{Clock: s.clock, Secrets: b.signer,

@@ -297,7 +297,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, r roles) (
 		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Log: log, Cadence: cad,
 			Mail: jobs.Mail{Renderer: renderer, Transport: transport, Links: links, From: cfg.From, Installation: installation,
 				BounceDomain: cfg.Feedback.BounceDomain, ListIDDomain: cfg.Feedback.ListIDDomain, FeedbackSender: cfg.Feedback.FeedbackSender},
-			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, Timeout: sendTimeout, Stopping: stopping}),
+			Throttle: limiter, Metrics: reg, SendBatch: cfg.SendBatch, ClaimChunk: cfg.ClaimChunk, Timeout: sendTimeout, Stopping: stopping}),
 		Replan: jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: cfg.SendBatch, Metrics: reg,
 			Stopping: stopping}),
 		FireDue: jobs.NewFireDueWorker(campaigns),

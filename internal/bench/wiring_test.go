@@ -37,7 +37,7 @@ func benchWorkers(b *testing.B, pool *pgxpool.Pool, store *postgres.Store, clock
 		DefaultZone: cad.DefaultZone, Jitter: cad.Jitter})
 	ws := jobs.Workers{
 		Plan: jobs.NewPlanWorker(store, jobs.PlanConfig{Clock: clock, Cadence: cad, BatchSize: 5000, SendBatch: sendBatch, Timeout: planTimeout}),
-		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Cadence: cad, Metrics: m, SendBatch: sendBatch, Timeout: sendTimeout,
+		Send: jobs.NewSendWorker(store, jobs.SendConfig{Clock: clock, Cadence: cad, Metrics: m, SendBatch: sendBatch, ClaimChunk: claimChunk(), Timeout: sendTimeout,
 			Mail: jobs.Mail{Renderer: renderer, Transport: tr, Links: links, From: &mail.Address{Name: "Bench Co", Address: "news@example.com"}}}),
 		Replan:  jobs.NewReplanWorker(store, jobs.ReplanConfig{Clock: clock, Cadence: cad, SendBatch: sendBatch, Metrics: m}),
 		FireDue: jobs.NewFireDueWorker(svc),
@@ -46,3 +46,7 @@ func benchWorkers(b *testing.B, pool *pgxpool.Pool, store *postgres.Store, clock
 	}
 	return svc, ws
 }
+
+// claimChunk is the send workers' SEND_CLAIM_CHUNK, BENCH_CLAIM_CHUNK
+// (default jobs.DefaultClaimChunk).
+func claimChunk() int { return envInt("BENCH_CLAIM_CHUNK", jobs.DefaultClaimChunk) }

@@ -16,6 +16,14 @@ import (
 	"github.com/rapport-dev/rapport/internal/outreach"
 )
 
+// DefaultClaimChunk and MaxClaimChunk are SEND_CLAIM_CHUNK's default and
+// bound, jobs.DefaultClaimChunk and jobs.MaxClaimChunk (which this package
+// does not import: it stays below the workers).
+const (
+	DefaultClaimChunk = 10
+	MaxClaimChunk     = 100
+)
+
 // Config is everything rapport reads from its environment.
 type Config struct {
 	DatabaseURL       string
@@ -35,6 +43,7 @@ type Config struct {
 	SendWorkers       int
 	SMTPPoolSize      int
 	SendBatch         int // deliveries per send job
+	ClaimChunk        int // deliveries claimed per commit: the most a kill leaves unknown per worker
 	DKIM              *DKIM
 	TierJitter        time.Duration
 	ShutdownTimeout   time.Duration
@@ -215,6 +224,7 @@ func Load(getenv func(string) string) (*Config, error) {
 	// connections than workers would leave claimed batches waiting.
 	c.SMTPPoolSize = intVar(get, bad, "SMTP_POOL_SIZE", c.SendWorkers, 1, 512)
 	c.SendBatch = intVar(get, bad, "SEND_BATCH", 200, 1, 1000)
+	c.ClaimChunk = intVar(get, bad, "SEND_CLAIM_CHUNK", DefaultClaimChunk, 1, MaxClaimChunk)
 	c.SoftBounceLimit = intVar(get, bad, "SOFT_BOUNCE_LIMIT", 3, 1, 100)
 	if n, err := ParseSize(get("IMPORT_BODY_LIMIT", "1G")); err != nil || n < 1<<10 {
 		bad("IMPORT_BODY_LIMIT", "must be a size such as 500M or 2G (at least 1K)")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/jobs"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -24,6 +26,25 @@ func TestLoadDefaults(t *testing.T) {
 	require.Equal(t, "localhost:8080", c.HTTPAddr)
 	require.Equal(t, "http://localhost:8080", c.PublicURL.String())
 	require.Equal(t, 16, c.SendWorkers)
+	require.Equal(t, jobs.DefaultClaimChunk, c.ClaimChunk)
+}
+
+// TestClaimChunk: SEND_CLAIM_CHUNK is read within the workers' own bounds.
+func TestClaimChunk(t *testing.T) {
+	require.Equal(t, jobs.MaxClaimChunk, MaxClaimChunk)
+	for v, want := range map[string]int{"1": 1, "40": 40, "100": 100} {
+		e := valid()
+		e["SEND_CLAIM_CHUNK"] = v
+		c, err := Load(env(e))
+		require.NoError(t, err)
+		require.Equal(t, want, c.ClaimChunk)
+	}
+	for _, v := range []string{"0", "101", "-3", "ten", "4.5"} {
+		e := valid()
+		e["SEND_CLAIM_CHUNK"] = v
+		_, err := Load(env(e))
+		require.ErrorContains(t, err, "SEND_CLAIM_CHUNK", v)
+	}
 }
 
 func TestLoadSMTPURL(t *testing.T) {

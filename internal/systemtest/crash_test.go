@@ -78,10 +78,10 @@ func TestCrash(t *testing.T) {
 	for _, k := range done {
 		t.Logf("SIGKILL worker %d at +%v with %d messages at the sink, %d in flight", k.worker, k.at.Round(time.Millisecond), k.received, k.inFlight)
 		inFlight += k.inFlight
-		// A send job claims jobs.ClaimChunk deliveries per commit, so a
+		// A send job claims jobs.DefaultClaimChunk deliveries per commit, so a
 		// killed worker can leave at most that many per running job.
-		if bound := sendWorkers * jobs.ClaimChunk; k.inFlight > bound {
-			t.Errorf("%d deliveries in flight at a kill; at most %d (SEND_WORKERS × jobs.ClaimChunk) may be", k.inFlight, bound)
+		if bound := sendWorkers * jobs.DefaultClaimChunk; k.inFlight > bound {
+			t.Errorf("%d deliveries in flight at a kill; at most %d (SEND_WORKERS × jobs.DefaultClaimChunk) may be", k.inFlight, bound)
 		}
 	}
 

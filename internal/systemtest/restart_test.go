@@ -130,8 +130,8 @@ func TestCrashResumesFast(t *testing.T) {
 		n := c.restartSingle()
 		inFlight += n
 		t.Logf("SIGKILL at +%v with %d at the sink, %d in flight", time.Since(launched).Round(time.Millisecond), received, n)
-		if bound := sendWorkers * jobs.ClaimChunk; n > bound {
-			t.Errorf("%d deliveries in flight at a kill; at most %d (SEND_WORKERS × jobs.ClaimChunk) may be", n, bound)
+		if bound := sendWorkers * jobs.DefaultClaimChunk; n > bound {
+			t.Errorf("%d deliveries in flight at a kill; at most %d (SEND_WORKERS × jobs.DefaultClaimChunk) may be", n, bound)
 		}
 	}
 	restarted := time.Now()
