@@ -105,9 +105,9 @@ func (d *benchDKIM) name() string {
 // its documentation shows, over conns reused connections to the same sink
 // from one goroutine each: no River, no database, no checks. With DKIM it
 // signs as go-mail users do, rendering the message, signing it with
-// go-msgauth and adding the field. It returns the elapsed time and the
-// sender's CPU per message in µs.
-func sendRaw(b *testing.B, s *sink, n, conns int, msg render.Message, unsub string, dk *benchDKIM) (time.Duration, float64) {
+// go-msgauth and adding the field. It prints its CPU as phase and returns
+// the elapsed time and the sender's CPU per message in µs.
+func sendRaw(b *testing.B, phase string, s *sink, n, conns int, msg render.Message, unsub string, dk *benchDKIM) (time.Duration, float64) {
 	ctx := context.Background()
 	c, err := gomail.NewClient(s.host, gomail.WithPort(s.port), gomail.WithTLSPolicy(gomail.NoTLS),
 		gomail.WithoutNoop(), gomail.WithoutRset())
@@ -168,7 +168,7 @@ func sendRaw(b *testing.B, s *sink, n, conns int, msg render.Message, unsub stri
 	if f := failed.Load(); f > 0 {
 		b.Errorf("raw blast: %d messages failed", f)
 	}
-	cpu := printCPU("raw", elapsed, n, selfCPU()-goBefore, 0, procCPU(s.cmd.Process.Pid)-sinkBefore)
+	cpu := printCPU(phase, elapsed, n, selfCPU()-goBefore, 0, procCPU(s.cmd.Process.Pid)-sinkBefore)
 	return elapsed, cpu
 }
 
