@@ -31,8 +31,9 @@ import (
 // The send benchmark's knobs, all from the environment so `make bench`
 // needs none: BENCH_MESSAGES (100000), BENCH_SEND_WORKERS (16, the send
 // queue's MaxWorkers, SEND_WORKERS in the service), BENCH_SMTP_POOL (16,
-// SMTP_POOL_SIZE), BENCH_SEND_BATCH (200, deliveries per send job, the service default),
-// BENCH_CLAIM_CHUNK (SEND_CLAIM_CHUNK's default), BENCH_BASELINE_WORKERS (200); BENCH_BASELINE=0 skips the baseline and
+// SMTP_POOL_SIZE), BENCH_SEND_BATCH (200, deliveries per send job, the
+// service default), BENCH_CLAIM_CHUNK (10, SEND_CLAIM_CHUNK's default),
+// BENCH_BASELINE_WORKERS (200); BENCH_BASELINE=0 skips the baseline and
 // the raw blast (for profiling the end-to-end phase alone); BENCH_DKIM=rsa
 // or ed25519 signs every message of every phase.
 func envInt(name string, def int) int {
