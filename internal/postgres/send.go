@@ -234,8 +234,11 @@ func outcomeArrays(outs []Outcome) outcomes {
 // sent and Claim for the next, committed together. When no webhook
 // endpoint takes the outcomes' events it is one statement, committed on
 // its own: one round trip instead of a transaction's four (BEGIN, two
-// updates, COMMIT), on the path every message takes. Otherwise a
-// transaction writes the events too. It returns the ids it claimed.
+// updates, COMMIT), on the path every message takes, and shared with the
+// other send jobs' calls that meet it (claimgroup.go). Otherwise a
+// transaction writes the events too. It returns the ids it claimed; it
+// waits for its statement's answer even if ctx ends meanwhile (at most
+// claimTimeout), so that a claim it reports as failed never commits.
 func (s *Store) RecordAndClaim(ctx context.Context, outs []Outcome, ids []int64, jobID int64, installation, domain string) ([]int64, error) {
 	events, err := s.outcomeEvents(ctx, outs)
 	if err != nil {
@@ -253,11 +256,9 @@ func (s *Store) RecordAndClaim(ctx context.Context, outs []Outcome, ids []int64,
 		})
 		return marked, err
 	}
-	o := outcomeArrays(outs)
-	marked, err := s.q.RecordAndClaim(ctx, dbsqlc.RecordAndClaimParams{JobID: &jobID, Installation: installation, Domain: domain,
-		Now: s.clock.Now(), ClaimIds: ids, Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
-		Planned: o.planned, AttemptsDelta: o.delta, Codes: o.codes})
-	return marked, mapError("record and claim", err)
+	c := &claimCall{outs: outcomeArrays(outs), claim: ids, job: jobID, installation: installation, domain: domain}
+	s.claims.do(ctx, c, s.runClaims)
+	return c.marked, c.err
 }
 
 // outcomeEvents reports whether some endpoint takes an event that

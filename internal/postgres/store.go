@@ -24,6 +24,8 @@ type Store struct {
 	q     *dbsqlc.Queries
 	clock outreach.Clock
 	subs  subscriptions // webhook event types some endpoint takes
+	// claims merges the send jobs' concurrent RecordAndClaim calls.
+	claims claimGroup
 	// retention is how long final deliveries are kept (DELIVERY_RETENTION);
 	// a tier whose rule reaches further back is refused. Zero: unchecked.
 	retention time.Duration

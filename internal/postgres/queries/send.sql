@@ -146,11 +146,16 @@ ORDER BY o.planned_for, o.id
 LIMIT @lim;
 
 -- name: RecordAndClaim :many
--- RecordOutcomes for one chunk and MarkSending for the next, in one
--- statement and so one commit, the send path's commit per chunk in a
--- single round trip. The two updates touch different deliveries (the
--- recorded ones are 'sending', the claimed ones 'scheduled'); a
--- data-modifying WITH runs to completion whether or not it is read.
+-- RecordOutcomes for chunks sent and MarkSending for the next ones, of one
+-- send job or of several at once (Store.RecordAndClaim merges the calls
+-- that meet), in one statement and so one commit: the send path's commit
+-- per chunk in a single round trip, shared by the jobs that commit at the
+-- same moment. Each claimed delivery names its job (@claim_jobs, parallel
+-- to @claim_ids), and no id appears twice across the arrays, so that every
+-- row is changed at most once and each claim is returned to its own job.
+-- The two updates touch different deliveries (the recorded ones are
+-- 'sending', the claimed ones 'scheduled'); a data-modifying WITH runs to
+-- completion whether or not it is read.
 WITH recorded AS (
     UPDATE deliveries d
     SET state = u.state,
@@ -167,10 +172,10 @@ WITH recorded AS (
     WHERE d.id = u.id AND d.state = 'sending'
     RETURNING d.id
 )
-UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = @job_id,
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,
        message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || @installation::text || '@' || @domain::text,
        updated_at = @now::timestamptz
-FROM campaigns c
-WHERE d.id = ANY(@claim_ids::bigint[]) AND d.state = 'scheduled'
+FROM campaigns c, (SELECT unnest(@claim_ids::bigint[]) AS id, unnest(@claim_jobs::bigint[]) AS job_id) AS cl
+WHERE d.id = cl.id AND d.state = 'scheduled'
   AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
-RETURNING d.id;
+RETURNING d.id, d.send_job_id;

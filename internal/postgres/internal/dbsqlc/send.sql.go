@@ -389,30 +389,30 @@ WITH recorded AS (
         rule = CASE WHEN u.state = 'scheduled' THEN d.rule ELSE u.rule END,
         planned_for = u.planned_for,
         attempts = greatest(d.attempts + u.attempts_delta, 0),
-        sent_at = CASE WHEN u.state = 'sent' THEN $4::timestamptz ELSE d.sent_at END,
+        sent_at = CASE WHEN u.state = 'sent' THEN $3::timestamptz ELSE d.sent_at END,
         smtp_code = nullif(u.smtp_code, 0),
-        updated_at = $4::timestamptz
+        updated_at = $3::timestamptz
     FROM (SELECT unnest($6::bigint[]) AS id, unnest($7::text[]) AS state, unnest($8::text[]) AS reason,
                  unnest($9::text[]) AS rule, unnest($10::timestamptz[]) AS planned_for,
                  unnest($11::int[]) AS attempts_delta, unnest($12::int[]) AS smtp_code) AS u
     WHERE d.id = u.id AND d.state = 'sending'
     RETURNING d.id
 )
-UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = $1,
-       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || $2::text || '@' || $3::text,
-       updated_at = $4::timestamptz
-FROM campaigns c
-WHERE d.id = ANY($5::bigint[]) AND d.state = 'scheduled'
+UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,
+       message_id = 'rapport.' || d.id::text || '.' || d.campaign_id::text || '.' || $1::text || '@' || $2::text,
+       updated_at = $3::timestamptz
+FROM campaigns c, (SELECT unnest($4::bigint[]) AS id, unnest($5::bigint[]) AS job_id) AS cl
+WHERE d.id = cl.id AND d.state = 'scheduled'
   AND c.id = d.campaign_id AND c.status NOT IN ('paused', 'canceled')
-RETURNING d.id
+RETURNING d.id, d.send_job_id
 `
 
 type RecordAndClaimParams struct {
-	JobID         *int64
 	Installation  string
 	Domain        string
 	Now           time.Time
 	ClaimIds      []int64
+	ClaimJobs     []int64
 	Ids           []int64
 	States        []string
 	Reasons       []string
@@ -422,18 +422,28 @@ type RecordAndClaimParams struct {
 	Codes         []int32
 }
 
-// RecordOutcomes for one chunk and MarkSending for the next, in one
-// statement and so one commit, the send path's commit per chunk in a
-// single round trip. The two updates touch different deliveries (the
-// recorded ones are 'sending', the claimed ones 'scheduled'); a
-// data-modifying WITH runs to completion whether or not it is read.
-func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) ([]int64, error) {
+type RecordAndClaimRow struct {
+	ID        int64
+	SendJobID *int64
+}
+
+// RecordOutcomes for chunks sent and MarkSending for the next ones, of one
+// send job or of several at once (Store.RecordAndClaim merges the calls
+// that meet), in one statement and so one commit: the send path's commit
+// per chunk in a single round trip, shared by the jobs that commit at the
+// same moment. Each claimed delivery names its job (@claim_jobs, parallel
+// to @claim_ids), and no id appears twice across the arrays, so that every
+// row is changed at most once and each claim is returned to its own job.
+// The two updates touch different deliveries (the recorded ones are
+// 'sending', the claimed ones 'scheduled'); a data-modifying WITH runs to
+// completion whether or not it is read.
+func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) ([]RecordAndClaimRow, error) {
 	rows, err := q.db.Query(ctx, recordAndClaim,
-		arg.JobID,
 		arg.Installation,
 		arg.Domain,
 		arg.Now,
 		arg.ClaimIds,
+		arg.ClaimJobs,
 		arg.Ids,
 		arg.States,
 		arg.Reasons,
@@ -446,13 +456,13 @@ func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) 
 		return nil, err
 	}
 	defer rows.Close()
-	var items []int64
+	var items []RecordAndClaimRow
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var i RecordAndClaimRow
+		if err := rows.Scan(&i.ID, &i.SendJobID); err != nil {
 			return nil, err
 		}
-		items = append(items, id)
+		items = append(items, i)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

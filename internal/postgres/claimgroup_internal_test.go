@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func call(job int64, claim ...int64) *claimCall {
+	return &claimCall{job: job, claim: claim, installation: "i", domain: "d"}
+}
+
+func jobsOf(calls []*claimCall) []int64 {
+	var out []int64
+	for _, c := range calls {
+		out = append(out, c.job)
+	}
+	return out
+}
+
+// TestNextStatement: a statement takes the first call and every later one
+// it can, in order, never two naming one delivery (recorded or claimed),
+// never two installations or domains, never past the size bound.
+func TestNextStatement(t *testing.T) {
+	calls, rest := nextStatement(nil)
+	require.Empty(t, calls)
+	require.Empty(t, rest)
+
+	q := []*claimCall{call(1, 10, 11), call(2, 20), call(3, 11), call(4, 40), call(5, 20, 50)}
+	q[3].outs.ids = []int64{10} // recording what job 1 claims: not in one statement either
+	other := call(6, 60)
+	other.domain = "e"
+	q = append(q, other, call(7, 70))
+	calls, rest = nextStatement(q)
+	require.Equal(t, []int64{1, 2, 7}, jobsOf(calls))
+	require.Equal(t, []int64{3, 4, 5, 6}, jobsOf(rest), "the rest keep their order")
+
+	big := call(1, make([]int64, claimStatementMax)...)
+	calls, rest = nextStatement([]*claimCall{big, call(2, -1)})
+	require.Equal(t, []int64{1}, jobsOf(calls), "the first call goes, however big")
+	require.Equal(t, []int64{2}, jobsOf(rest))
+	full := make([]int64, claimStatementMax-1)
+	for i := range full {
+		full[i] = int64(i + 1)
+	}
+	calls, rest = nextStatement([]*claimCall{call(1, full...), call(2, -1), call(3, -2, -3)})
+	require.Equal(t, []int64{1, 2}, jobsOf(calls), "up to the bound")
+	require.Equal(t, []int64{3}, jobsOf(rest))
+}
+
+// groupRecorder is a fake statement runner: it records each statement's
+// jobs, holds a statement while a gate of its says so, and claims what
+// each call asks for.
+type groupRecorder struct {
+	mu         sync.Mutex
+	statements [][]int64
+	gates      map[int]chan struct{} // statement number → released when closed
+}
+
+func (r *groupRecorder) run(_ context.Context, calls []*claimCall) {
+	r.mu.Lock()
+	n := len(r.statements)
+	r.statements = append(r.statements, jobsOf(calls))
+	gate := r.gates[n]
+	r.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	for _, c := range calls {
+		c.marked = slices.Clone(c.claim)
+		close(c.done)
+	}
+}
+
+func (r *groupRecorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.statements)
+}
+
+func queued(g *claimGroup) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
+}
+
+// TestClaimGroupShares: calls that arrive while a statement runs share the
+// next one, run by the first of them; the caller that ran a statement
+// returns when its own call is answered, not when the queue is empty; two
+// calls naming one delivery go in turn.
+func TestClaimGroupShares(t *testing.T) {
+	var g claimGroup
+	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{})}}
+	ctx := context.Background()
+	answered := make([]chan struct{}, 7)
+	start := func(c *claimCall) {
+		answered[c.job] = make(chan struct{})
+		go func() {
+			g.do(ctx, c, r.run)
+			assert.Equal(t, c.claim, c.marked)
+			close(answered[c.job])
+		}()
+	}
+	start(call(1, 1))
+	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
+	// Queued one by one, so that their order is known.
+	for j := int64(2); j <= 6; j++ {
+		if j == 6 {
+			start(call(6, 3)) // names job 3's delivery
+		} else {
+			start(call(j, j))
+		}
+		require.Eventually(t, func() bool { return queued(&g) == int(j-1) }, 5*time.Second, time.Millisecond)
+	}
+	close(r.gates[0])
+	<-answered[1]
+	require.Eventually(t, func() bool { return r.count() == 2 }, 5*time.Second, time.Millisecond)
+	select {
+	case <-answered[1]:
+	default:
+		t.Fatal("the first caller is still held while the second statement runs")
+	}
+	close(r.gates[1])
+	for j := 2; j <= 6; j++ {
+		<-answered[j]
+	}
+	require.Equal(t, [][]int64{{1}, {2, 3, 4, 5}, {6}}, r.statements)
+	require.Zero(t, queued(&g))
+	g.mu.Lock()
+	require.False(t, g.leading, "no leader once the queue is empty")
+	g.mu.Unlock()
+
+	// Alone, a call runs at once.
+	c := call(9, 9)
+	g.do(ctx, c, r.run)
+	require.Equal(t, []int64{9}, c.marked)
+	require.Equal(t, []int64{9}, r.statements[3])
+}
+
+// TestClaimGroupIgnoresCancel: a call whose context ends while it waits
+// still waits for its statement's answer.
+func TestClaimGroupIgnoresCancel(t *testing.T) {
+	var g claimGroup
+	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{})}}
+	go g.do(context.Background(), call(1, 1), r.run)
+	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	c := call(2, 2)
+	done := make(chan struct{})
+	go func() { g.do(ctx, c, r.run); close(done) }()
+	require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	select {
+	case <-done:
+		t.Fatal("returned before its statement ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(r.gates[0])
+	<-done
+	require.Equal(t, []int64{2}, c.marked)
+}
