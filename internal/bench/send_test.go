@@ -437,6 +437,12 @@ func sendEndToEnd(b *testing.B, s *sink, n, sendWorkers, smtpPool, sendBatch int
 	var sendJobs int
 	_ = pool.QueryRow(ctx, "SELECT count(*) FROM river_job WHERE kind = 'send_batch'").Scan(&sendJobs)
 	fmt.Printf("e2e_send_jobs: %d jobs\n", sendJobs)
+	// The chunk commits that met and shared a statement (Store.RecordAndClaim).
+	calls, statements := store.ClaimFigures()
+	fmt.Printf("e2e_chunk_commits: %d calls in %d statements\n", calls, statements)
+	if statements > 0 {
+		fmt.Printf("e2e_calls_per_chunk_commit: %.1f calls\n", float64(calls)/float64(statements))
+	}
 	// Row updates per message and how many were HOT (no index touched):
 	// what PostgreSQL does per row. The statistics reach the view within
 	// a second or so of each backend's last commit.

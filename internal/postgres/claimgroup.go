@@ -44,7 +44,15 @@ type claimGroup struct {
 	queue   []*claimCall
 	leading bool // a caller is running a statement
 
-	statements atomic.Int64 // statements run, for tests and figures
+	calls      atomic.Int64 // calls made
+	statements atomic.Int64 // statements run for them
+}
+
+// ClaimFigures reports how many RecordAndClaim calls the send jobs made
+// through s and in how many statements they ran (more than one call a
+// statement: commits shared).
+func (s *Store) ClaimFigures() (calls, statements int64) {
+	return s.claims.calls.Load(), s.claims.statements.Load()
 }
 
 // claimStatementMax bounds the deliveries one merged statement changes.
@@ -59,6 +67,7 @@ const claimTimeout = time.Minute
 // returns once c is answered.
 func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Context, []*claimCall)) {
 	c.done, c.lead = make(chan struct{}), make(chan struct{}, 1)
+	g.calls.Add(1)
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	if !g.leading {

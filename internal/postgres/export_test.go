@@ -1,7 +1,10 @@
 package postgres
 
 // ClaimStatements is how many RecordAndClaim statements s has run.
-func ClaimStatements(s *Store) int64 { return s.claims.statements.Load() }
+func ClaimStatements(s *Store) int64 {
+	_, n := s.ClaimFigures()
+	return n
+}
 
 // ClaimsQueued is how many RecordAndClaim calls wait for a statement.
 func ClaimsQueued(s *Store) int {
