@@ -23,32 +23,38 @@ func jobsOf(calls []*claimCall) []int64 {
 	return out
 }
 
-// TestNextStatement: a statement takes the first call and every later one
-// it can, in order, never two naming one delivery (recorded or claimed),
-// never two installations or domains, never past the size bound.
+// TestNextStatement: a statement takes its leader's call and every queued
+// one it can, in order, never two naming one delivery (recorded or
+// claimed), never one another leader runs, never two installations or
+// domains, never past the size bound.
 func TestNextStatement(t *testing.T) {
-	calls, rest := nextStatement(nil)
-	require.Empty(t, calls)
+	alone := call(1, 1)
+	calls, rest := nextStatement(alone, []*claimCall{alone})
+	require.Equal(t, []int64{1}, jobsOf(calls))
 	require.Empty(t, rest)
 
-	q := []*claimCall{call(1, 10, 11), call(2, 20), call(3, 11), call(4, 40), call(5, 20, 50)}
-	q[3].outs.ids = []int64{10} // recording what job 1 claims: not in one statement either
+	led := call(8, 80)
+	led.leads = true // another leader's, about to run
+	first := call(1, 10, 11)
+	q := []*claimCall{led, call(2, 20), first, call(3, 11), call(4, 40), call(5, 20, 50)}
+	q[4].outs.ids = []int64{10} // recording what job 1 claims: not in one statement either
 	other := call(6, 60)
 	other.domain = "e"
 	q = append(q, other, call(7, 70))
-	calls, rest = nextStatement(q)
-	require.Equal(t, []int64{1, 2, 7}, jobsOf(calls))
-	require.Equal(t, []int64{3, 4, 5, 6}, jobsOf(rest), "the rest keep their order")
+	calls, rest = nextStatement(first, q)
+	require.Equal(t, []int64{1, 2, 7}, jobsOf(calls), "the leader's own call first")
+	require.Equal(t, []int64{8, 3, 4, 5, 6}, jobsOf(rest), "the rest keep their order")
 
 	big := call(1, make([]int64, claimStatementMax)...)
-	calls, rest = nextStatement([]*claimCall{big, call(2, -1)})
-	require.Equal(t, []int64{1}, jobsOf(calls), "the first call goes, however big")
+	calls, rest = nextStatement(big, []*claimCall{big, call(2, -1)})
+	require.Equal(t, []int64{1}, jobsOf(calls), "the leader's call goes, however big")
 	require.Equal(t, []int64{2}, jobsOf(rest))
 	full := make([]int64, claimStatementMax-1)
 	for i := range full {
 		full[i] = int64(i + 1)
 	}
-	calls, rest = nextStatement([]*claimCall{call(1, full...), call(2, -1), call(3, -2, -3)})
+	first = call(1, full...)
+	calls, rest = nextStatement(first, []*claimCall{first, call(2, -1), call(3, -2, -3)})
 	require.Equal(t, []int64{1, 2}, jobsOf(calls), "up to the bound")
 	require.Equal(t, []int64{3}, jobsOf(rest))
 }
@@ -94,7 +100,7 @@ func queued(g *claimGroup) int {
 // returns when its own call is answered, not when the queue is empty; two
 // calls naming one delivery go in turn.
 func TestClaimGroupShares(t *testing.T) {
-	var g claimGroup
+	g := claimGroup{max: 1}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{})}}
 	ctx := context.Background()
 	answered := make([]chan struct{}, 7)
@@ -132,7 +138,7 @@ func TestClaimGroupShares(t *testing.T) {
 	require.Equal(t, [][]int64{{1}, {2, 3, 4, 5}, {6}}, r.statements)
 	require.Zero(t, queued(&g))
 	g.mu.Lock()
-	require.False(t, g.leading, "no leader once the queue is empty")
+	require.Zero(t, g.running, "no leader once the queue is empty")
 	g.mu.Unlock()
 
 	// Alone, a call runs at once.
@@ -145,7 +151,7 @@ func TestClaimGroupShares(t *testing.T) {
 // TestClaimGroupIgnoresCancel: a call whose context ends while it waits
 // still waits for its statement's answer.
 func TestClaimGroupIgnoresCancel(t *testing.T) {
-	var g claimGroup
+	g := claimGroup{max: 1}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{})}}
 	go g.do(context.Background(), call(1, 1), r.run)
 	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
@@ -163,4 +169,43 @@ func TestClaimGroupIgnoresCancel(t *testing.T) {
 	close(r.gates[0])
 	<-done
 	require.Equal(t, []int64{2}, c.marked)
+}
+
+// TestClaimGroupTwoLeaders: a statement that hangs (a row lock) holds up
+// its own calls only; the second place serves the rest, and its queue
+// shares statements as with one.
+func TestClaimGroupTwoLeaders(t *testing.T) {
+	var g claimGroup // claimLeaders: 2
+	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}}
+	ctx := context.Background()
+	answered := map[int64]chan struct{}{}
+	start := func(c *claimCall) {
+		answered[c.job] = make(chan struct{})
+		go func() {
+			g.do(ctx, c, r.run)
+			assert.Equal(t, c.claim, c.marked)
+			close(answered[c.job])
+		}()
+	}
+	start(call(1, 1)) // hangs
+	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
+	start(call(2, 2))
+	<-answered[2] // at once, beside the hanging one
+	start(call(3, 3)) // hangs too: both places taken
+	require.Eventually(t, func() bool { return r.count() == 3 }, 5*time.Second, time.Millisecond)
+	start(call(4, 4))
+	require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond) // 4 waits
+	start(call(5, 5))
+	require.Eventually(t, func() bool { return queued(&g) == 2 }, 5*time.Second, time.Millisecond)
+	close(r.gates[2])
+	<-answered[3]
+	<-answered[4]
+	<-answered[5]
+	close(r.gates[0])
+	<-answered[1]
+	require.Equal(t, [][]int64{{1}, {2}, {3}, {4, 5}}, r.statements)
+	g.mu.Lock()
+	require.Zero(t, g.running)
+	require.Empty(t, g.queue)
+	g.mu.Unlock()
 }

@@ -26,12 +26,18 @@ type claimFixture struct {
 	next  int64 // the next contact id
 }
 
-func newClaimFixture(t *testing.T) *claimFixture {
+// newClaimFixture's store runs one RecordAndClaim statement at a time
+// when leaders is 1 (calls behind it queue, so their order is known), or
+// as many as the store does (0).
+func newClaimFixture(t *testing.T, leaders int) *claimFixture {
 	t.Helper()
 	pool := pgtest.Pool(t)
 	f := &claimFixture{pool: pool, store: postgres.NewStore(pool, fixedClock{time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)}), next: 1}
 	require.NoError(t, pool.QueryRow(context.Background(), `INSERT INTO campaigns (name, category, content, status, created_at, updated_at)
 		VALUES ('claims', 'marketing', '{}', 'running', now(), now()) RETURNING id`).Scan(&f.camp))
+	if leaders > 0 {
+		postgres.SetClaimLeaders(f.store, leaders)
+	}
 	return f
 }
 
@@ -134,7 +140,7 @@ func (f *claimFixture) waitQueued(t *testing.T, n int) {
 // its own job; then their records share one too.
 func TestRecordAndClaimShared(t *testing.T) {
 	t.Parallel()
-	f := newClaimFixture(t)
+	f := newClaimFixture(t, 1)
 	ctx := context.Background()
 	chunks := make([][]int64, 6)
 	for j := range chunks {
@@ -189,7 +195,7 @@ func TestRecordAndClaimShared(t *testing.T) {
 // statement or race.
 func TestRecordAndClaimContended(t *testing.T) {
 	t.Parallel()
-	f := newClaimFixture(t)
+	f := newClaimFixture(t, 1)
 	ctx := context.Background()
 	for _, jobs := range [][2]int64{{7, 8}, {9, 9}} {
 		// Met: queued behind a third job's statement, they go in turn.
@@ -235,7 +241,7 @@ func TestRecordAndClaimContended(t *testing.T) {
 // the faulty call gets the error.
 func TestRecordAndClaimAloneOnFailure(t *testing.T) {
 	t.Parallel()
-	f := newClaimFixture(t)
+	f := newClaimFixture(t, 1)
 	ctx := context.Background()
 	other, good, bad := f.deliveries(t, 1), f.deliveries(t, 3), f.deliveries(t, 3)
 	_, err := f.pool.Exec(ctx, "UPDATE deliveries SET state = 'sending', send_job_id = 3 WHERE id = ANY($1)", bad)
@@ -270,7 +276,7 @@ func TestRecordAndClaimAloneOnFailure(t *testing.T) {
 // with every delivery sent once under their own job.
 func TestRecordAndClaimManyJobs(t *testing.T) {
 	t.Parallel()
-	f := newClaimFixture(t)
+	f := newClaimFixture(t, 0)
 	ctx := context.Background()
 	const jobs, perJob, chunk = 16, 60, 10
 	batches := make([][]int64, jobs)
@@ -303,4 +309,31 @@ func TestRecordAndClaimManyJobs(t *testing.T) {
 	calls := int64(jobs * (perJob/chunk + 1))
 	t.Logf("%d calls in %d statements", calls, postgres.ClaimStatements(f.store))
 	require.LessOrEqual(t, postgres.ClaimStatements(f.store), calls)
+}
+
+// TestRecordAndClaimHeldAlone: a statement waiting for a row lock (a
+// cancel updating the campaign's deliveries, say) holds up its own call
+// only; the other jobs' commits go on beside it.
+func TestRecordAndClaimHeldAlone(t *testing.T) {
+	t.Parallel()
+	f := newClaimFixture(t, 0)
+	ctx := context.Background()
+	held, free := f.deliveries(t, 3), f.deliveries(t, 30)
+	release := f.block(t, held[0])
+	waiting := f.claimAsync(ctx, nil, held, 1)
+	require.Eventually(t, func() bool { return postgres.ClaimStatements(f.store) == 1 }, 10*time.Second, time.Millisecond)
+	for i := 0; i < len(free); i += 10 {
+		a := <-f.claimAsync(ctx, nil, free[i:i+10], int64(2+i))
+		require.NoError(t, a.err)
+		require.Equal(t, free[i:i+10], a.marked)
+	}
+	select {
+	case <-waiting:
+		t.Fatal("the held statement went through under a row lock")
+	default:
+	}
+	release()
+	a := <-waiting
+	require.NoError(t, a.err)
+	require.Equal(t, held, a.marked)
 }

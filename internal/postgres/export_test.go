@@ -12,3 +12,7 @@ func ClaimsQueued(s *Store) int {
 	defer s.claims.mu.Unlock()
 	return len(s.claims.queue)
 }
+
+// SetClaimLeaders makes at most n RecordAndClaim statements of s run at
+// once.
+func SetClaimLeaders(s *Store, n int) { s.claims.max = n }
