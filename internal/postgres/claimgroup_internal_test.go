@@ -190,7 +190,7 @@ func TestClaimGroupTwoLeaders(t *testing.T) {
 	start(call(1, 1)) // hangs
 	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
 	start(call(2, 2))
-	<-answered[2] // at once, beside the hanging one
+	<-answered[2]     // at once, beside the hanging one
 	start(call(3, 3)) // hangs too: both places taken
 	require.Eventually(t, func() bool { return r.count() == 3 }, 5*time.Second, time.Millisecond)
 	start(call(4, 4))
