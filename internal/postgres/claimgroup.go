@@ -2,9 +2,12 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rapport-dev/rapport/internal/postgres/internal/dbsqlc"
 )
@@ -24,9 +27,9 @@ import (
 // first queued call, which runs the next statement for itself and the
 // queued calls that fit. The busier the database, the longer a statement
 // takes and the more calls share the next one (2.1–2.5 on average on the
-// send benchmark). Two statements may run at once so that one waiting
-// for a row lock (a cancel updating the campaign's deliveries) holds up
-// only its own calls, not every send job of the process.
+// send benchmark). With one statement at a time, a statement waiting for
+// a row lock (a cancel updating the campaign's deliveries) holds up the
+// process's other send jobs until it ends (claimLeaders).
 
 // claimCall is one send job's RecordAndClaim, waiting to be run.
 type claimCall struct {
@@ -54,8 +57,10 @@ type claimGroup struct {
 	statements atomic.Int64 // statements run for them
 }
 
-// claimLeaders is how many shared statements may run at once.
-const claimLeaders = 2
+// claimLeaders is how many shared statements may run at once. One is what
+// the send benchmark measured (docs/scaling.md); two would let a statement
+// waiting for a row lock hold up its own calls only, and is measured next.
+const claimLeaders = 1
 
 // ClaimFigures reports how many RecordAndClaim calls the send jobs made
 // through s and in how many statements they ran (more than one call a
@@ -67,9 +72,11 @@ func (s *Store) ClaimFigures() (calls, statements int64) {
 // claimStatementMax bounds the deliveries one merged statement changes.
 const claimStatementMax = 2000
 
-// claimTimeout bounds a merged statement: its callers wait for it whatever
-// their own contexts say, so that none takes an answer for its claim that
-// the database might contradict by committing later.
+// claimTimeout bounds a merged statement. Its callers wait for it whatever
+// their own contexts say: one caller's context must not cancel a
+// statement that carries other jobs' calls. (A statement cut off by its
+// timeout may still commit; callers treat every error as a claim that may
+// have committed, as they always did.)
 const claimTimeout = time.Minute
 
 // do runs c in a statement of its own or shared with others (run), and
@@ -79,11 +86,11 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 	g.calls.Add(1)
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	max := g.max
-	if max <= 0 {
-		max = claimLeaders
+	most := g.max
+	if most <= 0 {
+		most = claimLeaders
 	}
-	leads := g.running < max
+	leads := g.running < most
 	if leads {
 		c.leads = true
 		g.running++
@@ -106,9 +113,16 @@ func (g *claimGroup) lead(ctx context.Context, c *claimCall, run func(context.Co
 	var calls []*claimCall
 	calls, g.queue = nextStatement(c, g.queue)
 	g.mu.Unlock()
+	// Deferred, so that even a panic in run passes the lead on.
+	defer g.handOff()
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), claimTimeout)
+	defer cancel()
 	run(sctx, calls)
-	cancel()
+}
+
+// handOff gives the lead to the first queued call without one, or gives
+// up the leader's place.
+func (g *claimGroup) handOff() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, q := range g.queue {
@@ -165,14 +179,15 @@ func anySeen(seen map[int64]bool, ids []int64) bool {
 }
 
 // runClaims runs calls in one statement and answers each. If a statement
-// of several fails for a reason other than the database's absence (a
-// deadlock with a cancel, say), each call is run again on its own, so
-// that no job fails for another's sake; the statement rolled back whole,
-// and its guards (only 'sending' rows are recorded, only 'scheduled' ones
-// claimed) make running it again safe even had it committed.
+// of several is refused by the server (a CHECK, a deadlock with a cancel:
+// an error PostgreSQL reports, so the statement certainly rolled back),
+// each call is run again on its own, so that no job fails for another's
+// sake. Any other error (the connection, a timeout: it may have
+// committed) goes to every call.
 func (s *Store) runClaims(ctx context.Context, calls []*claimCall) {
 	err := s.claimStatement(ctx, calls)
-	if err != nil && len(calls) > 1 && !Unavailable(err) && ctx.Err() == nil {
+	var pgErr *pgconn.PgError
+	if err != nil && len(calls) > 1 && errors.As(err, &pgErr) && !Unavailable(err) && ctx.Err() == nil {
 		for _, c := range calls {
 			if e := s.claimStatement(ctx, []*claimCall{c}); e != nil {
 				c.err = e

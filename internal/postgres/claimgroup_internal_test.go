@@ -175,7 +175,7 @@ func TestClaimGroupIgnoresCancel(t *testing.T) {
 // its own calls only; the second place serves the rest, and its queue
 // shares statements as with one.
 func TestClaimGroupTwoLeaders(t *testing.T) {
-	var g claimGroup // claimLeaders: 2
+	g := claimGroup{max: 2}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}}
 	ctx := context.Background()
 	answered := map[int64]chan struct{}{}

@@ -311,12 +311,13 @@ func TestRecordAndClaimManyJobs(t *testing.T) {
 	require.LessOrEqual(t, postgres.ClaimStatements(f.store), calls)
 }
 
-// TestRecordAndClaimHeldAlone: a statement waiting for a row lock (a
-// cancel updating the campaign's deliveries, say) holds up its own call
-// only; the other jobs' commits go on beside it.
+// TestRecordAndClaimHeldAlone: with two statements at a time, a statement
+// waiting for a row lock (a cancel updating the campaign's deliveries,
+// say) holds up its own call only; the other jobs' commits go on beside
+// it.
 func TestRecordAndClaimHeldAlone(t *testing.T) {
 	t.Parallel()
-	f := newClaimFixture(t, 0)
+	f := newClaimFixture(t, 2)
 	ctx := context.Background()
 	held, free := f.deliveries(t, 3), f.deliveries(t, 30)
 	release := f.block(t, held[0])
