@@ -89,6 +89,20 @@ func (r *groupRecorder) count() int {
 	return len(r.statements)
 }
 
+// starter returns a func that makes a call in a goroutine of its own,
+// checks it got its claims and closes answered[job] when it returns.
+func starter(t *testing.T, g *claimGroup, r *groupRecorder, answered map[int64]chan struct{}) func(*claimCall) {
+	return func(c *claimCall) {
+		done := make(chan struct{})
+		answered[c.job] = done
+		go func() {
+			g.do(context.Background(), c, r.run)
+			assert.Equal(t, c.claim, c.marked)
+			close(done)
+		}()
+	}
+}
+
 func queued(g *claimGroup) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -103,15 +117,8 @@ func TestClaimGroupShares(t *testing.T) {
 	g := claimGroup{max: 1}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{})}}
 	ctx := context.Background()
-	answered := make([]chan struct{}, 7)
-	start := func(c *claimCall) {
-		answered[c.job] = make(chan struct{})
-		go func() {
-			g.do(ctx, c, r.run)
-			assert.Equal(t, c.claim, c.marked)
-			close(answered[c.job])
-		}()
-	}
+	answered := map[int64]chan struct{}{}
+	start := starter(t, &g, r, answered)
 	start(call(1, 1))
 	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
 	// Queued one by one, so that their order is known.
@@ -132,7 +139,7 @@ func TestClaimGroupShares(t *testing.T) {
 		t.Fatal("the first caller is still held while the second statement runs")
 	}
 	close(r.gates[1])
-	for j := 2; j <= 6; j++ {
+	for j := int64(2); j <= 6; j++ {
 		<-answered[j]
 	}
 	require.Equal(t, [][]int64{{1}, {2, 3, 4, 5}, {6}}, r.statements)
@@ -177,16 +184,8 @@ func TestClaimGroupIgnoresCancel(t *testing.T) {
 func TestClaimGroupTwoLeaders(t *testing.T) {
 	g := claimGroup{max: 2}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 2: make(chan struct{})}}
-	ctx := context.Background()
 	answered := map[int64]chan struct{}{}
-	start := func(c *claimCall) {
-		answered[c.job] = make(chan struct{})
-		go func() {
-			g.do(ctx, c, r.run)
-			assert.Equal(t, c.claim, c.marked)
-			close(answered[c.job])
-		}()
-	}
+	start := starter(t, &g, r, answered)
 	start(call(1, 1)) // hangs
 	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
 	start(call(2, 2))
