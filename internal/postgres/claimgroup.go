@@ -189,9 +189,7 @@ func (s *Store) runClaims(ctx context.Context, calls []*claimCall) {
 	var pgErr *pgconn.PgError
 	if err != nil && len(calls) > 1 && errors.As(err, &pgErr) && !Unavailable(err) && ctx.Err() == nil {
 		for _, c := range calls {
-			if e := s.claimStatement(ctx, []*claimCall{c}); e != nil {
-				c.err = e
-			}
+			c.err = s.claimStatement(ctx, []*claimCall{c})
 			close(c.done)
 		}
 		return

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,29 +50,11 @@ func (f *claimFixture) deliveries(t *testing.T, n int) []int64 {
 		SELECT 1, $1, g, true, 50, 'high', 'scheduled', 'planned', now(), now(), now() FROM generate_series($2::bigint, $3::bigint) g
 		RETURNING id`, f.camp, f.next, f.next+int64(n)-1)
 	require.NoError(t, err)
-	ids, err := collectIDs(rows)
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
 	require.NoError(t, err)
 	f.next += int64(n)
 	slices.Sort(ids)
 	return ids
-}
-
-func collectIDs(rows interface {
-	Next() bool
-	Scan(...any) error
-	Err() error
-	Close()
-}) ([]int64, error) {
-	defer rows.Close()
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // owners maps each delivery to its state and the job that claimed it.
