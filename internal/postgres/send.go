@@ -238,7 +238,9 @@ func outcomeArrays(outs []Outcome) outcomes {
 // other send jobs' calls that meet it (claimgroup.go). Otherwise a
 // transaction writes the events too. It returns the ids it claimed; it
 // waits for its statement's answer even if ctx ends meanwhile (at most
-// claimTimeout), so that a claim it reports as failed never commits.
+// claimTimeout), since the statement may carry other jobs' calls. On an
+// error the claim may still have committed, as before: the caller treats
+// it so.
 func (s *Store) RecordAndClaim(ctx context.Context, outs []Outcome, ids []int64, jobID int64, installation, domain string) ([]int64, error) {
 	events, err := s.outcomeEvents(ctx, outs)
 	if err != nil {
