@@ -78,6 +78,10 @@ func (c *consoleTab) run(actions ...chromedp.Action) {
 // page checks the page now shown and saves its screenshot as name.
 func (c *consoleTab) page(name string) {
 	c.t.Helper()
+	// A page reached by a form or a click may still be fetching its
+	// scripts when the element the test waited for is already there: the
+	// checks are about the page once loaded, so they wait for that.
+	c.run(waitFor(`document.readyState === "complete"`))
 	var checks []string
 	c.run(chromedp.Evaluate(`(() => {
 		const p = [];

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,9 +73,10 @@ func (s *Store) ClaimFigures() (calls, statements int64) {
 // claimStatementMax bounds the deliveries one merged statement changes.
 const claimStatementMax = 2000
 
-// claimTimeout bounds a merged statement. Its callers wait for it whatever
-// their own contexts say: one caller's context must not cancel a
-// statement that carries other jobs' calls. (A statement cut off by its
+// claimTimeout bounds a merged statement. Once a call is in a statement,
+// its caller waits for it whatever its own context says: one caller's
+// context must not cancel a statement that carries other jobs' calls (a
+// call still queued leaves instead, see leave). (A statement cut off by its
 // timeout may still commit; callers treat every error as a claim that may
 // have committed, as they always did.)
 const claimTimeout = time.Minute
@@ -101,15 +103,53 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 		case <-c.done:
 			return // answered in another caller's statement
 		case <-c.lead:
+		case <-ctx.Done():
+			if g.leave(c) {
+				c.err = ctx.Err()
+				return
+			}
+			// Taken into a statement or handed the lead meanwhile.
+			select {
+			case <-c.done:
+				return
+			case <-c.lead:
+			}
 		}
 	}
 	g.lead(ctx, c, run)
+}
+
+// leave takes c out of the queue, unless a statement has taken it or it
+// has been handed the lead, and reports whether it did. A job that gave
+// up (its time is up, the process is stopping) should not have its chunk
+// claimed on its behalf: claimed and never sent, the chunk would be
+// recorded unknown instead of going to a later job.
+func (g *claimGroup) leave(c *claimCall) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if c.leads {
+		return false
+	}
+	i := slices.Index(g.queue, c)
+	if i < 0 {
+		return false
+	}
+	g.queue = slices.Delete(g.queue, i, i+1)
+	return true
 }
 
 // lead runs a statement for c and the queued calls that fit, then hands
 // the lead to the first queued call without one, or gives up its place.
 func (g *claimGroup) lead(ctx context.Context, c *claimCall, run func(context.Context, []*claimCall)) {
 	g.mu.Lock()
+	if err := ctx.Err(); err != nil {
+		// c's job gave up (see leave): c leaves, and the lead goes on.
+		g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
+		g.mu.Unlock()
+		c.err = err
+		g.handOff()
+		return
+	}
 	var calls []*claimCall
 	calls, g.queue = nextStatement(c, g.queue)
 	g.mu.Unlock()

@@ -155,27 +155,99 @@ func TestClaimGroupShares(t *testing.T) {
 	require.Equal(t, []int64{9}, r.statements[3])
 }
 
-// TestClaimGroupIgnoresCancel: a call whose context ends while it waits
-// still waits for its statement's answer.
-func TestClaimGroupIgnoresCancel(t *testing.T) {
+// TestClaimGroupCancel: a call whose context ends while it is queued
+// leaves the queue unclaimed, with its context's error; one whose context
+// ends once it is in a statement waits for that statement's answer.
+func TestClaimGroupCancel(t *testing.T) {
 	g := claimGroup{max: 1}
-	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{})}}
+	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{})}}
 	go g.do(context.Background(), call(1, 1), r.run)
 	require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
+
 	ctx, cancel := context.WithCancel(context.Background())
-	c := call(2, 2)
+	left := call(2, 2)
+	leftDone := make(chan struct{})
+	go func() { g.do(ctx, left, r.run); close(leftDone) }()
+	require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	<-leftDone
+	require.ErrorIs(t, left.err, context.Canceled)
+	require.Nil(t, left.marked)
+	require.Zero(t, queued(&g), "it left the queue")
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	c := call(3, 3)
 	done := make(chan struct{})
 	go func() { g.do(ctx, c, r.run); close(done) }()
 	require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond)
-	cancel()
+	close(r.gates[0])
+	require.Eventually(t, func() bool { return r.count() == 2 }, 5*time.Second, time.Millisecond)
+	cancel() // statement 1, holding call 3, runs
 	select {
 	case <-done:
 		t.Fatal("returned before its statement ran")
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(r.gates[0])
+	close(r.gates[1])
 	<-done
-	require.Equal(t, []int64{2}, c.marked)
+	require.NoError(t, c.err)
+	require.Equal(t, []int64{3}, c.marked)
+	require.Equal(t, [][]int64{{1}, {3}}, r.statements, "call 2 was in no statement")
+}
+
+// TestClaimGroupCancelRace: a queued call's context ends just before the
+// lead comes its way. Whichever wakes it first, that call is in no
+// statement and the call queued behind it is claimed: the lead is not
+// lost with the call that gave up.
+func TestClaimGroupCancelRace(t *testing.T) {
+	for range 200 {
+		g := claimGroup{max: 1}
+		r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{})}}
+		go g.do(context.Background(), call(1, 1), r.run)
+		require.Eventually(t, func() bool { return r.count() == 1 }, 5*time.Second, time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		quitter, behind := call(2, 2), call(3, 3)
+		quit := make(chan struct{})
+		go func() { g.do(ctx, quitter, r.run); close(quit) }()
+		require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond)
+		behindDone := make(chan struct{})
+		go func() { g.do(context.Background(), behind, r.run); close(behindDone) }()
+		require.Eventually(t, func() bool { return queued(&g) == 2 }, 5*time.Second, time.Millisecond)
+		cancel()
+		close(r.gates[0])
+		<-quit
+		<-behindDone
+		require.Equal(t, []int64{3}, behind.marked)
+		for _, st := range r.statements {
+			require.NotContains(t, st, int64(2), "the call that gave up was claimed")
+		}
+		require.ErrorIs(t, quitter.err, context.Canceled)
+		g.mu.Lock()
+		require.Zero(t, g.running)
+		require.Empty(t, g.queue)
+		g.mu.Unlock()
+	}
+}
+
+// TestClaimGroupLeadAfterCancel: a call handed the lead after its context
+// ended runs no statement, and hands the lead to the next queued call.
+func TestClaimGroupLeadAfterCancel(t *testing.T) {
+	quitter, next := call(1, 1), call(2, 2)
+	quitter.leads = true
+	quitter.done, next.done = make(chan struct{}), make(chan struct{})
+	next.lead = make(chan struct{}, 1)
+	g := claimGroup{max: 1, running: 1, queue: []*claimCall{quitter, next}}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := &groupRecorder{}
+	g.lead(ctx, quitter, r.run)
+	require.ErrorIs(t, quitter.err, context.Canceled)
+	require.Zero(t, r.count(), "no statement run")
+	require.Equal(t, []*claimCall{next}, g.queue)
+	require.True(t, next.leads)
+	require.Len(t, next.lead, 1, "the lead went to the next call")
+	require.Equal(t, 1, g.running, "still one leader: the next call")
 }
 
 // TestClaimGroupTwoLeaders: a statement that hangs (a row lock) holds up
