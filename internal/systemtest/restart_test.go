@@ -171,8 +171,9 @@ func TestFrozenWorkerIsHarmless(t *testing.T) {
 	waitFor(t, 2*time.Minute, "a quarter of the campaign at the sink", func() bool { return c.sink.count() >= contacts/4 })
 	frozen := c.workers[0]
 	id := c.riverClientID(frozen)
-	frozen.signal(syscall.SIGSTOP)
+	held := freezeWhileRunning(t, c, frozen, id)
 	stopped := time.Now()
+	t.Logf("worker %s frozen with %d jobs running", id, held)
 	var rescued int
 	waitFor(t, 90*time.Second, "the frozen worker's jobs to be rescued", func() bool {
 		err := c.db.QueryRow(context.Background(), `SELECT count(*) FROM river_job
@@ -186,4 +187,37 @@ func TestFrozenWorkerIsHarmless(t *testing.T) {
 	c.sink.stop()
 	received := checkAtMostOnce(t, c.deliveries(camp), c.sink.records())
 	t.Logf("frozen worker: deliveries %v, sink received %d", st, received)
+}
+
+// freezeWhileRunning stops p (SIGSTOP) at a moment it has a job running,
+// and returns how many. A worker whose jobs are all snoozed for their
+// throttle slots, or between jobs, has nothing to rescue: frozen then, it
+// is let go and frozen again once a job of its runs. Counted after the
+// freeze, the running jobs are committed state that p can no longer
+// change.
+func freezeWhileRunning(t *testing.T, c *cluster, p *proc, clientID string) int {
+	t.Helper()
+	running := func() int {
+		var n int
+		err := c.db.QueryRow(context.Background(), `SELECT count(*) FROM river_job
+			WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, clientID).Scan(&n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if running() == 0 {
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		p.signal(syscall.SIGSTOP)
+		if n := running(); n > 0 {
+			return n
+		}
+		p.signal(syscall.SIGCONT)
+	}
+	t.Fatalf("%s never had a job running for a minute", p.name)
+	return 0
 }
