@@ -9,7 +9,8 @@
 // A wrongly rescued job (its process was only frozen, say by SIGSTOP) is
 // harmless: the delivery ledger lets exactly one claim of a delivery win,
 // and the retry marks its predecessor's claims unknown instead of sending
-// them again.
+// them again; the predecessor's answers, when it comes back, are recorded
+// over the unknown (postgres.Tx.RecordOutcomes).
 //
 // Heartbeats use the database's clock: hosts' clocks drift, and beats are
 // compared across hosts. A sweeper only rescues after it has itself beaten

@@ -172,7 +172,9 @@ type Outcome struct {
 
 // RecordOutcomes writes the outcomes of claimed deliveries in one
 // statement. A delivery no longer 'sending' is left alone, so a sent one
-// never changes again.
+// never changes again — except one a retry marked unknown while the
+// attempt that claimed it was only frozen: that attempt's sent or failed
+// is the truth, and is recorded late (the SQL says why).
 func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	if len(outs) == 0 {
 		return nil

@@ -84,7 +84,14 @@ WHERE contact_id = @contact_id
 -- deliveries, in one statement: each row's next state as decided by
 -- sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
 -- message that never reached the server) keeps its reason and rule; a
--- terminal one takes the new ones; only 'sent' sets sent_at.
+-- terminal one takes the new ones; only 'sent' sets sent_at. The late
+-- word: a delivery a job's retry marked unknown (MarkUnknown: the attempt
+-- that claimed it seemed dead, but was only frozen or slow) takes that
+-- attempt's final answer when it comes, sent or failed — only that attempt
+-- can have sent it, and unknown is never sent again, so the answer is the
+-- truth. An answer that would send it again (a 4xx, a connection that
+-- failed before DATA) leaves it unknown: its job has been retried without
+-- it, and the campaign may have ended.
 UPDATE deliveries d
 SET state = u.state,
     reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
@@ -97,7 +104,8 @@ SET state = u.state,
 FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unnest(@reasons::text[]) AS reason,
              unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
              unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
-WHERE d.id = u.id AND d.state = 'sending';
+WHERE d.id = u.id
+  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed')));
 
 -- name: EndDeliveries :exec
 -- Ends scheduled deliveries that must never go (the send-time check, an
@@ -154,7 +162,7 @@ LIMIT @lim;
 -- to @claim_ids), and no id appears twice across the arrays, so that every
 -- row is changed at most once and each claim is returned to its own job.
 -- The two updates touch different deliveries (the recorded ones are
--- 'sending', the claimed ones 'scheduled'); a data-modifying WITH runs to
+-- 'sending' or 'unknown', the claimed ones 'scheduled'); a data-modifying WITH runs to
 -- completion whether or not it is read.
 WITH recorded AS (
     UPDATE deliveries d
@@ -169,7 +177,8 @@ WITH recorded AS (
     FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unnest(@reasons::text[]) AS reason,
                  unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
                  unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
-    WHERE d.id = u.id AND d.state = 'sending'
+    WHERE d.id = u.id
+      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
     RETURNING d.id
 )
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,

@@ -395,7 +395,8 @@ WITH recorded AS (
     FROM (SELECT unnest($6::bigint[]) AS id, unnest($7::text[]) AS state, unnest($8::text[]) AS reason,
                  unnest($9::text[]) AS rule, unnest($10::timestamptz[]) AS planned_for,
                  unnest($11::int[]) AS attempts_delta, unnest($12::int[]) AS smtp_code) AS u
-    WHERE d.id = u.id AND d.state = 'sending'
+    WHERE d.id = u.id
+      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
     RETURNING d.id
 )
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,
@@ -435,7 +436,7 @@ type RecordAndClaimRow struct {
 // to @claim_ids), and no id appears twice across the arrays, so that every
 // row is changed at most once and each claim is returned to its own job.
 // The two updates touch different deliveries (the recorded ones are
-// 'sending', the claimed ones 'scheduled'); a data-modifying WITH runs to
+// 'sending' or 'unknown', the claimed ones 'scheduled'); a data-modifying WITH runs to
 // completion whether or not it is read.
 func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) ([]RecordAndClaimRow, error) {
 	rows, err := q.db.Query(ctx, recordAndClaim,
@@ -483,7 +484,8 @@ SET state = u.state,
 FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS state, unnest($4::text[]) AS reason,
              unnest($5::text[]) AS rule, unnest($6::timestamptz[]) AS planned_for,
              unnest($7::int[]) AS attempts_delta, unnest($8::int[]) AS smtp_code) AS u
-WHERE d.id = u.id AND d.state = 'sending'
+WHERE d.id = u.id
+  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed')))
 `
 
 type RecordOutcomesParams struct {
@@ -501,7 +503,14 @@ type RecordOutcomesParams struct {
 // deliveries, in one statement: each row's next state as decided by
 // sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
 // message that never reached the server) keeps its reason and rule; a
-// terminal one takes the new ones; only 'sent' sets sent_at.
+// terminal one takes the new ones; only 'sent' sets sent_at. The late
+// word: a delivery a job's retry marked unknown (MarkUnknown: the attempt
+// that claimed it seemed dead, but was only frozen or slow) takes that
+// attempt's final answer when it comes, sent or failed — only that attempt
+// can have sent it, and unknown is never sent again, so the answer is the
+// truth. An answer that would send it again (a 4xx, a connection that
+// failed before DATA) leaves it unknown: its job has been retried without
+// it, and the campaign may have ended.
 func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) error {
 	_, err := q.db.Exec(ctx, recordOutcomes,
 		arg.Now,

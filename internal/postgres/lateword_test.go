@@ -1,0 +1,74 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rapport-dev/rapport/internal/outreach"
+	"github.com/rapport-dev/rapport/internal/postgres"
+)
+
+// TestLateWordAfterUnknown: a send job's retry marks unknown what its
+// first attempt claimed, thinking it dead; the attempt was only frozen and
+// comes back with the server's answers. A sent or failed answer is
+// recorded over the unknown, through both of the send path's statements
+// (RecordAndClaim, RecordOutcomes in a transaction); an answer that would
+// send the delivery again leaves it unknown, and so does silence.
+func TestLateWordAfterUnknown(t *testing.T) {
+	t.Parallel()
+	f := newClaimFixture(t, 0)
+	ctx := context.Background()
+	ids := f.deliveries(t, 5)
+	const job = 7
+	marked, err := f.store.RecordAndClaim(ctx, nil, ids, job, "inst", "example.com")
+	require.NoError(t, err)
+	require.ElementsMatch(t, ids, marked)
+	n, err := f.store.MarkUnknown(ctx, ids, job)
+	require.NoError(t, err)
+	require.Equal(t, len(ids), n, "the retry marks them all unknown")
+
+	late := []postgres.Outcome{
+		{ID: ids[0], State: outreach.DeliverySent, Reason: outreach.ReasonSent, Code: 250},
+		{ID: ids[2], State: outreach.DeliveryScheduled, At: time.Date(2026, 12, 3, 9, 5, 0, 0, time.UTC), Code: 451},
+	}
+	_, err = f.store.RecordAndClaim(ctx, late, nil, job, "inst", "example.com")
+	require.NoError(t, err)
+	require.NoError(t, f.store.InTx(ctx, func(tx *postgres.Tx) error {
+		return tx.RecordOutcomes(ctx, []postgres.Outcome{
+			{ID: ids[1], State: outreach.DeliveryFailed, Reason: outreach.ReasonFailedPermanent, Code: 550},
+			{ID: ids[3], State: outreach.DeliveryScheduled, At: time.Date(2026, 12, 3, 9, 5, 0, 0, time.UTC), Refund: true},
+		})
+	}))
+
+	type row struct {
+		State, Reason string
+		Sent          bool
+		Code          int32
+	}
+	got := map[int64]row{}
+	rows, err := f.pool.Query(ctx, `SELECT id, state, reason, sent_at IS NOT NULL, coalesce(smtp_code, 0) FROM deliveries WHERE id = ANY($1)`, ids)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id int64
+		var r row
+		require.NoError(t, rows.Scan(&id, &r.State, &r.Reason, &r.Sent, &r.Code))
+		got[id] = r
+	}
+	require.NoError(t, rows.Err())
+	require.Equal(t, map[int64]row{
+		ids[0]: {"sent", "sent", true, 250},
+		ids[1]: {"failed", "failed_permanent", false, 550},
+		ids[2]: {"unknown", "unknown", false, 0},
+		ids[3]: {"unknown", "unknown", false, 0},
+		ids[4]: {"unknown", "unknown", false, 0},
+	}, got)
+
+	// Recorded, the answer is final: a second word changes nothing.
+	_, err = f.store.RecordAndClaim(ctx, []postgres.Outcome{{ID: ids[0], State: outreach.DeliveryFailed, Reason: outreach.ReasonFailedPermanent, Code: 550}},
+		nil, job, "inst", "example.com")
+	require.NoError(t, err)
+	require.Equal(t, "sent:7:1", f.owners(t, ids[:1])[ids[0]])
+}
