@@ -45,6 +45,9 @@ type claimCall struct {
 	done   chan struct{} // closed once answered
 	lead   chan struct{} // a token: run a statement for c and the queue
 	leads  bool          // c has the lead (or is about to): no one else runs it; under mu
+	// withdrawn: its job gave up before a statement took c, so c claims
+	// nothing and only records its outcomes; under mu.
+	withdrawn bool
 }
 
 // claimGroup queues the RecordAndClaim calls of one Store.
@@ -78,7 +81,7 @@ const claimStatementMax = 2000
 // claimTimeout bounds a merged statement. Once a call is in a statement,
 // its caller waits for it whatever its own context says: one caller's
 // context must not cancel a statement that carries other jobs' calls (a
-// call still queued leaves instead, see leave). (A statement cut off by its
+// call still queued withdraws its claim instead, see leave). (A statement cut off by its
 // timeout may still commit; callers treat every error as a claim that may
 // have committed, as they always did.)
 const claimTimeout = time.Minute
@@ -87,6 +90,11 @@ const claimTimeout = time.Minute
 // returns once c is answered.
 func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Context, []*claimCall)) {
 	c.done, c.lead = make(chan struct{}), make(chan struct{}, 1)
+	defer func() {
+		if c.withdrawn && c.err == nil {
+			c.err = ctx.Err() // its outcomes recorded, its chunk not claimed
+		}
+	}()
 	g.calls.Add(1)
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
@@ -110,7 +118,8 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 				c.err = ctx.Err()
 				return
 			}
-			// Taken into a statement or handed the lead meanwhile.
+			// Outcomes still to record, taken into a statement or handed
+			// the lead meanwhile.
 			select {
 			case <-c.done:
 				return
@@ -121,31 +130,40 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 	g.lead(ctx, c, run)
 }
 
-// leave takes c out of the queue, unless a statement has taken it or it
-// has been handed the lead, and reports whether it did. A job that gave
-// up (its time is up, the process is stopping) should not have its chunk
-// claimed on its behalf: claimed and never sent, the chunk would be
-// recorded unknown instead of going to a later job.
+// leave withdraws the claim of c, whose job gave up (its time is up, the
+// process is stopping), unless a statement has taken it or it has been
+// handed the lead; it takes c out of the queue if that leaves nothing to
+// run, and reports whether it did. A chunk claimed for a job that gave up
+// would never be sent, and would be recorded unknown instead of going to
+// a later job; the outcomes c carries are of messages the server has
+// answered, and are recorded all the same.
 func (g *claimGroup) leave(c *claimCall) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if c.leads {
+	if c.leads || !slices.Contains(g.queue, c) {
 		return false
 	}
-	i := slices.Index(g.queue, c)
-	if i < 0 {
+	if !c.withdraw() {
 		return false
 	}
-	g.queue = slices.Delete(g.queue, i, i+1)
+	g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
 	return true
+}
+
+// withdraw drops c's claim, under the group's mu, and reports whether c
+// has nothing left to run (no outcomes to record).
+func (c *claimCall) withdraw() bool {
+	c.claim, c.withdrawn = nil, true
+	return len(c.outs.ids) == 0
 }
 
 // lead runs a statement for c and the queued calls that fit, then hands
 // the lead to the first queued call without one, or gives up its place.
 func (g *claimGroup) lead(ctx context.Context, c *claimCall, run func(context.Context, []*claimCall)) {
 	g.mu.Lock()
-	if err := ctx.Err(); err != nil {
-		// c's job gave up (see leave): c leaves, and the lead goes on.
+	if err := ctx.Err(); err != nil && c.withdraw() {
+		// c's job gave up (see leave) with nothing to record: c leaves,
+		// and the lead goes on.
 		g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
 		g.mu.Unlock()
 		c.err = err
@@ -246,7 +264,7 @@ func (s *Store) runClaims(ctx context.Context, calls []*claimCall) {
 // deliveries claimed for its job.
 func (s *Store) claimStatement(ctx context.Context, calls []*claimCall) error {
 	s.claims.statements.Add(1)
-	p := dbsqlc.RecordAndClaimParams{Installation: calls[0].installation, Domain: calls[0].domain, Now: s.clock.Now()}
+	p := dbsqlc.RecordAndClaimParams{Installation: calls[0].installation, Domain: calls[0].domain, Now: s.clock.Now(), RetriedRule: RetriedRule}
 	owner := map[int64]*claimCall{}
 	for _, c := range calls {
 		c.marked = nil

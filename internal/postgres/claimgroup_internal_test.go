@@ -65,6 +65,7 @@ func TestNextStatement(t *testing.T) {
 type groupRecorder struct {
 	mu         sync.Mutex
 	statements [][]int64
+	claims     map[int64][]int64     // job → the claims its call carried into a statement
 	gates      map[int]chan struct{} // statement number → released when closed
 }
 
@@ -72,6 +73,12 @@ func (r *groupRecorder) run(_ context.Context, calls []*claimCall) {
 	r.mu.Lock()
 	n := len(r.statements)
 	r.statements = append(r.statements, jobsOf(calls))
+	if r.claims == nil {
+		r.claims = map[int64][]int64{}
+	}
+	for _, c := range calls {
+		r.claims[c.job] = c.claim
+	}
 	gate := r.gates[n]
 	r.mu.Unlock()
 	if gate != nil {
@@ -156,8 +163,11 @@ func TestClaimGroupShares(t *testing.T) {
 }
 
 // TestClaimGroupCancel: a call whose context ends while it is queued
-// leaves the queue unclaimed, with its context's error; one whose context
-// ends once it is in a statement waits for that statement's answer.
+// withdraws its claim: with nothing else to run it leaves the queue, with
+// outcomes to record it stays and records them, claiming nothing; either
+// way it returns its context's error. A call whose context ends once
+// another leader's statement has taken it waits for that statement's
+// answer.
 func TestClaimGroupCancel(t *testing.T) {
 	g := claimGroup{max: 1}
 	r := &groupRecorder{gates: map[int]chan struct{}{0: make(chan struct{}), 1: make(chan struct{})}}
@@ -175,25 +185,53 @@ func TestClaimGroupCancel(t *testing.T) {
 	require.Nil(t, left.marked)
 	require.Zero(t, queued(&g), "it left the queue")
 
-	ctx, cancel = context.WithCancel(context.Background())
-	defer cancel()
-	c := call(3, 3)
-	done := make(chan struct{})
-	go func() { g.do(ctx, c, r.run); close(done) }()
-	require.Eventually(t, func() bool { return queued(&g) == 1 }, 5*time.Second, time.Millisecond)
+	// Queued behind statement 0: x (whose statement it will be), then
+	// follower, then recorder (outcomes of its last chunk, a claim).
+	x, follower, recorder := call(3, 3), call(4, 4), call(5, 5)
+	recorder.outs.ids = []int64{50}
+	followerCtx, cancelFollower := context.WithCancel(context.Background())
+	defer cancelFollower()
+	recorderCtx, cancelRecorder := context.WithCancel(context.Background())
+	answered := map[*claimCall]chan struct{}{}
+	for _, q := range []struct {
+		c   *claimCall
+		ctx context.Context
+	}{{x, context.Background()}, {follower, followerCtx}, {recorder, recorderCtx}} {
+		done := make(chan struct{})
+		answered[q.c] = done
+		go func() { g.do(q.ctx, q.c, r.run); close(done) }()
+		n := len(answered)
+		require.Eventually(t, func() bool { return queued(&g) == n }, 5*time.Second, time.Millisecond)
+	}
+	cancelRecorder()
+	require.Eventually(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return recorder.withdrawn
+	}, 5*time.Second, time.Millisecond)
+	require.Equal(t, 3, queued(&g), "with outcomes to record, it stays")
 	close(r.gates[0])
 	require.Eventually(t, func() bool { return r.count() == 2 }, 5*time.Second, time.Millisecond)
-	cancel() // statement 1, holding call 3, runs
+	cancelFollower() // statement 1 holds it
 	select {
-	case <-done:
+	case <-answered[follower]:
 		t.Fatal("returned before its statement ran")
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(r.gates[1])
-	<-done
-	require.NoError(t, c.err)
-	require.Equal(t, []int64{3}, c.marked)
-	require.Equal(t, [][]int64{{1}, {3}}, r.statements, "call 2 was in no statement")
+	for _, done := range answered {
+		<-done
+	}
+	require.NoError(t, follower.err)
+	require.Equal(t, []int64{4}, follower.marked)
+	require.ErrorIs(t, recorder.err, context.Canceled, "its claim was withdrawn")
+	require.Nil(t, recorder.marked)
+	require.Equal(t, [][]int64{{1}, {3, 4, 5}}, r.statements, "call 2 in no statement; call 5 in one, for its outcomes")
+	require.Nil(t, r.claims[5], "call 5 claimed nothing")
+	g.mu.Lock()
+	require.Zero(t, g.running)
+	require.Empty(t, g.queue)
+	g.mu.Unlock()
 }
 
 // TestClaimGroupCancelRace: a queued call's context ends just before the
@@ -231,7 +269,8 @@ func TestClaimGroupCancelRace(t *testing.T) {
 }
 
 // TestClaimGroupLeadAfterCancel: a call handed the lead after its context
-// ended runs no statement, and hands the lead to the next queued call.
+// ended runs no statement, and hands the lead to the next queued call;
+// one with outcomes to record runs its statement for them alone.
 func TestClaimGroupLeadAfterCancel(t *testing.T) {
 	quitter, next := call(1, 1), call(2, 2)
 	quitter.leads = true
@@ -248,6 +287,17 @@ func TestClaimGroupLeadAfterCancel(t *testing.T) {
 	require.True(t, next.leads)
 	require.Len(t, next.lead, 1, "the lead went to the next call")
 	require.Equal(t, 1, g.running, "still one leader: the next call")
+
+	// With outcomes to record, it runs its statement, claiming nothing.
+	recorder := call(3, 3)
+	recorder.outs.ids = []int64{30}
+	recorder.leads, recorder.done = true, make(chan struct{})
+	g = claimGroup{max: 1, running: 1, queue: []*claimCall{recorder}}
+	g.lead(ctx, recorder, r.run)
+	require.Equal(t, [][]int64{{3}}, r.statements)
+	require.Nil(t, r.claims[3])
+	require.True(t, recorder.withdrawn)
+	require.Zero(t, g.running)
 }
 
 // TestClaimGroupTwoLeaders: a statement that hangs (a row lock) holds up

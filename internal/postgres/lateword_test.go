@@ -16,12 +16,14 @@ import (
 // comes back with the server's answers. A sent or failed answer is
 // recorded over the unknown, through both of the send path's statements
 // (RecordAndClaim, RecordOutcomes in a transaction); an answer that would
-// send the delivery again leaves it unknown, and so does silence.
+// send the delivery again leaves it unknown, and so does silence; so does
+// an unknown that is not the retry's (a connection lost after DATA, the
+// attempt's own answer) or one erased since (its rule cleared).
 func TestLateWordAfterUnknown(t *testing.T) {
 	t.Parallel()
 	f := newClaimFixture(t, 0)
 	ctx := context.Background()
-	ids := f.deliveries(t, 5)
+	ids := f.deliveries(t, 7)
 	const job = 7
 	marked, err := f.store.RecordAndClaim(ctx, nil, ids, job, "inst", "example.com")
 	require.NoError(t, err)
@@ -29,10 +31,17 @@ func TestLateWordAfterUnknown(t *testing.T) {
 	n, err := f.store.MarkUnknown(ctx, ids, job)
 	require.NoError(t, err)
 	require.Equal(t, len(ids), n, "the retry marks them all unknown")
+	require.Equal(t, postgres.RetriedRule, f.rule(t, ids[0]))
+	_, err = f.pool.Exec(ctx, `UPDATE deliveries SET rule = '' WHERE id = $1`, ids[5]) // as erasure does
+	require.NoError(t, err)
+	_, err = f.pool.Exec(ctx, `UPDATE deliveries SET rule = 'connection lost after DATA' WHERE id = $1`, ids[6])
+	require.NoError(t, err)
 
 	late := []postgres.Outcome{
 		{ID: ids[0], State: outreach.DeliverySent, Reason: outreach.ReasonSent, Code: 250},
 		{ID: ids[2], State: outreach.DeliveryScheduled, At: time.Date(2026, 12, 3, 9, 5, 0, 0, time.UTC), Code: 451},
+		{ID: ids[5], State: outreach.DeliverySent, Reason: outreach.ReasonSent, Code: 250},
+		{ID: ids[6], State: outreach.DeliverySent, Reason: outreach.ReasonSent, Code: 250},
 	}
 	_, err = f.store.RecordAndClaim(ctx, late, nil, job, "inst", "example.com")
 	require.NoError(t, err)
@@ -64,6 +73,8 @@ func TestLateWordAfterUnknown(t *testing.T) {
 		ids[2]: {"unknown", "unknown", false, 0},
 		ids[3]: {"unknown", "unknown", false, 0},
 		ids[4]: {"unknown", "unknown", false, 0},
+		ids[5]: {"unknown", "unknown", false, 0},
+		ids[6]: {"unknown", "unknown", false, 0},
 	}, got)
 
 	// Recorded, the answer is final: a second word changes nothing.
@@ -71,4 +82,12 @@ func TestLateWordAfterUnknown(t *testing.T) {
 		nil, job, "inst", "example.com")
 	require.NoError(t, err)
 	require.Equal(t, "sent:7:1", f.owners(t, ids[:1])[ids[0]])
+}
+
+// rule is delivery id's rule.
+func (f *claimFixture) rule(t *testing.T, id int64) string {
+	t.Helper()
+	var r string
+	require.NoError(t, f.pool.QueryRow(context.Background(), "SELECT rule FROM deliveries WHERE id = $1", id).Scan(&r))
+	return r
 }

@@ -63,11 +63,16 @@ func sendItem(r dbsqlc.SendLoadRow) SendItem {
 	return it
 }
 
+// RetriedRule is the rule of a delivery MarkUnknown marked: the attempt
+// that claimed it stopped answering and its job was retried. It is also
+// what lets that attempt's late answer be recorded (RecordOutcomes).
+const RetriedRule = "claimed by an attempt that stopped answering; its job was retried"
+
 // MarkUnknown marks unknown the deliveries a send job claimed and did not
 // record (its worker died): the server may have them, so they are never
 // sent again. It returns how many it marked.
 func (s *Store) MarkUnknown(ctx context.Context, ids []int64, jobID int64) (int, error) {
-	marked, err := s.q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: ids, JobID: &jobID, Now: s.clock.Now()})
+	marked, err := s.q.MarkUnknown(ctx, dbsqlc.MarkUnknownParams{Ids: ids, JobID: &jobID, Now: s.clock.Now(), Rule: RetriedRule})
 	return len(marked), mapError("mark unknown", err)
 }
 
@@ -180,7 +185,7 @@ func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 		return nil
 	}
 	o := outcomeArrays(outs)
-	p := dbsqlc.RecordOutcomesParams{Now: t.Now(), Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
+	p := dbsqlc.RecordOutcomesParams{Now: t.Now(), RetriedRule: RetriedRule, Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
 		Planned: o.planned, AttemptsDelta: o.delta, Codes: o.codes}
 	if err := t.q.RecordOutcomes(ctx, p); err != nil {
 		return mapError("record outcomes", err)
@@ -238,8 +243,10 @@ func outcomeArrays(outs []Outcome) outcomes {
 // its own: one round trip instead of a transaction's four (BEGIN, two
 // updates, COMMIT), on the path every message takes, and shared with the
 // other send jobs' calls that meet it (claimgroup.go). Otherwise a
-// transaction writes the events too. It returns the ids it claimed; it
-// waits for its statement's answer even if ctx ends meanwhile (at most
+// transaction writes the events too. It returns the ids it claimed. If
+// ctx ends while the call waits for a statement, its claim is withdrawn
+// (its outcomes are still recorded) and it returns ctx's error; once in a
+// statement it waits for the answer even if ctx ends (at most
 // claimTimeout), since the statement may carry other jobs' calls. On an
 // error the claim may still have committed, as before: the caller treats
 // it so.

@@ -36,8 +36,9 @@ WHERE contact_id = ANY(@contact_ids::bigint[])
 
 -- name: MarkUnknown :many
 -- A retried job finding deliveries it claimed still 'sending' cannot know
--- whether the server accepted them: never resend.
-UPDATE deliveries SET state = 'unknown', reason = 'unknown', updated_at = @now
+-- whether the server accepted them: never resend. @rule marks them as
+-- this statement's, for RecordOutcomes' late word (erasure clears it).
+UPDATE deliveries SET state = 'unknown', reason = 'unknown', rule = @rule::text, updated_at = @now
 WHERE id = ANY(@ids::bigint[]) AND state = 'sending' AND send_job_id = @job_id
 RETURNING id;
 
@@ -85,8 +86,9 @@ WHERE contact_id = @contact_id
 -- sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
 -- message that never reached the server) keeps its reason and rule; a
 -- terminal one takes the new ones; only 'sent' sets sent_at. The late
--- word: a delivery a job's retry marked unknown (MarkUnknown: the attempt
--- that claimed it seemed dead, but was only frozen or slow) takes that
+-- word: a delivery a job's retry marked unknown (MarkUnknown, whose rule
+-- @retried_rule is; the attempt that claimed it seemed dead, but was only
+-- frozen or slow) takes that
 -- attempt's final answer when it comes, sent or failed — only that attempt
 -- can have sent it, and unknown is never sent again, so the answer is the
 -- truth. An answer that would send it again (a 4xx, a connection that
@@ -105,7 +107,7 @@ FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unn
              unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
              unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
 WHERE d.id = u.id
-  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed')));
+  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = @retried_rule::text AND u.state IN ('sent', 'failed')));
 
 -- name: EndDeliveries :exec
 -- Ends scheduled deliveries that must never go (the send-time check, an
@@ -178,7 +180,7 @@ WITH recorded AS (
                  unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
                  unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
     WHERE d.id = u.id
-      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
+      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = @retried_rule::text AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
     RETURNING d.id
 )
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,

@@ -348,21 +348,28 @@ func (q *Queries) MarkSending(ctx context.Context, arg MarkSendingParams) ([]int
 }
 
 const markUnknown = `-- name: MarkUnknown :many
-UPDATE deliveries SET state = 'unknown', reason = 'unknown', updated_at = $1
-WHERE id = ANY($2::bigint[]) AND state = 'sending' AND send_job_id = $3
+UPDATE deliveries SET state = 'unknown', reason = 'unknown', rule = $1::text, updated_at = $2
+WHERE id = ANY($3::bigint[]) AND state = 'sending' AND send_job_id = $4
 RETURNING id
 `
 
 type MarkUnknownParams struct {
+	Rule  string
 	Now   time.Time
 	Ids   []int64
 	JobID *int64
 }
 
 // A retried job finding deliveries it claimed still 'sending' cannot know
-// whether the server accepted them: never resend.
+// whether the server accepted them: never resend. @rule marks them as
+// this statement's, for RecordOutcomes' late word (erasure clears it).
 func (q *Queries) MarkUnknown(ctx context.Context, arg MarkUnknownParams) ([]int64, error) {
-	rows, err := q.db.Query(ctx, markUnknown, arg.Now, arg.Ids, arg.JobID)
+	rows, err := q.db.Query(ctx, markUnknown,
+		arg.Rule,
+		arg.Now,
+		arg.Ids,
+		arg.JobID,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -392,11 +399,11 @@ WITH recorded AS (
         sent_at = CASE WHEN u.state = 'sent' THEN $3::timestamptz ELSE d.sent_at END,
         smtp_code = nullif(u.smtp_code, 0),
         updated_at = $3::timestamptz
-    FROM (SELECT unnest($6::bigint[]) AS id, unnest($7::text[]) AS state, unnest($8::text[]) AS reason,
-                 unnest($9::text[]) AS rule, unnest($10::timestamptz[]) AS planned_for,
-                 unnest($11::int[]) AS attempts_delta, unnest($12::int[]) AS smtp_code) AS u
+    FROM (SELECT unnest($7::bigint[]) AS id, unnest($8::text[]) AS state, unnest($9::text[]) AS reason,
+                 unnest($10::text[]) AS rule, unnest($11::timestamptz[]) AS planned_for,
+                 unnest($12::int[]) AS attempts_delta, unnest($13::int[]) AS smtp_code) AS u
     WHERE d.id = u.id
-      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
+      AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = $6::text AND u.state IN ('sent', 'failed'))) -- RecordOutcomes' late word
     RETURNING d.id
 )
 UPDATE deliveries d SET state = 'sending', attempts = attempts + 1, send_job_id = cl.job_id,
@@ -414,6 +421,7 @@ type RecordAndClaimParams struct {
 	Now           time.Time
 	ClaimIds      []int64
 	ClaimJobs     []int64
+	RetriedRule   string
 	Ids           []int64
 	States        []string
 	Reasons       []string
@@ -445,6 +453,7 @@ func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) 
 		arg.Now,
 		arg.ClaimIds,
 		arg.ClaimJobs,
+		arg.RetriedRule,
 		arg.Ids,
 		arg.States,
 		arg.Reasons,
@@ -481,15 +490,16 @@ SET state = u.state,
     sent_at = CASE WHEN u.state = 'sent' THEN $1::timestamptz ELSE d.sent_at END,
     smtp_code = nullif(u.smtp_code, 0),
     updated_at = $1::timestamptz
-FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS state, unnest($4::text[]) AS reason,
-             unnest($5::text[]) AS rule, unnest($6::timestamptz[]) AS planned_for,
-             unnest($7::int[]) AS attempts_delta, unnest($8::int[]) AS smtp_code) AS u
+FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::text[]) AS state, unnest($5::text[]) AS reason,
+             unnest($6::text[]) AS rule, unnest($7::timestamptz[]) AS planned_for,
+             unnest($8::int[]) AS attempts_delta, unnest($9::int[]) AS smtp_code) AS u
 WHERE d.id = u.id
-  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.reason = 'unknown' AND u.state IN ('sent', 'failed')))
+  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = $2::text AND u.state IN ('sent', 'failed')))
 `
 
 type RecordOutcomesParams struct {
 	Now           time.Time
+	RetriedRule   string
 	Ids           []int64
 	States        []string
 	Reasons       []string
@@ -504,8 +514,9 @@ type RecordOutcomesParams struct {
 // sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
 // message that never reached the server) keeps its reason and rule; a
 // terminal one takes the new ones; only 'sent' sets sent_at. The late
-// word: a delivery a job's retry marked unknown (MarkUnknown: the attempt
-// that claimed it seemed dead, but was only frozen or slow) takes that
+// word: a delivery a job's retry marked unknown (MarkUnknown, whose rule
+// @retried_rule is; the attempt that claimed it seemed dead, but was only
+// frozen or slow) takes that
 // attempt's final answer when it comes, sent or failed — only that attempt
 // can have sent it, and unknown is never sent again, so the answer is the
 // truth. An answer that would send it again (a 4xx, a connection that
@@ -514,6 +525,7 @@ type RecordOutcomesParams struct {
 func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) error {
 	_, err := q.db.Exec(ctx, recordOutcomes,
 		arg.Now,
+		arg.RetriedRule,
 		arg.Ids,
 		arg.States,
 		arg.Reasons,
