@@ -175,9 +175,10 @@ func (r *recording) slowDown(ctx context.Context, domains []string, now time.Tim
 // for the database to come back.
 const recoverFor = 10 * time.Minute
 
-// recover writes what a batch handed over once the database is back: the
-// outcomes (sent, bounced, to retry) and the contact changes, in one
-// transaction tried again and again with a growing pause. The job then
+// recover writes what a batch handed over once the database is back (or
+// at once, when it was the job's context that ended): the outcomes (sent,
+// bounced, to retry) and the contact changes, in one transaction tried
+// again and again with a growing pause. The job then
 // runs again at once for what it has not done yet (deliveries that were
 // waiting for their throttle turn, or never claimed).
 func (w *SendWorker) recover(ctx context.Context, b *batch, cause error) error {
@@ -188,7 +189,7 @@ func (w *SendWorker) recover(ctx context.Context, b *batch, cause error) error {
 		b.final = &cw
 	}
 	cw := *b.final
-	w.cfg.Log.Warn("database unavailable; keeping a send batch's outcomes until it is back",
+	w.cfg.Log.Warn("send batch outcomes not recorded; writing them apart",
 		"job_id", b.job.ID, "outcomes", len(cw.outs), "error", cause.Error())
 	deadline := time.Now().Add(recoverFor)
 	for wait := 500 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
@@ -199,7 +200,7 @@ func (w *SendWorker) recover(ctx context.Context, b *batch, cause error) error {
 			return b.rec.finish(ctx, tx)
 		})
 		if err == nil {
-			w.cfg.Log.Info("database back; send batch outcomes recorded", "job_id", b.job.ID, "outcomes", len(cw.outs))
+			w.cfg.Log.Info("send batch outcomes recorded apart", "job_id", b.job.ID, "outcomes", len(cw.outs))
 			return river.JobSnooze(time.Second)
 		}
 		if !postgres.Unavailable(err) || time.Now().After(deadline) {

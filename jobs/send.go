@@ -185,6 +185,12 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		// server said is written once it is back, so none of them ends
 		// unknown and none is sent again.
 		return w.recover(ctx, b, err)
+	case err != nil && ctx.Err() != nil && len(b.pending) > 0:
+		// The job's context ended (a hard stop, its timeout) with
+		// messages handed over and their answers in hand: they are
+		// written all the same, past the context, so that none of them
+		// ends unknown and what was claimed and not sent goes back.
+		return w.recover(ctx, b, err)
 	case err == nil && !turn.IsZero():
 		return w.snooze(turn)
 	case err == nil:

@@ -15,7 +15,7 @@
 // journal, as with a real server), flushes the journal and exits.
 //
 //	smtpsink -addr 127.0.0.1:2525 -out sink.log [-fail-rcpt-domain example.net]
-//	         [-tempfail-every N] [-idle-timeout 5m]
+//	         [-tempfail-every N] [-idle-timeout 5m] [-accept-delay 0]
 //
 // Once listening it prints "listening on <addr>" on stdout.
 package main
@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	out := fs.String("out", "", "journal file the accepted messages are appended to (required)")
 	failDomain := fs.String("fail-rcpt-domain", "", "answer 550 to recipients at this domain")
 	tempEvery := fs.Int("tempfail-every", 0, "answer 451 to every Nth RCPT (0: never)")
+	delay := fs.Duration("accept-delay", 0, "wait this long before accepting each message (a slow server)")
 	idle := fs.Duration("idle-timeout", 5*time.Minute, "close a connection idle this long (Postfix's smtpd_timeout is 300s)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -67,7 +68,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	j := newJournal(f)
-	b := &backend{j: j, failDomain: strings.ToLower(*failDomain), tempEvery: int64(*tempEvery)}
+	b := &backend{j: j, failDomain: strings.ToLower(*failDomain), tempEvery: int64(*tempEvery), delay: *delay}
 	srv := smtp.NewServer(b)
 	srv.Domain = "smtpsink.local"
 	srv.ReadTimeout = *idle
@@ -172,6 +173,7 @@ type backend struct {
 	j          *journal
 	failDomain string
 	tempEvery  int64
+	delay      time.Duration // before accepting a message
 	rcpts      atomic.Int64
 }
 
@@ -207,6 +209,7 @@ func (s *session) Data(r io.Reader) error {
 	if herr != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Unreadable header"}
 	}
+	time.Sleep(s.b.delay)
 	id := strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
 	line := fmt.Sprintf("%d\t%s\t%s\n", time.Now().UnixNano(), id, strings.Join(s.to, ","))
 	if err := s.b.j.append([]byte(line)); err != nil {

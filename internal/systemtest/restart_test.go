@@ -75,6 +75,51 @@ func TestGracefulStop(t *testing.T) {
 		contacts, st, received, time.Since(launched).Round(time.Second))
 }
 
+// TestHardStop stops the only worker with two SIGTERMs 200 ms apart
+// during a campaign to a slow server (150 ms to accept each message): the
+// second makes it a hard stop, which cancels the send batches in the
+// middle of their chunks (a chunk of 10 takes a second and a half). The
+// messages handed over are recorded all the same, and what was claimed
+// and not sent goes back: right after the exit nothing is left 'sending',
+// and once the worker is back every delivery is sent, none unknown, no
+// Message-ID twice at the sink.
+func TestHardStop(t *testing.T) {
+	t.Parallel()
+	const contacts = 1000
+	c := newCluster(t, clusterOpts{workers: 1, sendWorkers: 8, sinkArgs: []string{"-accept-delay", "150ms"}})
+	c.createOpenTier("open")
+	c.insertContacts("open", contacts, func(i int) string { return fmt.Sprintf("hard%04d@example.org", i) })
+	camp := c.sendCampaign("open")
+	waitFor(t, 2*time.Minute, "a fifth of the campaign at the sink", func() bool { return c.sink.count() >= contacts/5 })
+	w := c.workers[0]
+	w.signal(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	w.signal(syscall.SIGTERM)
+	select {
+	case <-w.done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("the worker did not exit within 40 s of a hard stop")
+	}
+	out := w.output()
+	if !strings.Contains(out, `"msg":"hard stop: cancelling the jobs still running"`) {
+		t.Fatalf("no batch was running at the hard stop; the test proves nothing:\n%s", w.tail(4<<10))
+	}
+	left := c.sendingNow(camp)
+	recorded := strings.Count(out, `"msg":"send batch outcomes recorded apart"`)
+	t.Logf("hard stop: %d batches recorded apart, %d left sending, deliveries %v", recorded, left, c.states(camp))
+	if left != 0 {
+		t.Errorf("%d deliveries left 'sending' by a hard stop; want 0", left)
+	}
+	c.workers[0] = c.startRole("worker")
+	st := c.waitTerminal(camp, contacts, 3*time.Minute)
+	c.sink.stop()
+	received := checkAtMostOnce(t, c.deliveries(camp), c.sink.records())
+	if st["sent"] != contacts || st["unknown"] != 0 {
+		t.Errorf("deliveries %v; want all %d sent and none unknown", st, contacts)
+	}
+	t.Logf("hard stop: deliveries %v, sink received %d", st, received)
+}
+
 // restartSingle kills the single serve process with SIGKILL, counts what
 // its jobs had claimed and not recorded, and starts it again at once.
 func (c *cluster) restartSingle() int {
