@@ -182,7 +182,10 @@ const recoverFor = 10 * time.Minute
 // runs again at once for what it has not done yet (deliveries that were
 // waiting for their throttle turn, or never claimed).
 func (w *SendWorker) recover(ctx context.Context, b *batch, cause error) error {
-	ctx = context.WithoutCancel(ctx) // the job's deadline must not lose what the server said
+	// The job's deadline must not lose what the server said; a minute past
+	// recoverFor bounds the whole, a lock waited for included.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recoverFor+time.Minute)
+	defer cancel()
 	if b.final == nil {
 		cw := b.rec.prepare(b.pending)
 		b.rec.keep(cw)

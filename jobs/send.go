@@ -384,6 +384,15 @@ func (w *SendWorker) sendAll(ctx context.Context, b *batch, lock *postgres.Tx, s
 				return w.claim(ctx, tx, b.job, chunk)
 			})
 		}
+		if errors.Is(err, postgres.ErrClaimWithdrawn) {
+			// The job gave up while its commit waited: the outcomes are
+			// recorded, the chunk certainly not claimed. It goes back as
+			// never tried — never as claimed and unsent, which would undo
+			// a claim another attempt of this job may make meanwhile.
+			b.rec.keep(cw)
+			b.pending = slices.Concat(chunk, attempts(order.rest()))
+			return err
+		}
 		if err != nil {
 			// The claim may have committed or not: the chunk is recorded
 			// as never sent, which puts back a claim that did.

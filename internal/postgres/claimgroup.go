@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,12 @@ import (
 // send benchmark). With one statement at a time, a statement waiting for
 // a row lock (a cancel updating the campaign's deliveries) holds up the
 // process's other send jobs until it ends (claimLeaders).
+
+// ErrClaimWithdrawn is RecordAndClaim's error when its context ended
+// before a statement took the call: the outcomes were recorded and the
+// chunk was certainly not claimed, unlike after any other error, which
+// may have committed. It wraps the context's error.
+var ErrClaimWithdrawn = errors.New("claim withdrawn: the send job gave up before its statement ran")
 
 // claimCall is one send job's RecordAndClaim, waiting to be run.
 type claimCall struct {
@@ -92,7 +99,8 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 	c.done, c.lead = make(chan struct{}), make(chan struct{}, 1)
 	defer func() {
 		if c.withdrawn && c.err == nil {
-			c.err = ctx.Err() // its outcomes recorded, its chunk not claimed
+			// Its outcomes recorded (if it had any), its chunk not claimed.
+			c.err = fmt.Errorf("%w: %w", ErrClaimWithdrawn, ctx.Err())
 		}
 	}()
 	g.calls.Add(1)
@@ -115,8 +123,7 @@ func (g *claimGroup) do(ctx context.Context, c *claimCall, run func(context.Cont
 		case <-c.lead:
 		case <-ctx.Done():
 			if g.leave(c) {
-				c.err = ctx.Err()
-				return
+				return // withdrawn, nothing to record: the defer answers
 			}
 			// Outcomes still to record, taken into a statement or handed
 			// the lead meanwhile.
@@ -161,14 +168,13 @@ func (c *claimCall) withdraw() bool {
 // the lead to the first queued call without one, or gives up its place.
 func (g *claimGroup) lead(ctx context.Context, c *claimCall, run func(context.Context, []*claimCall)) {
 	g.mu.Lock()
-	if err := ctx.Err(); err != nil && c.withdraw() {
+	if ctx.Err() != nil && c.withdraw() {
 		// c's job gave up (see leave) with nothing to record: c leaves,
 		// and the lead goes on.
 		g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
 		g.mu.Unlock()
-		c.err = err
 		g.handOff()
-		return
+		return // withdrawn: do's defer answers
 	}
 	var calls []*claimCall
 	calls, g.queue = nextStatement(c, g.queue)

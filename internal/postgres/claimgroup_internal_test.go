@@ -182,6 +182,7 @@ func TestClaimGroupCancel(t *testing.T) {
 	cancel()
 	<-leftDone
 	require.ErrorIs(t, left.err, context.Canceled)
+	require.ErrorIs(t, left.err, ErrClaimWithdrawn)
 	require.Nil(t, left.marked)
 	require.Zero(t, queued(&g), "it left the queue")
 
@@ -224,7 +225,8 @@ func TestClaimGroupCancel(t *testing.T) {
 	}
 	require.NoError(t, follower.err)
 	require.Equal(t, []int64{4}, follower.marked)
-	require.ErrorIs(t, recorder.err, context.Canceled, "its claim was withdrawn")
+	require.ErrorIs(t, recorder.err, ErrClaimWithdrawn, "its claim was withdrawn")
+	require.ErrorIs(t, recorder.err, context.Canceled)
 	require.Nil(t, recorder.marked)
 	require.Equal(t, [][]int64{{1}, {3, 4, 5}}, r.statements, "call 2 in no statement; call 5 in one, for its outcomes")
 	require.Nil(t, r.claims[5], "call 5 claimed nothing")
@@ -261,6 +263,7 @@ func TestClaimGroupCancelRace(t *testing.T) {
 			require.NotContains(t, st, int64(2), "the call that gave up was claimed")
 		}
 		require.ErrorIs(t, quitter.err, context.Canceled)
+		require.ErrorIs(t, quitter.err, ErrClaimWithdrawn)
 		g.mu.Lock()
 		require.Zero(t, g.running)
 		require.Empty(t, g.queue)
@@ -281,7 +284,7 @@ func TestClaimGroupLeadAfterCancel(t *testing.T) {
 	cancel()
 	r := &groupRecorder{}
 	g.lead(ctx, quitter, r.run)
-	require.ErrorIs(t, quitter.err, context.Canceled)
+	require.True(t, quitter.withdrawn, "withdrawn (do answers it with ErrClaimWithdrawn)")
 	require.Zero(t, r.count(), "no statement run")
 	require.Equal(t, []*claimCall{next}, g.queue)
 	require.True(t, next.leads)

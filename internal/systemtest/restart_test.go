@@ -107,6 +107,9 @@ func TestHardStop(t *testing.T) {
 	left := c.sendingNow(camp)
 	recorded := strings.Count(out, `"msg":"send batch outcomes recorded apart"`)
 	t.Logf("hard stop: %d batches recorded apart, %d left sending, deliveries %v", recorded, left, c.states(camp))
+	if recorded == 0 {
+		t.Errorf("no cancelled batch wrote its answers apart; the hard stop cut nothing short:\n%s", w.tail(4<<10))
+	}
 	if left != 0 {
 		t.Errorf("%d deliveries left 'sending' by a hard stop; want 0", left)
 	}
@@ -233,9 +236,12 @@ func TestFrozenWorkerIsHarmless(t *testing.T) {
 	received := checkAtMostOnce(t, c.deliveries(camp), c.sink.records())
 	// The retry marked the frozen attempt's claims unknown; the attempt,
 	// let go, sent them and recorded the server's answers over the
-	// unknown (the late word, RecordOutcomes): nothing is left unknown.
-	if st["unknown"] > 0 {
-		t.Errorf("%d deliveries left unknown; the frozen attempt's answers should have been recorded", st["unknown"])
+	// unknown (the late word, RecordOutcomes). Only a conversation the
+	// freeze caught mid-way may end unknown for good: frozen past its
+	// 30 s SMTP timeout, it times out on waking, the answer unread — at
+	// most one per connection (4).
+	if st["unknown"] > 4 {
+		t.Errorf("%d deliveries left unknown; the frozen attempt's answers should have been recorded (at most 4 caught mid-conversation)", st["unknown"])
 	}
 	t.Logf("frozen worker: deliveries %v, sink received %d", st, received)
 }
