@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapport-dev/rapport/internal/outreach"
@@ -90,4 +91,30 @@ func (f *claimFixture) rule(t *testing.T, id int64) string {
 	var r string
 	require.NoError(t, f.pool.QueryRow(context.Background(), "SELECT rule FROM deliveries WHERE id = $1", id).Scan(&r))
 	return r
+}
+
+// TestRecordOutcomesEmitsOnce: a chunk's outcomes written twice (a
+// recovery after a commit whose answer was lost) emit their events once,
+// and an outcome for a delivery that is not the writer's to record (not
+// claimed) emits none.
+func TestRecordOutcomesEmitsOnce(t *testing.T) {
+	t.Parallel()
+	f := newClaimFixture(t, 0)
+	ctx := context.Background()
+	_, err := f.store.CreateWebhookEndpoint(ctx, "test", postgres.WebhookEndpoint{URL: "https://hooks.example.com/rapport",
+		Events: []string{postgres.EventDeliverySent}, SecretSealed: []byte("sealed")})
+	require.NoError(t, err)
+	ids := f.deliveries(t, 3)
+	_, err = f.store.RecordAndClaim(ctx, nil, ids[:2], 9, "inst", "example.com")
+	require.NoError(t, err)
+	outs := sent(ids) // ids[2] was never claimed
+	for range 2 {
+		require.NoError(t, f.store.InTx(ctx, func(tx *postgres.Tx) error { return tx.RecordOutcomes(ctx, outs) }))
+	}
+	rows, err := f.pool.Query(ctx, `SELECT (payload->'data'->>'delivery_id')::bigint FROM webhook_events WHERE type = 'delivery.sent' ORDER BY 1`)
+	require.NoError(t, err)
+	events, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	require.NoError(t, err)
+	require.Equal(t, ids[:2], events, "one event per delivery recorded")
+	require.Equal(t, "scheduled:-:0", f.owners(t, ids[2:])[ids[2]])
 }

@@ -187,16 +187,26 @@ func (t *Tx) RecordOutcomes(ctx context.Context, outs []Outcome) error {
 	o := outcomeArrays(outs)
 	p := dbsqlc.RecordOutcomesParams{Now: t.Now(), RetriedRule: RetriedRule, Ids: o.ids, States: o.states, Reasons: o.reasons, Rules: o.rules,
 		Planned: o.planned, AttemptsDelta: o.delta, Codes: o.codes}
-	if err := t.q.RecordOutcomes(ctx, p); err != nil {
+	changed, err := t.q.RecordOutcomes(ctx, p)
+	if err != nil {
 		return mapError("record outcomes", err)
 	}
-	return t.emitOutcomes(ctx, outs)
+	return t.emitOutcomes(ctx, outs, changed)
 }
 
 // emitOutcomes writes the delivery.sent and delivery.failed events of
-// recorded outcomes.
-func (t *Tx) emitOutcomes(ctx context.Context, outs []Outcome) error {
+// the outcomes recorded, those whose rows changed: a chunk written again
+// (after a commit whose answer was lost, say) changes nothing and emits
+// nothing a second time.
+func (t *Tx) emitOutcomes(ctx context.Context, outs []Outcome, changed []int64) error {
+	recorded := make(map[int64]bool, len(changed))
+	for _, id := range changed {
+		recorded[id] = true
+	}
 	for _, o := range outs {
+		if !recorded[o.ID] {
+			continue
+		}
 		typ := EventDeliverySent
 		switch o.State {
 		case outreach.DeliverySent:

@@ -80,7 +80,7 @@ WHERE contact_id = @contact_id
   AND state IN ('scheduled', 'sending', 'sent', 'unknown')
   AND coalesce(sent_at, planned_for) > @since::timestamptz;
 
--- name: RecordOutcomes :exec
+-- name: RecordOutcomes :many
 -- Records what the server said about a chunk of claimed ('sending')
 -- deliveries, in one statement: each row's next state as decided by
 -- sendcheck.Next. A delivery going back to 'scheduled' (a retry, or a
@@ -107,7 +107,8 @@ FROM (SELECT unnest(@ids::bigint[]) AS id, unnest(@states::text[]) AS state, unn
              unnest(@rules::text[]) AS rule, unnest(@planned::timestamptz[]) AS planned_for,
              unnest(@attempts_delta::int[]) AS attempts_delta, unnest(@codes::int[]) AS smtp_code) AS u
 WHERE d.id = u.id
-  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = @retried_rule::text AND u.state IN ('sent', 'failed')));
+  AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = @retried_rule::text AND u.state IN ('sent', 'failed')))
+RETURNING d.id; -- the rows it changed: only theirs get events (a chunk written twice is emitted once)
 
 -- name: EndDeliveries :exec
 -- Ends scheduled deliveries that must never go (the send-time check, an

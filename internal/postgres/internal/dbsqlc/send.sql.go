@@ -164,6 +164,7 @@ func (q *Queries) ContactSetStatus(ctx context.Context, arg ContactSetStatusPara
 }
 
 const endDeliveries = `-- name: EndDeliveries :exec
+
 UPDATE deliveries d SET state = u.state, reason = u.reason, rule = u.rule, updated_at = $1::timestamptz
 FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS state, unnest($4::text[]) AS reason,
              unnest($5::text[]) AS rule) AS u
@@ -178,6 +179,7 @@ type EndDeliveriesParams struct {
 	Rules   []string
 }
 
+// the rows it changed: only theirs get events (a chunk written twice is emitted once)
 // Ends scheduled deliveries that must never go (the send-time check, an
 // expiry on re-planning), each with its state, reason and rule.
 func (q *Queries) EndDeliveries(ctx context.Context, arg EndDeliveriesParams) error {
@@ -480,7 +482,7 @@ func (q *Queries) RecordAndClaim(ctx context.Context, arg RecordAndClaimParams) 
 	return items, nil
 }
 
-const recordOutcomes = `-- name: RecordOutcomes :exec
+const recordOutcomes = `-- name: RecordOutcomes :many
 UPDATE deliveries d
 SET state = u.state,
     reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
@@ -495,6 +497,7 @@ FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::text[]) AS state, unnest($5:
              unnest($8::int[]) AS attempts_delta, unnest($9::int[]) AS smtp_code) AS u
 WHERE d.id = u.id
   AND (d.state = 'sending' OR (d.state = 'unknown' AND d.rule = $2::text AND u.state IN ('sent', 'failed')))
+RETURNING d.id
 `
 
 type RecordOutcomesParams struct {
@@ -522,8 +525,8 @@ type RecordOutcomesParams struct {
 // truth. An answer that would send it again (a 4xx, a connection that
 // failed before DATA) leaves it unknown: its job has been retried without
 // it, and the campaign may have ended.
-func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) error {
-	_, err := q.db.Exec(ctx, recordOutcomes,
+func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) ([]int64, error) {
+	rows, err := q.db.Query(ctx, recordOutcomes,
 		arg.Now,
 		arg.RetriedRule,
 		arg.Ids,
@@ -534,7 +537,22 @@ func (q *Queries) RecordOutcomes(ctx context.Context, arg RecordOutcomesParams) 
 		arg.AttemptsDelta,
 		arg.Codes,
 	)
-	return err
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		items = append(items, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const sendLoad = `-- name: SendLoad :many
