@@ -54,11 +54,13 @@ func (a *app) startWorkers(ctx context.Context) error {
 // makes it a hard stop that cancels what is still running.
 func (a *app) stopWorkers() {
 	start := time.Now()
-	a.log.Info("stopping workers: running batches finish and record", "timeout", a.cfg.ShutdownTimeout.String())
-	close(a.stopping)
+	// Listening for a second signal before saying so: once the line is
+	// logged, a second signal is a hard stop.
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
+	a.log.Info("stopping workers: running batches finish and record", "timeout", a.cfg.ShutdownTimeout.String())
+	close(a.stopping)
 	soft, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 	defer cancel()
 	go func() {

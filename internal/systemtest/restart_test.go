@@ -75,8 +75,8 @@ func TestGracefulStop(t *testing.T) {
 		contacts, st, received, time.Since(launched).Round(time.Second))
 }
 
-// TestHardStop stops the only worker with two SIGTERMs 200 ms apart
-// during a campaign to a slow server (150 ms to accept each message): the
+// TestHardStop stops the only worker with two SIGTERMs, the second as
+// soon as the graceful stop has begun, during a campaign to a slow server (150 ms to accept each message): the
 // second makes it a hard stop, which cancels the send batches in the
 // middle of their chunks (a chunk of 10 takes a second and a half). The
 // messages handed over are recorded all the same, and what was claimed
@@ -93,7 +93,11 @@ func TestHardStop(t *testing.T) {
 	waitFor(t, 2*time.Minute, "a fifth of the campaign at the sink", func() bool { return c.sink.count() >= contacts/5 })
 	w := c.workers[0]
 	w.signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
+	// The second signal once the graceful stop has begun (and listens for
+	// it), while the batches are still in their chunks.
+	waitFor(t, 10*time.Second, "the graceful stop to begin", func() bool {
+		return strings.Contains(w.output(), `"msg":"stopping workers: running batches finish and record"`)
+	})
 	w.signal(syscall.SIGTERM)
 	select {
 	case <-w.done:
