@@ -178,9 +178,9 @@ const recoverFor = 10 * time.Minute
 // recover writes what a batch handed over once the database is back (or
 // at once, when it was the job's context that ended): the outcomes (sent,
 // bounced, to retry) and the contact changes, in one transaction tried
-// again and again with a growing pause. The job then
-// runs again at once for what it has not done yet (deliveries that were
-// waiting for their throttle turn, or never claimed).
+// again and again with a growing pause. The job then runs again at once
+// for what it has not done yet (deliveries that were waiting for their
+// throttle turn, or never claimed).
 func (w *SendWorker) recover(ctx context.Context, b *batch, cause error) error {
 	// The job's deadline must not lose what the server said; a minute past
 	// recoverFor bounds the whole, a lock waited for included.

@@ -88,9 +88,9 @@ const claimStatementMax = 2000
 // claimTimeout bounds a merged statement. Once a call is in a statement,
 // its caller waits for it whatever its own context says: one caller's
 // context must not cancel a statement that carries other jobs' calls (a
-// call still queued withdraws its claim instead, see leave). (A statement cut off by its
-// timeout may still commit; callers treat every error as a claim that may
-// have committed, as they always did.)
+// call still queued withdraws its claim instead, see leave). A statement
+// cut off by its timeout may still commit; callers treat every error but
+// ErrClaimWithdrawn as a claim that may have committed.
 const claimTimeout = time.Minute
 
 // do runs c in a statement of its own or shared with others (run), and
