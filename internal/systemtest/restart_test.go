@@ -48,11 +48,7 @@ func TestGracefulStop(t *testing.T) {
 		received := c.sink.count()
 		sent := time.Now()
 		w.signal(syscall.SIGTERM)
-		select {
-		case <-w.done:
-		case <-time.After(40 * time.Second):
-			t.Fatalf("the worker did not exit within 40 s of SIGTERM")
-		}
+		waitExit(t, w, "SIGTERM")
 		exit := time.Since(sent)
 		left := c.sendingNow(camp)
 		t.Logf("SIGTERM at +%v with %d at the sink: exited after %v, %d left sending, deliveries %v",
@@ -65,19 +61,15 @@ func TestGracefulStop(t *testing.T) {
 		}
 		c.workers[0] = c.startRole("worker")
 	}
-	st := c.waitTerminal(camp, contacts, 3*time.Minute)
-	c.sink.stop()
-	received := checkAtMostOnce(t, c.deliveries(camp), c.sink.records())
-	if st["sent"] != contacts || st["unknown"] != 0 {
-		t.Errorf("deliveries %v; want all %d sent and none unknown", st, contacts)
-	}
+	st, received := c.allSentOnce(camp, contacts)
 	t.Logf("graceful stop: %d contacts, deliveries %v, sink received %d; all terminal %v after launch",
 		contacts, st, received, time.Since(launched).Round(time.Second))
 }
 
 // TestHardStop stops the only worker with two SIGTERMs, the second as
-// soon as the graceful stop has begun, during a campaign to a slow server (150 ms to accept each message): the
-// second makes it a hard stop, which cancels the send batches in the
+// soon as the graceful stop has begun, during a campaign to a slow server
+// (150 ms to accept each message): the second makes it a hard stop,
+// which cancels the send batches in the
 // middle of their chunks (a chunk of 10 takes a second and a half). The
 // messages handed over are recorded all the same, and what was claimed
 // and not sent goes back: right after the exit nothing is left 'sending',
@@ -99,11 +91,7 @@ func TestHardStop(t *testing.T) {
 		return strings.Contains(w.output(), `"msg":"stopping workers: running batches finish and record"`)
 	})
 	w.signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-	case <-time.After(40 * time.Second):
-		t.Fatalf("the worker did not exit within 40 s of a hard stop")
-	}
+	waitExit(t, w, "a hard stop")
 	out := w.output()
 	if !strings.Contains(out, `"msg":"hard stop: cancelling the jobs still running"`) {
 		t.Fatalf("no batch was running at the hard stop; the test proves nothing:\n%s", w.tail(4<<10))
@@ -118,13 +106,34 @@ func TestHardStop(t *testing.T) {
 		t.Errorf("%d deliveries left 'sending' by a hard stop; want 0", left)
 	}
 	c.workers[0] = c.startRole("worker")
+	st, received := c.allSentOnce(camp, contacts)
+	t.Logf("hard stop: deliveries %v, sink received %d", st, received)
+}
+
+// waitExit waits for p to exit after what (a signal), failing the test
+// after 40 s.
+func waitExit(t *testing.T, p *proc, what string) {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(40 * time.Second):
+		t.Fatalf("%s did not exit within 40 s of %s", p.name, what)
+	}
+}
+
+// allSentOnce waits for the campaign's deliveries to be terminal, stops
+// the sink, checks that no Message-ID reached it twice and that all
+// contacts were sent, none unknown, and returns the states and how many
+// the sink received.
+func (c *cluster) allSentOnce(camp int64, contacts int) (map[string]int, int) {
+	c.t.Helper()
 	st := c.waitTerminal(camp, contacts, 3*time.Minute)
 	c.sink.stop()
-	received := checkAtMostOnce(t, c.deliveries(camp), c.sink.records())
+	received := checkAtMostOnce(c.t, c.deliveries(camp), c.sink.records())
 	if st["sent"] != contacts || st["unknown"] != 0 {
-		t.Errorf("deliveries %v; want all %d sent and none unknown", st, contacts)
+		c.t.Errorf("deliveries %v; want all %d sent and none unknown", st, contacts)
 	}
-	t.Logf("hard stop: deliveries %v, sink received %d", st, received)
+	return st, received
 }
 
 // restartSingle kills the single serve process with SIGKILL, counts what
