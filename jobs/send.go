@@ -180,16 +180,12 @@ func (w *SendWorker) Work(ctx context.Context, job *river.Job[SendArgs]) error {
 		w.cfg.Log.Warn("smtp server unreachable; send batch waits", "job_id", job.ID, "error", u.err.Error())
 		w.cfg.Metrics.SMTPError("unreachable")
 		return river.JobSnooze(unreachableWait)
-	case postgres.Unavailable(err) && len(b.pending) > 0:
-		// The database went away with messages handed over: what the
-		// server said is written once it is back, so none of them ends
-		// unknown and none is sent again.
-		return w.recover(ctx, b, err)
-	case err != nil && ctx.Err() != nil && len(b.pending) > 0:
-		// The job's context ended (a hard stop, its timeout) with
-		// messages handed over and their answers in hand: they are
-		// written all the same, past the context, so that none of them
-		// ends unknown and what was claimed and not sent goes back.
+	case len(b.pending) > 0 && (postgres.Unavailable(err) || (err != nil && ctx.Err() != nil)):
+		// The database went away, or the job's context ended (a hard
+		// stop, its timeout), with messages handed over: what the server
+		// said is written once the database is back, past the context,
+		// so none of them ends unknown and none is sent again, and what
+		// was claimed and not sent goes back.
 		return w.recover(ctx, b, err)
 	case err == nil && !turn.IsZero():
 		return w.snooze(turn)

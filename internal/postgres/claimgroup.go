@@ -153,8 +153,13 @@ func (g *claimGroup) leave(c *claimCall) bool {
 	if !c.withdraw() {
 		return false
 	}
-	g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
+	g.drop(c)
 	return true
+}
+
+// drop takes c out of the queue; under mu.
+func (g *claimGroup) drop(c *claimCall) {
+	g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
 }
 
 // withdraw drops c's claim, under the group's mu, and reports whether c
@@ -171,7 +176,7 @@ func (g *claimGroup) lead(ctx context.Context, c *claimCall, run func(context.Co
 	if ctx.Err() != nil && c.withdraw() {
 		// c's job gave up (see leave) with nothing to record: c leaves,
 		// and the lead goes on.
-		g.queue = slices.DeleteFunc(g.queue, func(q *claimCall) bool { return q == c })
+		g.drop(c)
 		g.mu.Unlock()
 		g.handOff()
 		return // withdrawn: do's defer answers

@@ -255,11 +255,11 @@ func outcomeArrays(outs []Outcome) outcomes {
 // other send jobs' calls that meet it (claimgroup.go). Otherwise a
 // transaction writes the events too. It returns the ids it claimed. If
 // ctx ends while the call waits for a statement, its claim is withdrawn
-// (its outcomes are still recorded) and it returns ErrClaimWithdrawn; once in a
-// statement it waits for the answer even if ctx ends (at most
-// claimTimeout), since the statement may carry other jobs' calls. On an
-// error the claim may still have committed, as before: the caller treats
-// it so.
+// (its outcomes are still recorded) and it returns ErrClaimWithdrawn;
+// once in a statement it waits for the answer even if ctx ends (at most
+// claimTimeout), since the statement may carry other jobs' calls. On any
+// other error the claim may still have committed, as before: the caller
+// treats it so.
 func (s *Store) RecordAndClaim(ctx context.Context, outs []Outcome, ids []int64, jobID int64, installation, domain string) ([]int64, error) {
 	events, err := s.outcomeEvents(ctx, outs)
 	if err != nil {

@@ -88,12 +88,11 @@ WHERE contact_id = @contact_id
 -- terminal one takes the new ones; only 'sent' sets sent_at. The late
 -- word: a delivery a job's retry marked unknown (MarkUnknown, whose rule
 -- @retried_rule is; the attempt that claimed it seemed dead, but was only
--- frozen or slow) takes that
--- attempt's final answer when it comes, sent or failed — only that attempt
--- can have sent it, and unknown is never sent again, so the answer is the
--- truth. An answer that would send it again (a 4xx, a connection that
--- failed before DATA) leaves it unknown: its job has been retried without
--- it, and the campaign may have ended.
+-- frozen or slow) takes that attempt's final answer when it comes, sent
+-- or failed — only that attempt can have sent it, and unknown is never
+-- sent again, so the answer is the truth. An answer that would send it
+-- again (a 4xx, a connection that failed before DATA) leaves it unknown:
+-- its job has been retried without it, and the campaign may have ended.
 UPDATE deliveries d
 SET state = u.state,
     reason = CASE WHEN u.state = 'scheduled' THEN d.reason ELSE u.reason END,
@@ -165,8 +164,8 @@ LIMIT @lim;
 -- to @claim_ids), and no id appears twice across the arrays, so that every
 -- row is changed at most once and each claim is returned to its own job.
 -- The two updates touch different deliveries (the recorded ones are
--- 'sending' or 'unknown', the claimed ones 'scheduled'); a data-modifying WITH runs to
--- completion whether or not it is read.
+-- 'sending' or 'unknown', the claimed ones 'scheduled'); a data-modifying
+-- WITH runs to completion whether or not it is read.
 WITH recorded AS (
     UPDATE deliveries d
     SET state = u.state,
