@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/throttle"
 )
 
 // TestSendOrderInterleaves: messages free to go at once fill the gaps
@@ -67,4 +68,49 @@ func sendItem(id int64) postgres.SendItem {
 // realPacer paces on real time, as a worker on the system clock does.
 func realPacer(slots map[int64]time.Time) *pacer {
 	return NewSendWorker(nil, SendConfig{}).newPacer(slots)
+}
+
+// TestPacerStallShiftsTheRest: a batch that stalls mid-way (half a second
+// with its process frozen, its server or database slow) does not send the
+// messages whose turns passed meanwhile back to back: the rest of the
+// batch shifts, and at most a quantum's worth (plus the one in hand) goes
+// at once. Before a stall, messages go at their slots.
+func TestPacerStallShiftsTheRest(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
+	const spacing = 10 * time.Millisecond // 100/s
+	slots := map[int64]time.Time{}
+	for id := int64(1); id <= 100; id++ {
+		slots[id] = t0.Add(time.Duration(id-1) * spacing)
+	}
+	now := t0
+	p := &pacer{slots: slots, now: func() time.Time { return now },
+		sleep: func(_ context.Context, d time.Duration) error { now = now.Add(d); return nil }}
+	ctx := context.Background()
+	for id := int64(1); id <= 5; id++ {
+		require.NoError(t, p.wait(ctx, id))
+		require.Equal(t, slots[id], now, "message %d at its slot", id)
+	}
+	now = now.Add(500 * time.Millisecond) // the stall
+	sentAt := map[int64]time.Time{}
+	for id := int64(6); id <= 100; id++ {
+		require.NoError(t, p.wait(ctx, id))
+		sentAt[id] = now
+	}
+	stallEnd := sentAt[6]
+	atOnce := 0
+	for id := int64(6); id <= 100; id++ {
+		if sentAt[id].Equal(stallEnd) {
+			atOnce++
+		}
+	}
+	require.LessOrEqual(t, atOnce, int(throttle.Quantum/spacing)+1, "sent back to back after the stall")
+	for id := int64(7); id <= 100; id++ {
+		require.GreaterOrEqual(t, sentAt[id].Sub(sentAt[id-1]), time.Duration(0))
+	}
+	// From the end of the catch-up on, the batch keeps its pace.
+	last := int64(6 + atOnce)
+	for id := last + 1; id <= 100; id++ {
+		require.Equal(t, spacing, sentAt[id].Sub(sentAt[id-1]), "message %d a slot after the one before", id)
+	}
 }

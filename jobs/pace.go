@@ -10,6 +10,7 @@ import (
 
 	"github.com/rapport-dev/rapport/internal/outreach"
 	"github.com/rapport-dev/rapport/internal/postgres"
+	"github.com/rapport-dev/rapport/internal/throttle"
 )
 
 // maxPace is the furthest ahead a send job reserves throttle slots and
@@ -186,11 +187,21 @@ func (w *SendWorker) newPacer(slots map[int64]time.Time) *pacer {
 	return &pacer{slots: slots, now: w.cfg.Clock.Now, sleep: w.cfg.Sleep}
 }
 
-// wait waits until the message's turn, or until ctx ends (its error).
+// wait waits until the message's turn, or until ctx ends (its error). A
+// message more than one throttle quantum past its turn (the worker, the
+// database or the server stalled mid-batch) shifts the rest of the batch
+// by the excess, as the first message's lag shifts the whole: after a
+// stall the batch goes on at its pace instead of sending what fell behind
+// back to back, which would burst above the rate; within a quantum it
+// catches up, as the calendars allow.
 func (p *pacer) wait(ctx context.Context, id int64) error {
-	if _, ok := p.slots[id]; ok && !p.set {
-		p.set = true
-		p.lag = max(0, p.now().Sub(p.slots[id]))
+	if _, ok := p.slots[id]; ok {
+		if !p.set {
+			p.set = true
+			p.lag = max(0, p.now().Sub(p.slots[id]))
+		} else if late := p.now().Sub(p.at(id)); late > throttle.Quantum {
+			p.lag += late - throttle.Quantum
+		}
 	}
 	if d := p.at(id).Sub(p.now()); d > 0 {
 		return p.sleep(ctx, d)
